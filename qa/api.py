@@ -1,0 +1,177 @@
+"""The QA facade: the one entry point the CLI, the web app and Python users share."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.answer import Evidence, assemble, choose_sentence
+from qa.conversation import ARTICLE_BOOST, Chat
+from qa.embed import Encoder, default_encoder
+from qa.errors import BadInputError
+from qa.generations import current_name
+from qa.index import Generation, open_generation
+from qa.results import Answer, Hit
+from qa.retrieve import Candidate, retrieve
+
+logger = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+MAX_TOP_K = 100
+# A follow-up's query vector mixes in the previous question with this weight.
+CONTEXT_WEIGHT = 0.5
+
+
+def check_question(question: object) -> str:
+    if not isinstance(question, str):
+        raise BadInputError(f"A question must be text, not {type(question).__name__}.")
+    text = question.strip()
+    if not text:
+        raise BadInputError("The question is empty. Type a question about the articles.")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise BadInputError(
+            f"The question is {len(text):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
+            "Ask the question itself, not a whole document."
+        )
+    return text
+
+
+def check_top_k(top_k: object) -> int:
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+        raise BadInputError(f"top_k must be a whole number from 1 to {MAX_TOP_K}, got {top_k!r}.")
+    return top_k
+
+
+class QA:
+    """Question answering over one index folder. Thread-safe; picks up rebuilt indexes."""
+
+    def __init__(self, index_dir: Path, encoder: Encoder, generation: Generation) -> None:
+        self.index_dir = index_dir
+        self.encoder = encoder
+        self._generation = generation
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, index: str | os.PathLike[str] = "index", *, encoder: Encoder | None = None) -> QA:
+        """Open the live generation of ``index``; loads the embedding model unless given one."""
+        index_dir = Path(index)
+        encoder = encoder or default_encoder()
+        return cls(index_dir, encoder, open_generation(index_dir, encoder))
+
+    @property
+    def generation(self) -> str:
+        return self._generation.path.name
+
+    def refresh(self) -> bool:
+        """Switch to a newer published generation, if any. Called before every question."""
+        with self._lock:
+            live = current_name(self.index_dir)
+            if live is None or live == self._generation.path.name:
+                return False
+            fresh = open_generation(self.index_dir, self.encoder)
+            old, self._generation = self._generation, fresh
+            old.close()
+            logger.info("Switched to index generation %s", fresh.path.name)
+            return True
+
+    def close(self) -> None:
+        self._generation.close()
+
+    def __enter__(self) -> QA:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def info(self) -> dict[str, Any]:
+        m = self._generation.manifest
+        size = sum(f["size"] for f in m.files.values())
+        return {
+            "index": str(self.index_dir), "generation": self.generation, "created": m.created,
+            "model": m.model, "index_type": m.index_type, "counts": m.counts, "source": m.source,
+            "size_bytes": size, "qa_version": m.qa_version, "format_version": m.format_version,
+        }
+
+    def chat(self) -> Chat:
+        return Chat(self)
+
+    def search(self, query: str, top_k: int = 10) -> list[Hit]:
+        """Ranked passages for ``query``, without answer assembly."""
+        text = check_question(query)
+        top_k = check_top_k(top_k)
+        with self._lock:
+            self.refresh()
+            vector = self.encoder.encode([text])[0]
+            ranked = self._rank(text, vector, top_k, prefer_articles=())
+            return [
+                Hit(passage_id=row.id, score=round(c.score, 4), article_id=row.article_id,
+                    title=row.title, url=row.url, published=row.published,
+                    source_path=row.source_path, paragraph=row.paragraph, text=row.text,
+                    start=row.start, end=row.end)
+                for c, row in ranked
+            ]
+
+    def ask(
+        self,
+        question: str,
+        top_k: int = 5,
+        *,
+        context: str | None = None,
+        prefer_articles: tuple[str, ...] = (),
+    ) -> Answer:
+        """Answer ``question`` from the articles, citing the passages and sentences used.
+
+        ``context`` (an earlier question) and ``prefer_articles`` are how a :class:`Chat`
+        resolves follow-ups; most callers leave them out.
+        """
+        text = check_question(question)
+        top_k = check_top_k(top_k)
+        with self._lock:
+            self.refresh()
+            query_texts = [text] if context is None else [text, context]
+            vectors = self.encoder.encode(query_texts)
+            vector = vectors[0]
+            if context is not None:
+                vector = vectors[0] + CONTEXT_WEIGHT * vectors[1]
+                vector = (vector / np.linalg.norm(vector)).astype(np.float32)
+            retrieval_text = text if context is None else f"{context} {text}"
+            ranked = self._rank(retrieval_text, vector, top_k, prefer_articles)
+            return assemble(text, self._evidence(ranked, vector, retrieval_text))
+
+    def _rank(
+        self, text: str, vector: np.ndarray, top_k: int, prefer_articles: tuple[str, ...]
+    ) -> list[tuple[Candidate, Any]]:
+        g = self._generation
+        candidates = retrieve(g.vectors, g.lexical, text, vector, pool=max(50, 2 * top_k))
+        rows = g.store.passages([c.passage_id for c in candidates])
+        preferred = set(prefer_articles)
+
+        def final(c: Candidate) -> float:
+            return c.score + (ARTICLE_BOOST if rows[c.passage_id].article_id in preferred else 0.0)
+
+        candidates.sort(key=lambda c: (-final(c), c.passage_id))
+        return [(c, rows[c.passage_id]) for c in candidates[:top_k]]
+
+    def _evidence(
+        self, ranked: list[tuple[Candidate, Any]], vector: np.ndarray, text: str
+    ) -> list[Evidence]:
+        g = self._generation
+        sentences = g.store.sentences([row.id for _, row in ranked])
+        sentence_vectors = g.store.vectors(s.text_hash for rows in sentences.values() for s in rows)
+        terms = set(g.lexical.tokens(text))
+        evidence = []
+        for candidate, row in ranked:
+            start, end, combined, cosine = choose_sentence(
+                row, sentences[row.id], sentence_vectors, vector, terms, g.lexical.tokens
+            )
+            evidence.append(
+                Evidence(passage=row, score=candidate.score, dense=candidate.dense,
+                         sentence_start=start, sentence_end=end, sentence_score=combined,
+                         sentence_cosine=cosine)
+            )
+        return evidence

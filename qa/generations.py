@@ -1,0 +1,115 @@
+"""The index folder: numbered generations, the ``CURRENT`` pointer, the build lock, debris.
+
+A build writes a new ``gen-NNNNNN`` folder, fsyncs it and then swaps ``CURRENT`` with
+``os.replace``, so a crash at any moment leaves the previous generation live.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from qa.errors import IndexLockedError, IndexNotFoundError
+
+logger = logging.getLogger(__name__)
+
+CURRENT = "CURRENT"
+LOCK = "build.lock"
+_GENERATION = re.compile(r"gen-(\d{6})")
+
+
+def current_name(index_dir: Path) -> str | None:
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return name or None
+
+
+def current_generation(index_dir: Path) -> Path:
+    """The live generation folder, or IndexNotFoundError with the command that makes one."""
+    name = current_name(index_dir)
+    if name is None:
+        hint = "" if index_dir.exists() else " (the folder does not exist)"
+        raise IndexNotFoundError(
+            f"No index at '{index_dir}'{hint}: {CURRENT} is missing. "
+            f"Build one with: qa build ARTICLES --index {index_dir}"
+        )
+    if not _GENERATION.fullmatch(name) or not (index_dir / name).is_dir():
+        raise IndexNotFoundError(
+            f"'{index_dir / CURRENT}' points at '{name}', which is not a generation folder. "
+            f"Rebuild with: qa build ARTICLES --index {index_dir} --force"
+        )
+    return index_dir / name
+
+
+def generations(index_dir: Path) -> list[Path]:
+    if not index_dir.is_dir():
+        return []
+    return sorted(p for p in index_dir.iterdir() if p.is_dir() and _GENERATION.fullmatch(p.name))
+
+
+def new_generation(index_dir: Path) -> Path:
+    numbers = [int(_GENERATION.fullmatch(p.name).group(1)) for p in generations(index_dir)]  # type: ignore[union-attr]
+    path = index_dir / f"gen-{max(numbers, default=0) + 1:06d}"
+    path.mkdir()
+    return path
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(index_dir: Path, generation: Path) -> None:
+    """Make ``generation`` durable, then point CURRENT at it atomically."""
+    for path in sorted(generation.rglob("*"), reverse=True):
+        _fsync_path(path)
+    _fsync_path(generation)
+    temporary = index_dir / f"{CURRENT}.tmp"
+    with temporary.open("w", encoding="utf-8") as f:
+        f.write(generation.name + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, index_dir / CURRENT)
+    _fsync_path(index_dir)
+
+
+def remove_debris(index_dir: Path, keep: set[str]) -> int:
+    """Delete generations not in ``keep`` (crashed builds and superseded ones)."""
+    removed = 0
+    for path in generations(index_dir):
+        if path.name not in keep:
+            logger.info("Removing old or unfinished generation %s", path)
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    with contextlib.suppress(FileNotFoundError):
+        (index_dir / f"{CURRENT}.tmp").unlink()
+    return removed
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Hold ``build.lock`` for the duration of a build; a second build fails at once."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / LOCK).open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexLockedError(
+                f"Another build is writing '{index_dir}' (it holds {index_dir / LOCK}). "
+                "Wait for it to finish, then run this build again."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

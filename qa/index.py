@@ -1,0 +1,65 @@
+"""Open a published generation: verify its manifest and files, then load its parts."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.embed import Encoder
+from qa.errors import IndexCorruptError, IndexMismatchError
+from qa.generations import current_generation
+from qa.lexical import LexicalIndex
+from qa.manifest import Manifest, read_manifest, verify_files
+from qa.store import Store
+from qa.vectors import VectorIndex
+
+logger = logging.getLogger(__name__)
+
+SQLITE_NAME = "qa.sqlite"
+FAISS_NAME = "vectors.faiss"
+BM25_DIR = "bm25"
+
+
+@dataclass
+class Generation:
+    path: Path
+    manifest: Manifest
+    store: Store
+    vectors: VectorIndex
+    lexical: LexicalIndex
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def check_model(manifest: Manifest, encoder: Encoder, where: Path) -> None:
+    name, dim = manifest.model.get("name"), manifest.model.get("dim")
+    if name != encoder.name or dim != encoder.dim:
+        raise IndexMismatchError(
+            f"Index '{where}' was built with model {name!r} ({dim}-d) but this QA uses "
+            f"{encoder.name!r} ({encoder.dim}-d). Open it with the same model, or rebuild with: "
+            f"qa build ARTICLES --index {where.parent} --force"
+        )
+
+
+def open_generation(index_dir: Path, encoder: Encoder) -> Generation:
+    path = current_generation(index_dir)
+    manifest = read_manifest(path)
+    check_model(manifest, encoder, path)
+    verify_files(path, manifest)
+    store = Store(path / SQLITE_NAME)
+    try:
+        ids = store.searchable_passage_ids()
+        vectors = VectorIndex.load(path / FAISS_NAME, manifest.index_type)
+        if len(vectors) != len(ids) or vectors.dim != encoder.dim:
+            raise IndexCorruptError(
+                f"Index '{path}' holds {len(vectors)} vectors of dimension {vectors.dim} for "
+                f"{len(ids)} passages. Rebuild with: qa build ARTICLES --index {index_dir} --force"
+            )
+        lexical = LexicalIndex.load(path / BM25_DIR, ids)
+    except Exception:
+        store.close()
+        raise
+    logger.info("Opened %s: %s", path, manifest.counts)
+    return Generation(path, manifest, store, vectors, lexical)

@@ -1,0 +1,108 @@
+"""Read a folder of articles: one reader per format, boilerplate flagged, skips explained."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from qa.errors import BadInputError
+from qa.ingest.article import Article, Paragraph
+from qa.ingest.boilerplate import flag_corpus
+from qa.ingest.errors import UnreadableFileError
+from qa.ingest.jsonlines import read_jsonl
+from qa.ingest.markdown import read_markdown
+from qa.ingest.plaintext import read_text
+from qa.ingest.webpage import read_html
+from qa.results import SkippedFile
+
+__all__ = ["SUPPORTED_SUFFIXES", "Article", "Corpus", "Paragraph", "read_corpus"]
+
+logger = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+
+def _single(reader: Callable[[bytes, str], list[Article]]) -> Callable[[bytes, str], tuple[list[Article], list[str]]]:
+    return lambda data, rel: (reader(data, rel), [])
+
+
+READERS: dict[str, Callable[[bytes, str], tuple[list[Article], list[str]]]] = {
+    ".txt": _single(read_text),
+    ".md": _single(read_markdown),
+    ".markdown": _single(read_markdown),
+    ".html": _single(read_html),
+    ".htm": _single(read_html),
+    ".jsonl": read_jsonl,
+}
+SUPPORTED_SUFFIXES = tuple(READERS)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    root: str
+    articles: tuple[Article, ...]
+    skipped: tuple[SkippedFile, ...]
+
+
+def _article_files(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(
+            Path(folder, name)
+            for name in sorted(files)
+            if not name.startswith(".") and Path(name).suffix.lower() in READERS
+        )
+    return found
+
+
+def read_corpus(root: str | os.PathLike[str], *, show_progress: bool = False) -> Corpus:
+    """Read every supported file under ``root``; unreadable files are skipped with a reason."""
+    base = Path(root)
+    if not base.exists():
+        raise BadInputError(f"Articles folder '{base}' does not exist. Check the path.")
+    files = _article_files(base)
+    if not files:
+        raise BadInputError(
+            f"No articles found in '{base}': looked for {', '.join(SUPPORTED_SUFFIXES)} files "
+            "(hidden files are ignored). Put articles there or point at another folder."
+        )
+    articles: list[Article] = []
+    skipped: list[SkippedFile] = []
+    ids: set[str] = set()
+    anchor = base if base.is_dir() else base.parent
+    for path in tqdm(files, desc="Reading articles", unit="file", disable=not show_progress):
+        rel = path.relative_to(anchor).as_posix()
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise UnreadableFileError(f"larger than {MAX_FILE_BYTES // 2**20} MB")
+            if size == 0:
+                raise UnreadableFileError("empty file")
+            new, problems = READERS[path.suffix.lower()](path.read_bytes(), rel)
+        except (UnreadableFileError, OSError) as err:
+            reason = str(err) if isinstance(err, UnreadableFileError) else f"cannot read ({err.strerror})"
+            logger.warning("Skipping %s: %s", rel, reason)
+            skipped.append(SkippedFile(rel, reason))
+            continue
+        for problem in problems:
+            logger.warning("Skipping %s %s", rel, problem)
+            skipped.append(SkippedFile(rel, problem))
+        for article in new:
+            if not article.paragraphs:
+                skipped.append(SkippedFile(rel, f"article {article.id!r} has no paragraphs"))
+                logger.warning("Skipping %s: article %r has no paragraphs", rel, article.id)
+            elif article.id in ids:
+                skipped.append(SkippedFile(rel, f"duplicate article id {article.id!r}"))
+                logger.warning("Skipping %s: duplicate article id %r", rel, article.id)
+            else:
+                ids.add(article.id)
+                articles.append(article)
+    return Corpus(root=str(base), articles=tuple(flag_corpus(articles)), skipped=tuple(skipped))

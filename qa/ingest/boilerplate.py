@@ -1,0 +1,122 @@
+"""Flag paragraphs that are not the article: appeals, sign-ups, share prompts, legal lines.
+
+Flagged paragraphs stay in the article for display but are never indexed or cited. Three
+general rules, none tied to one publisher:
+
+1. *Appeal patterns*: phrases addressed to the reader on the publisher's behalf ("support us",
+   "subscribe to our newsletter", "remind me later", "all rights reserved").
+2. *Blocks*: a run of paragraphs at the start or end of an article that contains an appeal and
+   is otherwise written in the publisher's own voice ("we", "our", outside quotations) is one
+   message, so every paragraph of it is flagged.
+3. *Repetition*: a paragraph that recurs in several articles of one source is site furniture.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+from qa.ingest.article import Article, Paragraph
+
+_APPEALS = [
+    r"\bremind me later\b",
+    r"^(?:an? )?(?:important )?message from\b.{0,80}$",
+    r"^dear (?:readers?|subscribers?|friends|supporters|members)\b.{0,20}$",
+    r"\bplease (?:support|donate|subscribe|consider|help)\b",
+    r"\b(?:support|fund|back) (?:us|our (?:work|journalism|reporting|newsroom|mission))\b",
+    r"\bsupport(?:ing)? (?:independent|quality|free) (?:journalism|media|press|reporting)\b",
+    r"\b(?:make|making) a (?:donation|contribution|gift)\b",
+    r"\b(?:donate|contribute|give) (?:now|today|here|monthly|once)\b",
+    r"\bevery (?:contribution|donation|gift)\b",
+    r"\byour (?:support|donation|contribution|generosity)\b",
+    r"\bwe need your (?:help|support)\b",
+    r"\bthank you for (?:reading|your support|supporting|standing with|being a)\b",
+    r"[$€£]\s?\d+(?:\.\d\d)? ?(?:a|per|/) ?(?:month|year|week)\b|\bmonthly starting\b",
+    r"\bbecome an? (?:member|subscriber|supporter|patron|donor)\b",
+    r"\bsubscribe (?:now|today|here|for|to (?:our|the|this) (?:newsletter|channel|podcast))\b",
+    r"\bsign up (?:for|to) (?:our|the|a) (?:free )?(?:\w+ )?(?:newsletter|briefing|email|digest)",
+    r"\b(?:our|free|daily|weekly) newsletter\b",
+    r"\b(?:share|follow) (?:this (?:article|story|post)|us)(?: on)?\b",
+    r"\bclick here\b|\bread (?:more|next|the full story)\s*[:›»>]",
+    r"^(?:©|\(c\)\s*\d{4}|copyright\b)|\ball rights reserved\b",
+    r"\bwe use cookies\b|\bcookie (?:policy|settings|preferences)\b|\baccept (?:all )?cookies\b",
+    r"^(?:advertisement|sponsored(?: content)?|related(?: articles| stories| coverage)?|"
+    r"most read|recommended|see also|more from \w+|trending now)\W*$",
+    r"\b(?:already a subscriber|log ?in to continue|subscribe to continue reading)\b",
+]
+_APPEAL = re.compile("|".join(f"(?:{p})" for p in _APPEALS), re.IGNORECASE)
+_PUBLISHER_VOICE = re.compile(r"\b(?:we|our|us|we're|we've)\b", re.IGNORECASE)
+_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
+LONG_PARAGRAPH_WORDS = 80
+MIN_REPEATS = 3
+
+
+def _appeal_count(text: str) -> int:
+    return len(_APPEAL.findall(text))
+
+
+def _publisher_voice(text: str) -> bool:
+    """Two or more first-person plurals outside quotations: the outlet speaking, not a source."""
+    return len(_PUBLISHER_VOICE.findall(_QUOTED.sub(" ", text))) >= 2
+
+
+def _is_appeal(text: str) -> bool:
+    hits = _appeal_count(text)
+    return hits >= 2 or (hits == 1 and len(text.split()) <= LONG_PARAGRAPH_WORDS)
+
+
+def flag_article(texts: Sequence[str]) -> list[str | None]:
+    """The reason each paragraph is boilerplate, or None, using rules 1 and 2."""
+    reasons: list[str | None] = ["appeal to readers" if _is_appeal(t) else None for t in texts]
+
+    def extend_block(indexes: range) -> None:
+        block: list[int] = []
+        for i in indexes:
+            if reasons[i] is None and not _publisher_voice(texts[i]):
+                break
+            block.append(i)
+        if any(reasons[i] for i in block):
+            for i in block:
+                reasons[i] = reasons[i] or "part of a message to readers"
+
+    extend_block(range(len(texts) - 1, -1, -1))  # trailing appeal block
+    extend_block(range(len(texts)))  # leading appeal block
+    return reasons
+
+
+def _source_of(article: Article) -> str:
+    """Articles of one source: same site when the URL is known, else the same folder."""
+    if article.url and "://" in article.url:
+        return article.url.split("://", 1)[1].split("/", 1)[0].lower()
+    return str(PurePosixPath(article.source_path).parent)
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def flag_corpus(articles: Sequence[Article]) -> list[Article]:
+    """Apply all three rules to a corpus; returns the articles with flags set."""
+    seen: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for article in articles:
+        source = _source_of(article)
+        for p in article.paragraphs:
+            seen[(source, _normalized(p.text_of(article)))].add(article.id)
+
+    flagged: list[Article] = []
+    for article in articles:
+        source = _source_of(article)
+        texts = [p.text_of(article) for p in article.paragraphs]
+        reasons = flag_article(texts)
+        paragraphs = []
+        for p, text, reason in zip(article.paragraphs, texts, reasons, strict=True):
+            repeats = len(seen[(source, _normalized(text))])
+            if reason is None and repeats >= MIN_REPEATS:
+                reason = f"repeated in {repeats} articles of this source"
+            paragraphs.append(
+                Paragraph(number=p.number, start=p.start, end=p.end, boilerplate=reason)
+            )
+        flagged.append(article.with_paragraphs(tuple(paragraphs)))
+    return flagged

@@ -1,0 +1,47 @@
+"""Reader for .txt articles."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from qa.ingest.article import Article, make_paragraphs
+from qa.ingest.decode import decode_utf8
+from qa.textspans import Span, split_paragraphs
+
+MAX_TITLE_CHARS = 120
+
+
+def title_from_filename(path: str) -> str:
+    stem = Path(path).stem
+    words = re.sub(r"[_\-]+", " ", stem).strip()
+    return words[:1].upper() + words[1:] if words else stem
+
+
+def looks_like_title(line: str) -> bool:
+    """A short single line that does not read like the end of a sentence."""
+    return 0 < len(line) <= MAX_TITLE_CHARS and "\n" not in line and line[-1] not in ".,;:!?\"”"
+
+
+def split_title(text: str, spans: list[Span], path: str) -> tuple[str, list[Span]]:
+    """Use a short first line as the title when more paragraphs follow; else the file name."""
+    if len(spans) > 1:
+        first = text[spans[0][0] : spans[0][1]]
+        if looks_like_title(first):
+            return first, spans[1:]
+    return title_from_filename(path), spans
+
+
+def read_text(data: bytes, rel_path: str) -> list[Article]:
+    text = decode_utf8(data)
+    spans = split_paragraphs(text)
+    title, spans = split_title(text, spans, rel_path)
+    return [
+        Article(
+            id=rel_path,
+            title=title,
+            text=text,
+            source_path=rel_path,
+            paragraphs=make_paragraphs(spans),
+        )
+    ]

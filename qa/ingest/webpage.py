@@ -1,0 +1,45 @@
+"""Reader for saved web pages (.html, .htm): main text and metadata through trafilatura."""
+
+from __future__ import annotations
+
+import logging
+
+from qa.ingest.article import Article, make_paragraphs
+from qa.ingest.errors import UnreadableFileError
+from qa.ingest.plaintext import title_from_filename
+from qa.textspans import split_paragraphs
+
+logger = logging.getLogger(__name__)
+
+
+def read_html(data: bytes, rel_path: str) -> list[Article]:
+    import trafilatura  # heavy import; only when there is HTML to read
+
+    if b"\x00" in data[:8192]:
+        raise UnreadableFileError("binary file (contains NUL bytes), not HTML")
+    # trafilatura drops scripts, styles, navigation, footers and link lists; the text it keeps
+    # has one paragraph per line.
+    document = trafilatura.bare_extraction(
+        data, with_metadata=True, include_comments=False, include_tables=False, deduplicate=False
+    )
+    if document is None or not (document.text or "").strip():
+        raise UnreadableFileError("no article text found in the page")
+    text: str = document.text
+    spans = split_paragraphs(text)
+    title = (document.title or "").strip() or title_from_filename(rel_path)
+    if spans and text[spans[0][0] : spans[0][1]].strip() == title:
+        spans = spans[1:]  # the page's own headline repeated as the first line
+    if not spans:
+        raise UnreadableFileError("no article text found in the page")
+    return [
+        Article(
+            id=rel_path,
+            title=title,
+            text=text,
+            source_path=rel_path,
+            url=document.url or None,
+            published=document.date or None,
+            byline=document.author or None,
+            paragraphs=make_paragraphs(spans),
+        )
+    ]

@@ -1,0 +1,146 @@
+"""Typed, frozen results returned by the public API."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked passage from :meth:`qa.QA.search`."""
+
+    passage_id: int
+    score: float
+    article_id: str
+    title: str
+    url: str | None
+    published: str | None
+    source_path: str
+    paragraph: int
+    text: str
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if self.paragraph < 1:
+            raise ValueError(f"paragraph numbers are 1-based, got {self.paragraph}")
+        if not 0 <= self.start <= self.end:
+            raise ValueError(f"bad passage offsets {self.start}..{self.end}")
+
+    def __repr__(self) -> str:
+        return f"Hit({self.score:.3f}, {self.article_id!r} ¶{self.paragraph}, {self.text[:40]!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A cited passage and, inside it, the sentence that answers."""
+
+    number: int
+    score: float
+    article_id: str
+    title: str
+    url: str | None
+    published: str | None
+    source_path: str
+    paragraph: int
+    text: str
+    start: int
+    end: int
+    sentence: str
+    sentence_start: int
+    sentence_end: int
+
+    def __post_init__(self) -> None:
+        if self.number < 1:
+            raise ValueError(f"citation numbers are 1-based, got {self.number}")
+        if not self.start <= self.sentence_start <= self.sentence_end <= self.end:
+            raise ValueError(
+                f"sentence {self.sentence_start}..{self.sentence_end} lies outside "
+                f"its passage {self.start}..{self.end}"
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"Citation([{self.number}] {self.score:.3f}, {self.article_id!r} "
+            f"¶{self.paragraph}, {self.sentence[:50]!r})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An extractive answer: sentences from the articles with ``[n]`` markers."""
+
+    question: str
+    text: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+
+    def __post_init__(self) -> None:
+        numbers = [c.number for c in self.citations]
+        if numbers != list(range(1, len(numbers) + 1)):
+            raise ValueError(f"citations must be numbered 1..N in order, got {numbers}")
+
+    def __repr__(self) -> str:
+        state = "abstained" if self.abstained else f"{len(self.citations)} citations"
+        return f"Answer({self.text[:60]!r}, {state})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+        }
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file the build could not read, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did. ``up_to_date`` means nothing changed and no generation was written."""
+
+    index_dir: str
+    generation: str
+    up_to_date: bool
+    articles: int
+    passages: int
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+    embedded: int
+    boilerplate: int
+    skipped: tuple[SkippedFile, ...] = field(default_factory=tuple)
+    seconds: float = 0.0
+    encode_seconds: float = 0.0
+
+    def summary(self) -> str:
+        if self.up_to_date:
+            head = f"Index {self.index_dir} is up to date ({self.generation})"
+        else:
+            head = f"Built {self.generation} in {self.index_dir} in {self.seconds:.1f}s"
+        parts = [
+            f"{self.articles} articles, {self.passages} passages ({self.boilerplate} boilerplate)",
+            f"added {self.added}, changed {self.changed}, removed {self.removed}, "
+            f"unchanged {self.unchanged}",
+            f"embedded {self.embedded} texts",
+        ]
+        if self.skipped:
+            parts.append(f"skipped {len(self.skipped)} files")
+        return head + ": " + "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

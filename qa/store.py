@@ -1,0 +1,212 @@
+"""SQLite store of one index generation: articles, passages, sentences and cached vectors."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.embed import Vectors
+from qa.ingest.article import Article
+
+SCHEMA = """
+CREATE TABLE articles (
+    row INTEGER PRIMARY KEY,
+    article_id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    url TEXT,
+    published TEXT,
+    byline TEXT,
+    source_path TEXT NOT NULL,
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL
+);
+CREATE TABLE passages (
+    id INTEGER PRIMARY KEY,
+    article_row INTEGER NOT NULL REFERENCES articles(row),
+    paragraph INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text_hash TEXT NOT NULL,
+    boilerplate TEXT
+);
+CREATE INDEX passages_by_article ON passages(article_row, paragraph);
+CREATE TABLE sentences (
+    passage_id INTEGER NOT NULL REFERENCES passages(id),
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text_hash TEXT NOT NULL
+);
+CREATE INDEX sentences_by_passage ON sentences(passage_id);
+CREATE TABLE vectors (
+    text_hash TEXT PRIMARY KEY,
+    vector BLOB NOT NULL
+) WITHOUT ROWID;
+"""
+
+_PASSAGE_COLUMNS = """
+    p.id, p.paragraph, p.start, p."end", substr(a.text, p.start + 1, p."end" - p.start),
+    p.boilerplate, a.article_id, a.title, a.url, a.published, a.source_path
+"""
+
+
+@dataclass(frozen=True)
+class PassageRow:
+    id: int
+    paragraph: int
+    start: int
+    end: int
+    text: str
+    boilerplate: str | None
+    article_id: str
+    title: str
+    url: str | None
+    published: str | None
+    source_path: str
+
+
+@dataclass(frozen=True)
+class SentenceRow:
+    passage_id: int
+    start: int
+    end: int
+    text_hash: str
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+class StoreWriter:
+    """Writes a fresh ``qa.sqlite`` for a new generation."""
+
+    def __init__(self, path: Path) -> None:
+        self.connection = sqlite3.connect(path)
+        self.connection.executescript(SCHEMA)
+
+    def add_article(self, article: Article) -> int:
+        cursor = self.connection.execute(
+            "INSERT INTO articles (article_id, title, url, published, byline, source_path, text, "
+            "content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                article.id, article.title, article.url, article.published, article.byline,
+                article.source_path, article.text, article.content_hash,
+            ),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def add_passage(
+        self, article_row: int, paragraph: int, start: int, end: int, text_hash: str,
+        boilerplate: str | None,
+    ) -> int:
+        cursor = self.connection.execute(
+            'INSERT INTO passages (article_row, paragraph, start, "end", text_hash, boilerplate) '
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (article_row, paragraph, start, end, text_hash, boilerplate),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def add_sentences(self, rows: Iterable[tuple[int, int, int, str]]) -> None:
+        self.connection.executemany(
+            'INSERT INTO sentences (passage_id, start, "end", text_hash) VALUES (?, ?, ?, ?)', rows
+        )
+
+    def add_vectors(self, vectors: dict[str, np.ndarray]) -> None:
+        self.connection.executemany(
+            "INSERT OR REPLACE INTO vectors (text_hash, vector) VALUES (?, ?)",
+            ((h, _blob(v)) for h, v in vectors.items()),
+        )
+
+    def close(self) -> None:
+        self.connection.commit()
+        self.connection.execute("PRAGMA journal_mode=DELETE")
+        self.connection.close()
+
+
+class Store:
+    """Read-only view of a published generation's ``qa.sqlite``."""
+
+    def __init__(self, path: Path) -> None:
+        # immutable=1: a published generation never changes, so SQLite needs no locks or journal.
+        uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+        self.connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def count(self, table: str) -> int:
+        assert table in {"articles", "passages", "sentences", "vectors"}
+        return int(self.connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    def searchable_passage_ids(self) -> np.ndarray:
+        """Ids of the passages in the search indexes (not boilerplate), in id order."""
+        rows = self.connection.execute(
+            "SELECT id FROM passages WHERE boilerplate IS NULL ORDER BY id"
+        ).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def passages(self, ids: Sequence[int]) -> dict[int, PassageRow]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.connection.execute(
+            f"SELECT {_PASSAGE_COLUMNS} FROM passages p JOIN articles a ON a.row = p.article_row "
+            f"WHERE p.id IN ({marks})",
+            list(map(int, ids)),
+        ).fetchall()
+        return {row[0]: PassageRow(*row) for row in rows}
+
+    def passages_of_article(self, article_id: str) -> list[PassageRow]:
+        rows = self.connection.execute(
+            f"SELECT {_PASSAGE_COLUMNS} FROM passages p JOIN articles a ON a.row = p.article_row "
+            "WHERE a.article_id = ? ORDER BY p.paragraph",
+            (article_id,),
+        ).fetchall()
+        return [PassageRow(*row) for row in rows]
+
+    def sentences(self, passage_ids: Sequence[int]) -> dict[int, list[SentenceRow]]:
+        result: dict[int, list[SentenceRow]] = {int(i): [] for i in passage_ids}
+        if not passage_ids:
+            return result
+        marks = ",".join("?" * len(passage_ids))
+        for row in self.connection.execute(
+            f'SELECT passage_id, start, "end", text_hash FROM sentences '
+            f"WHERE passage_id IN ({marks}) ORDER BY passage_id, start",
+            list(map(int, passage_ids)),
+        ):
+            result[row[0]].append(SentenceRow(*row))
+        return result
+
+    def vectors(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        wanted = list(dict.fromkeys(hashes))
+        found: dict[str, np.ndarray] = {}
+        for chunk_start in range(0, len(wanted), 500):
+            chunk = wanted[chunk_start : chunk_start + 500]
+            marks = ",".join("?" * len(chunk))
+            for text_hash, blob in self.connection.execute(
+                f"SELECT text_hash, vector FROM vectors WHERE text_hash IN ({marks})", chunk
+            ):
+                found[text_hash] = np.frombuffer(blob, dtype="<f4")
+        return found
+
+    def vectors_in_order(self, hashes: Sequence[str], dim: int) -> Vectors:
+        found = self.vectors(hashes)
+        out = np.zeros((len(hashes), dim), dtype=np.float32)
+        for i, h in enumerate(hashes):
+            out[i] = found[h]
+        return out
+
+    def article_hashes(self) -> dict[str, str]:
+        return dict(self.connection.execute("SELECT article_id, content_hash FROM articles"))
+
+    def passage_hashes(self) -> list[tuple[int, str]]:
+        return list(
+            self.connection.execute(
+                "SELECT id, text_hash FROM passages WHERE boilerplate IS NULL ORDER BY id"
+            )
+        )

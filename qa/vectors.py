@@ -1,0 +1,78 @@
+"""FAISS inner-product index over unit vectors; FAISS ids are passage ids."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from qa.embed import Vectors
+
+logger = logging.getLogger(__name__)
+
+# Exact search answers in milliseconds up to a few hundred thousand passages; past that an
+# HNSW graph keeps queries fast at a small, benchmarked recall cost.
+FLAT_LIMIT = 300_000
+HNSW_NEIGHBORS = 32
+
+
+def choose_index_type(count: int) -> str:
+    return "Flat" if count <= FLAT_LIMIT else f"HNSW{HNSW_NEIGHBORS}"
+
+
+class VectorIndex:
+    def __init__(self, index: faiss.Index, index_type: str) -> None:
+        self._index = index
+        self.index_type = index_type
+
+    @classmethod
+    def build(
+        cls, ids: npt.NDArray[np.int64], vectors: Vectors, index_type: str | None = None
+    ) -> VectorIndex:
+        if vectors.ndim != 2 or len(ids) != len(vectors):
+            raise ValueError(f"{len(ids)} ids for vectors of shape {vectors.shape}")
+        dim = vectors.shape[1]
+        index_type = index_type or choose_index_type(len(ids))
+        if index_type == "Flat":
+            inner: faiss.Index = faiss.IndexFlatIP(dim)
+        elif index_type.startswith("HNSW"):
+            inner = faiss.IndexHNSWFlat(dim, int(index_type[4:]), faiss.METRIC_INNER_PRODUCT)
+        else:
+            raise ValueError(f"unknown index type {index_type!r}; use 'Flat' or 'HNSW32'")
+        index = faiss.IndexIDMap2(inner)
+        if len(ids):
+            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
+        return cls(index, index_type)
+
+    @classmethod
+    def load(cls, path: Path, index_type: str) -> VectorIndex:
+        return cls(faiss.read_index(str(path)), index_type)
+
+    def save(self, path: Path) -> None:
+        faiss.write_index(self._index, str(path))
+
+    @property
+    def dim(self) -> int:
+        return int(self._index.d)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def search(self, query: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """Top ``k`` (scores, passage ids) per query row; missing slots have id -1."""
+        k = max(1, min(k, len(self)))
+        if len(self) == 0:
+            empty = np.full((len(query), 1), -1, dtype=np.int64)
+            return np.zeros((len(query), 1), dtype=np.float32), empty
+        scores, ids = self._index.search(np.ascontiguousarray(query, dtype=np.float32), k)
+        return scores, ids
+
+    def vectors_for(self, ids: npt.NDArray[np.int64]) -> Vectors:
+        """Stored vectors of the given passage ids (exact for Flat and HNSW storage)."""
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        for row, passage_id in enumerate(ids):
+            out[row] = self._index.reconstruct(int(passage_id))
+        return out
