@@ -11,6 +11,8 @@ from qa.textspans import split_paragraphs
 
 logger = logging.getLogger(__name__)
 
+MIN_WORDS = 10  # less than this is a menu or an error page, not an article
+
 
 def read_html(data: bytes, rel_path: str) -> list[Article]:
     import trafilatura  # heavy import; only when there is HTML to read
@@ -22,7 +24,7 @@ def read_html(data: bytes, rel_path: str) -> list[Article]:
     document = trafilatura.bare_extraction(
         data, with_metadata=True, include_comments=False, include_tables=False, deduplicate=False
     )
-    if document is None or not (document.text or "").strip():
+    if document is None or len((document.text or "").split()) < MIN_WORDS:
         raise UnreadableFileError("no article text found in the page")
     text: str = document.text
     spans = split_paragraphs(text)

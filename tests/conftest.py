@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.embed import Vectors
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "articles"
+SEED = EXAMPLES / "news" / "russia-reaffirms-bakhmut-push.txt"
+
+
+class FakeEncoder:
+    """Deterministic bag-of-words encoder: each word lands in a dimension chosen by sha256.
+
+    Texts that share words get a high cosine, so retrieval behaves sensibly in unit tests
+    without loading a model.
+    """
+
+    name = "fake-bow"
+    dim = 64
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.texts_encoded = 0
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> Vectors:
+        self.calls += 1
+        self.texts_encoded += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                digest = hashlib.sha256(word.encode()).digest()
+                out[row, digest[0] % self.dim] += 1.0 if digest[1] % 2 else -1.0
+            norm = np.linalg.norm(out[row])
+            out[row] = out[row] / norm if norm else np.eye(1, self.dim, 0)
+        return out
+
+
+@pytest.fixture
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test works in its own temp dir; no test can touch ./index or another's files."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("QA_INDEX", raising=False)
+
+
+@pytest.fixture
+def articles(tmp_path: Path) -> Path:
+    """A small corpus: the seed news article and three short articles of our own."""
+    folder = tmp_path / "articles"
+    (folder / "news").mkdir(parents=True)
+    shutil.copy(SEED, folder / "news" / SEED.name)
+    (folder / "news" / "harbour.txt").write_text(
+        "Harbour bridge reopens\n\n"
+        "The harbour bridge reopened on Friday after two years of repairs costing 40 million euros.\n\n"
+        "Engineers replaced the steel cables and repainted the towers in the original grey.\n\n"
+        "Subscribe to our newsletter for more local news.\n",
+        encoding="utf-8",
+    )
+    (folder / "science.md").write_text(
+        "---\ntitle: Comet seen over Lapland\nurl: https://example.org/comet\n"
+        "published: 2024-01-05\nbyline: A. Writer\n---\n\n"
+        "# Comet seen over Lapland\n\n"
+        "Astronomers in Lapland photographed a green comet on Thursday night.\n\n"
+        "The comet will return in fifty thousand years, they said.\n",
+        encoding="utf-8",
+    )
+    (folder / "feed.jsonl").write_text(
+        '{"id": "bees", "title": "Bees return to the city park", '
+        '"text": "Beekeepers counted twelve new hives in the city park this spring.\\n\\n'
+        'The council planted clover to feed them."}\n',
+        encoding="utf-8",
+    )
+    return folder

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from qa.ingest import read_corpus
+from qa.ingest.article import Article, make_paragraphs
+from qa.ingest.boilerplate import flag_article, flag_corpus
+from tests.conftest import SEED
+
+
+def test_seed_donation_appeal_is_flagged_and_the_news_is_not() -> None:
+    (article,) = read_corpus(SEED).articles
+    flags = [p.boilerplate is not None for p in article.paragraphs]
+    assert flags == [False] * 14 + [True] * 8
+
+
+def test_other_appeals_are_flagged() -> None:
+    texts = [
+        "The city council voted on Tuesday to close the old library by the end of the year.",
+        "Residents said they would petition the mayor to reverse the decision.",
+        "Sign up for our free daily newsletter to get the news first.",
+        "Share this article on Facebook",
+        "© 2024 Example News Ltd. All rights reserved.",
+    ]
+    assert flag_article(texts) == [
+        None, None, "appeal to readers", "appeal to readers", "appeal to readers",
+    ]
+
+
+def test_leading_paywall_block_is_flagged() -> None:
+    texts = [
+        "Already a subscriber? Log in to continue.",
+        "Heavy rain flooded the valley overnight and two bridges were closed by the police.",
+    ]
+    assert flag_article(texts) == ["appeal to readers", None]
+
+
+def test_news_about_donations_and_quotes_in_first_person_are_not_flagged() -> None:
+    texts = [
+        "The charity said donations rose by a third last year as more people gave online.",
+        '"We need more volunteers, and we need them now," the director said.',
+        "The newsletter industry has grown quickly, analysts at the bank wrote in a report.",
+    ]
+    assert flag_article(texts) == [None, None, None]
+
+
+def _article(name: str, paragraphs: list[str]) -> Article:
+    text = "\n\n".join(paragraphs)
+    spans, cursor = [], 0
+    for p in paragraphs:
+        spans.append((cursor, cursor + len(p)))
+        cursor += len(p) + 2
+    return Article(id=name, title=name, text=text, source_path=f"site/{name}.txt",
+                   paragraphs=make_paragraphs(spans))
+
+
+def test_paragraph_repeated_across_articles_of_one_source_is_flagged() -> None:
+    footer = "Reporting by the regional desk; editing by the evening team."
+    articles = [_article(f"a{i}", [f"Unique story number {i} about the harbour.", footer]) for i in range(3)]
+    flagged = flag_corpus(articles)
+    for article in flagged:
+        assert article.paragraphs[0].boilerplate is None
+        assert article.paragraphs[1].boilerplate == "repeated in 3 articles of this source"
+    assert flag_corpus(articles[:2])[0].paragraphs[1].boilerplate is None  # twice is not a pattern

@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa import QA, build_index
+from qa.errors import (
+    BadInputError,
+    IndexCorruptError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+)
+from qa.generations import build_lock, current_name, generations
+from qa.manifest import FORMAT_VERSION, read_manifest
+from qa.vectors import VectorIndex
+from tests.conftest import FakeEncoder
+
+
+def test_build_writes_a_generation_with_a_verifiable_manifest(articles: Path, fake_encoder: FakeEncoder) -> None:
+    report = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    assert not report.up_to_date
+    assert (report.articles, report.added, report.skipped) == (4, 4, ())
+    assert report.generation == current_name(Path("idx")) == "gen-000001"
+    manifest = read_manifest(Path("idx/gen-000001"))
+    assert manifest.format_version == FORMAT_VERSION
+    assert manifest.model == {"name": "fake-bow", "dim": 64, "normalized": True}
+    assert manifest.counts["articles"] == 4
+    assert manifest.counts["boilerplate"] == report.boilerplate == 9  # 8 seed appeal lines + 1 newsletter
+    assert set(manifest.files) == {
+        "qa.sqlite", "vectors.faiss", "bm25/params.index.json", "bm25/vocab.index.json",
+        "bm25/data.csc.index.npy", "bm25/indices.csc.index.npy", "bm25/indptr.csc.index.npy",
+    }
+    roundtrip = json.loads(manifest.to_json())
+    assert roundtrip["corpus_hash"] == manifest.corpus_hash
+
+
+def test_unchanged_corpus_embeds_nothing(articles: Path, fake_encoder: FakeEncoder) -> None:
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    calls = fake_encoder.texts_encoded
+    report = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    assert report.up_to_date and report.embedded == 0
+    assert (report.unchanged, report.added, report.changed, report.removed) == (4, 0, 0, 0)
+    assert fake_encoder.texts_encoded == calls
+    assert [g.name for g in generations(Path("idx"))] == ["gen-000001"]
+    assert "up to date" in report.summary()
+
+
+def test_one_edited_paragraph_embeds_only_that_paragraph(articles: Path, fake_encoder: FakeEncoder) -> None:
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    path = articles / "news" / "harbour.txt"
+    path.write_text(path.read_text().replace("the original grey", "a bright new blue"), encoding="utf-8")
+    report = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    assert (report.changed, report.unchanged, report.added, report.removed) == (1, 3, 0, 0)
+    assert report.embedded == 1  # a one-sentence paragraph: its sentence vector is the same text
+    with QA.open("idx", encoder=fake_encoder) as qa:
+        hit = qa.search("bright new blue towers", top_k=1)[0]
+        assert "bright new blue" in hit.text
+
+
+def test_deleted_file_disappears_from_results(articles: Path, fake_encoder: FakeEncoder) -> None:
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    (articles / "science.md").unlink()
+    report = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    assert (report.removed, report.embedded) == (1, 0)
+    with QA.open("idx", encoder=fake_encoder) as qa:
+        hits = qa.search("green comet Lapland astronomers", top_k=20)
+        assert all(h.article_id != "science.md" for h in hits)
+    assert [g.name for g in generations(Path("idx"))] == ["gen-000002"]
+
+
+def test_force_re_embeds_everything(articles: Path, fake_encoder: FakeEncoder) -> None:
+    first = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    again = build_index(articles, "idx", encoder=fake_encoder, force=True, show_progress=False)
+    assert not again.up_to_date and again.embedded == first.embedded > 0
+    assert again.unchanged == 4
+
+
+def test_crash_debris_is_removed_and_previous_generation_stays_live(articles: Path, fake_encoder: FakeEncoder) -> None:
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    debris = Path("idx/gen-000002")
+    debris.mkdir()
+    (debris / "qa.sqlite").write_bytes(b"half written")
+    with QA.open("idx", encoder=fake_encoder) as qa:  # a crashed build leaves the old one live
+        assert qa.generation == "gen-000001"
+    (articles / "science.md").unlink()
+    report = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    assert report.generation == "gen-000002"
+    assert [g.name for g in generations(Path("idx"))] == ["gen-000002"]
+    assert read_manifest(Path("idx/gen-000002")).counts["articles"] == 3
+
+
+def test_second_build_fails_while_the_lock_is_held(articles: Path, fake_encoder: FakeEncoder) -> None:
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with build_lock(Path("idx")):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(10)
+    try:
+        with pytest.raises(IndexLockedError, match="Another build is writing"):
+            build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    finally:
+        release.set()
+        thread.join()
+
+
+@pytest.mark.parametrize(
+    ("damage", "error", "match"),
+    [
+        (lambda g: g.joinpath("vectors.faiss").write_bytes(
+            bytes([g.joinpath("vectors.faiss").read_bytes()[0] ^ 1]) + g.joinpath("vectors.faiss").read_bytes()[1:]),
+         IndexCorruptError, "does not match its checksum"),
+        (lambda g: g.joinpath("qa.sqlite").write_bytes(g.joinpath("qa.sqlite").read_bytes()[:100]),
+         IndexCorruptError, "truncated or replaced"),
+        (lambda g: g.joinpath("bm25/vocab.index.json").unlink(), IndexCorruptError, "is missing"),
+        (lambda g: g.joinpath("manifest.json").write_text("{not json"), IndexCorruptError, "Cannot read"),
+        (lambda g: g.joinpath("manifest.json").write_text(json.dumps({"format_version": 99})),
+         IndexMismatchError, "format version 99"),
+        (lambda g: g.parent.joinpath("CURRENT").unlink(), IndexNotFoundError, "CURRENT is missing"),
+        (lambda g: g.parent.joinpath("CURRENT").write_text("gen-000042\n"), IndexNotFoundError, "not a generation"),
+    ],
+)
+def test_damaged_index_fails_to_open_with_a_clear_error(
+    articles: Path, fake_encoder: FakeEncoder, damage: object, error: type[Exception], match: str
+) -> None:
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    damage(Path("idx/gen-000001"))  # type: ignore[operator]
+    with pytest.raises(error, match=match) as excinfo:
+        QA.open("idx", encoder=fake_encoder)
+    assert "qa build" in str(excinfo.value)
+
+
+def test_index_made_with_another_model_is_refused(articles: Path, fake_encoder: FakeEncoder) -> None:
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+
+    class Other(FakeEncoder):
+        name = "other-model"
+
+    with pytest.raises(IndexMismatchError, match="built with model 'fake-bow'"):
+        QA.open("idx", encoder=Other())
+
+
+def test_corrupt_previous_generation_is_rebuilt_from_scratch(articles: Path, fake_encoder: FakeEncoder) -> None:
+    first = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    Path("idx/gen-000001/qa.sqlite").write_bytes(b"garbage")
+    report = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    assert not report.up_to_date and report.embedded == first.embedded
+    with QA.open("idx", encoder=fake_encoder) as qa:
+        assert qa.generation == "gen-000002"
+
+
+def test_folder_with_only_unreadable_files_is_an_error(tmp_path: Path, fake_encoder: FakeEncoder) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "bin.txt").write_bytes(b"\x00\x01\x02")
+    with pytest.raises(BadInputError, match="all 1 files were skipped .*binary file"):
+        build_index(tmp_path / "in", "idx", encoder=fake_encoder, show_progress=False)
+    assert current_name(Path("idx")) is None
+
+
+@pytest.mark.parametrize("index_type", ["Flat", "HNSW32"])
+def test_vector_search_matches_brute_force(index_type: str) -> None:
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(500, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(1000, 1500, dtype=np.int64)
+    index = VectorIndex.build(ids, vectors, index_type)
+    queries = rng.normal(size=(20, 32)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    scores, found = index.search(queries, 10)
+    expected = ids[np.argsort(-(queries @ vectors.T), axis=1)[:, :10]]
+    agreement = np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, expected, strict=True)])
+    assert agreement == 1.0 if index_type == "Flat" else agreement >= 0.9
+    if index_type == "Flat":
+        np.testing.assert_allclose(scores, np.sort(queries @ vectors.T, axis=1)[:, ::-1][:, :10], rtol=1e-5)
