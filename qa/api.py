@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.answer import Evidence, assemble, choose_sentence
+from qa.answer import ABSTAIN_BELOW, Evidence, assemble, choose_sentence
 from qa.conversation import ARTICLE_BOOST, Chat
 from qa.embed import Encoder, default_encoder
 from qa.errors import BadInputError
@@ -18,13 +18,12 @@ from qa.generations import current_name
 from qa.index import Generation, open_generation
 from qa.results import Answer, Hit
 from qa.retrieve import Candidate, retrieve
+from qa.store import PassageRow
 
 logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 100
-# A follow-up's query vector mixes in the previous question with this weight.
-CONTEXT_WEIGHT = 0.5
 
 
 def check_question(question: object) -> str:
@@ -50,18 +49,31 @@ def check_top_k(top_k: object) -> int:
 class QA:
     """Question answering over one index folder. Thread-safe; picks up rebuilt indexes."""
 
-    def __init__(self, index_dir: Path, encoder: Encoder, generation: Generation) -> None:
+    def __init__(
+        self, index_dir: Path, encoder: Encoder, generation: Generation, abstain_below: float = ABSTAIN_BELOW
+    ) -> None:
         self.index_dir = index_dir
+        self.abstain_below = abstain_below
         self.encoder = encoder
         self._generation = generation
         self._lock = threading.RLock()
 
     @classmethod
-    def open(cls, index: str | os.PathLike[str] = "index", *, encoder: Encoder | None = None) -> QA:
-        """Open the live generation of ``index``; loads the embedding model unless given one."""
+    def open(
+        cls,
+        index: str | os.PathLike[str] = "index",
+        *,
+        encoder: Encoder | None = None,
+        abstain_below: float = ABSTAIN_BELOW,
+    ) -> QA:
+        """Open the live generation of ``index``; loads the embedding model unless given one.
+
+        ``abstain_below`` is the evidence score (cosine similarity of question and best
+        passage or sentence) under which the answer abstains; it depends on the model.
+        """
         index_dir = Path(index)
         encoder = encoder or default_encoder()
-        return cls(index_dir, encoder, open_generation(index_dir, encoder))
+        return cls(index_dir, encoder, open_generation(index_dir, encoder), abstain_below)
 
     @property
     def generation(self) -> str:
@@ -126,28 +138,35 @@ class QA:
     ) -> Answer:
         """Answer ``question`` from the articles, citing the passages and sentences used.
 
-        ``context`` (an earlier question) and ``prefer_articles`` are how a :class:`Chat`
+        ``context`` (the earlier question) and ``prefer_articles`` are how a :class:`Chat`
         resolves follow-ups; most callers leave them out.
         """
         text = check_question(question)
         top_k = check_top_k(top_k)
         with self._lock:
             self.refresh()
-            query_texts = [text] if context is None else [text, context]
-            vectors = self.encoder.encode(query_texts)
-            vector = vectors[0]
-            if context is not None:
-                vector = vectors[0] + CONTEXT_WEIGHT * vectors[1]
-                vector = (vector / np.linalg.norm(vector)).astype(np.float32)
-            retrieval_text = text if context is None else f"{context} {text}"
-            ranked = self._rank(retrieval_text, vector, top_k, prefer_articles)
-            return assemble(text, self._evidence(ranked, vector, retrieval_text))
+            vectors = self.encoder.encode([text] if context is None else [text, f"{context} {text}"])
+            ranked = self._rank(
+                text, vectors[0], top_k, prefer_articles,
+                recall_text=None if context is None else f"{context} {text}",
+                recall_vector=None if context is None else vectors[1],
+            )
+            return assemble(text, self._evidence(ranked, vectors[0], text), self.abstain_below)
 
     def _rank(
-        self, text: str, vector: np.ndarray, top_k: int, prefer_articles: tuple[str, ...]
-    ) -> list[tuple[Candidate, Any]]:
+        self,
+        text: str,
+        vector: np.ndarray,
+        top_k: int,
+        prefer_articles: tuple[str, ...],
+        recall_text: str | None = None,
+        recall_vector: np.ndarray | None = None,
+    ) -> list[tuple[Candidate, PassageRow]]:
         g = self._generation
-        candidates = retrieve(g.vectors, g.lexical, text, vector, pool=max(50, 2 * top_k))
+        candidates = retrieve(
+            g.vectors, g.lexical, text, vector, pool=max(50, 2 * top_k),
+            recall_text=recall_text, recall_vector=recall_vector,
+        )
         rows = g.store.passages([c.passage_id for c in candidates])
         preferred = set(prefer_articles)
 
@@ -158,7 +177,7 @@ class QA:
         return [(c, rows[c.passage_id]) for c in candidates[:top_k]]
 
     def _evidence(
-        self, ranked: list[tuple[Candidate, Any]], vector: np.ndarray, text: str
+        self, ranked: list[tuple[Candidate, PassageRow]], vector: np.ndarray, text: str
     ) -> list[Evidence]:
         g = self._generation
         sentences = g.store.sentences([row.id for _, row in ranked])

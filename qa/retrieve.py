@@ -32,27 +32,36 @@ def retrieve(
     *,
     pool: int = CANDIDATES,
     dense_weight: float = DENSE_WEIGHT,
+    recall_text: str | None = None,
+    recall_vector: Vectors | None = None,
 ) -> list[Candidate]:
-    """Up to ``2 * pool`` candidates, best first."""
-    dense_scores, dense_ids = vectors.search(query_vector.reshape(1, -1), pool)
-    dense = {int(i): float(s) for i, s in zip(dense_ids[0], dense_scores[0], strict=True) if i >= 0}
+    """Candidates best first, scored against the query.
+
+    ``recall_text``/``recall_vector`` (a follow-up's question in context) only widen the
+    candidate pool; scores always come from the question itself.
+    """
+    query_vector = query_vector.reshape(-1)
+    dense_queries = [query_vector] if recall_vector is None else [query_vector, recall_vector.reshape(-1)]
+    _, dense_ids = vectors.search(np.stack(dense_queries), pool)
+    ids = {int(i) for row in dense_ids for i in row if i >= 0}
+
     bm25_scores, bm25_ids = lexical.search(query_text, pool)
     best_bm25 = float(bm25_scores.max()) if len(bm25_scores) else 0.0
-    bm25 = {int(i): float(s) / best_bm25 for i, s in zip(bm25_ids, bm25_scores, strict=True)} if best_bm25 > 0 else {}
+    bm25 = {int(i): float(s) / best_bm25 for i, s in zip(bm25_ids, bm25_scores, strict=True)} if best_bm25 else {}
+    ids.update(bm25)
+    if recall_text is not None:
+        ids.update(int(i) for i in lexical.search(recall_text, pool)[1])
 
-    lexical_only = np.array([i for i in bm25 if i not in dense], dtype=np.int64)
-    if len(lexical_only):
-        sims = vectors.vectors_for(lexical_only) @ query_vector.reshape(-1)
-        dense.update(zip(map(int, lexical_only), map(float, sims), strict=True))
-
+    ordered = np.array(sorted(ids), dtype=np.int64)
+    cosines = vectors.vectors_for(ordered) @ query_vector
     candidates = [
         Candidate(
-            passage_id=pid,
-            score=dense_weight * cos + (1 - dense_weight) * bm25.get(pid, 0.0),
-            dense=cos,
-            lexical=bm25.get(pid, 0.0),
+            passage_id=int(pid),
+            score=dense_weight * float(cos) + (1 - dense_weight) * bm25.get(int(pid), 0.0),
+            dense=float(cos),
+            lexical=bm25.get(int(pid), 0.0),
         )
-        for pid, cos in dense.items()
+        for pid, cos in zip(ordered, cosines, strict=True)
     ]
     candidates.sort(key=lambda c: (-c.score, c.passage_id))
     return candidates

@@ -88,3 +88,16 @@ def articles(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     return folder
+
+# The fake encoder's cosines run lower than a real model's; abstain below this with it.
+FAKE_ABSTAIN = 0.2
+
+
+@pytest.fixture(scope="session")
+def real_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample corpus indexed with the real model, once per test session (slow)."""
+    from qa import build_index
+
+    index = tmp_path_factory.mktemp("real") / "index"
+    build_index(EXAMPLES, index, show_progress=False)
+    return index

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import qa.api
+import qa.build
+from qa.cli import main
+from tests.conftest import FakeEncoder
+
+
+@pytest.fixture(autouse=True)
+def _fake_model(monkeypatch: pytest.MonkeyPatch) -> FakeEncoder:
+    encoder = FakeEncoder()
+    monkeypatch.setattr(qa.build, "LazyDefaultEncoder", lambda: encoder)
+    monkeypatch.setattr(qa.api, "default_encoder", lambda: encoder)
+    return encoder
+
+
+def test_build_then_ask_json(articles: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", str(articles), "--index", "idx", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Built gen-000001 in idx") and "4 articles" in out
+    assert main(["ask", "--json", "When did the harbour bridge reopen?", "--index", "idx", "--top-k", "3"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"question", "answer", "abstained", "citations"}
+    assert len(data["citations"]) == 3
+    first = data["citations"][0]
+    assert set(first) == {
+        "number", "score", "article_id", "title", "url", "published", "source_path", "paragraph",
+        "text", "start", "end", "sentence", "sentence_start", "sentence_end",
+    }
+    assert (first["number"], first["article_id"], first["paragraph"]) == (1, "news/harbour.txt", 1)
+
+
+def test_rebuild_reports_up_to_date_and_json_report(articles: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["build", str(articles), "--index", "idx", "--quiet"])
+    capsys.readouterr()
+    assert main(["build", str(articles), "--index", "idx", "--quiet", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["up_to_date"] is True and report["embedded"] == 0
+
+
+def test_index_from_environment(articles: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_INDEX", "env-idx")
+    assert main(["build", str(articles), "--quiet"]) == 0
+    assert Path("env-idx/CURRENT").exists()
+    capsys.readouterr()
+    assert main(["search", "comet Lapland", "--top-k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1. ") and "Comet seen over Lapland — paragraph 1" in out
+    assert main(["info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["counts"]["articles"] == 4 and info["generation"] == "gen-000001"
+
+
+def test_text_output_of_ask(articles: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["build", str(articles), "--index", "idx", "--quiet"])
+    capsys.readouterr()
+    assert main(["ask", "What did engineers replace on the harbour bridge?", "--index", "idx"]) == 0
+    out = capsys.readouterr().out
+    assert "[1]" in out and "Harbour bridge reopens — paragraph 2" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ask", "anything", "--index", "missing"], "No index at 'missing'"),
+        (["ask", "", "--index", "missing"], "The question is empty"),
+        (["search", "x", "--top-k", "0", "--index", "missing"], "top_k must be"),
+        (["build", "no/such/folder", "--index", "idx"], "does not exist"),
+        (["info", "--index", "missing"], "No index at 'missing'"),
+    ],
+)
+def test_user_errors_exit_1_with_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("error: ") and message in captured.err
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("argv", [[], ["bogus"], ["ask"], ["ask", "q", "--top-k", "many"]])
+def test_usage_errors_exit_2(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main(argv)
+    assert excinfo.value.code == 2
+
+
+def test_skipped_files_are_named_on_stderr(articles: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (articles / "latin.txt").write_bytes("Caf\u00e9\n\nna\u00efve".encode("latin-1"))
+    assert main(["build", str(articles), "--index", "idx", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "skipped latin.txt: not valid UTF-8" in captured.err
+    assert "skipped 1 files" in captured.out
