@@ -16,12 +16,12 @@ from typing import Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
-from qa import QA, QAError, build_index  # noqa: E402
-from qa.api import MAX_QUESTION_CHARS  # noqa: E402
-from qa.conversation import Chat, Turn  # noqa: E402
-from qa.render import answer_markdown, sources_html  # noqa: E402
+from qa import QA, QAError, build_index
+from qa.api import MAX_QUESTION_CHARS
+from qa.conversation import Chat, Turn
+from qa.render import answer_markdown, sources_html
 
 logger = logging.getLogger("qa.app")
 HERE = Path(__file__).resolve().parent
@@ -77,11 +77,17 @@ def build_demo(qa: QA) -> gr.Blocks:
             return respond(qa, message, history, state)
 
         question.submit(
-            on_submit, [question, chatbot, turns], [chatbot, sources, turns, question],
+            on_submit,
+            [question, chatbot, turns],
+            [chatbot, sources, turns, question],
             api_visibility="private",
         )
-        clear.click(lambda: ([], sources_html(None), [], ""), None, [chatbot, sources, turns, question],
-                    api_visibility="private")
+        clear.click(
+            lambda: ([], sources_html(None), [], ""),
+            None,
+            [chatbot, sources, turns, question],
+            api_visibility="private",
+        )
 
         def ask(question: str, top_k: int = 5) -> dict[str, Any]:
             """Answer one question; the same JSON as `qa ask --json`."""
@@ -101,8 +107,11 @@ def ensure_index(articles: Path, index: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="article-qa web chat")
-    parser.add_argument("--articles", default=str(HERE / "examples" / "articles"),
-                        help="articles to index on first start (default: the sample corpus)")
+    parser.add_argument(
+        "--articles",
+        default=str(HERE / "examples" / "articles"),
+        help="articles to index on first start (default: the sample corpus)",
+    )
     parser.add_argument("--index", default=os.environ.get("QA_INDEX", str(HERE / "index")))
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("QA_PORT", "7860")))

@@ -6,11 +6,11 @@ import logging
 
 __version__ = "0.1.0"
 
-from qa.api import QA  # noqa: E402
-from qa.build import build_index  # noqa: E402
-from qa.conversation import Chat  # noqa: E402
-from qa.embed import Encoder  # noqa: E402
-from qa.errors import (  # noqa: E402
+from qa.api import QA
+from qa.build import build_index
+from qa.conversation import Chat
+from qa.embed import Encoder
+from qa.errors import (
     BadInputError,
     IndexCorruptError,
     IndexLockedError,
@@ -18,7 +18,7 @@ from qa.errors import (  # noqa: E402
     IndexNotFoundError,
     QAError,
 )
-from qa.results import Answer, BuildReport, Citation, Hit, SkippedFile  # noqa: E402
+from qa.results import Answer, BuildReport, Citation, Hit, SkippedFile
 
 __all__ = [
     "QA",

@@ -18,9 +18,7 @@ LEXICAL_WEIGHT = 0.3
 ABSTAIN_BELOW = 0.38
 # A second sentence joins the short answer when it is nearly as good as the first.
 SECOND_SENTENCE_RATIO = 0.9
-ABSTAIN_TEXT = (
-    "I could not find an answer to this in the articles. The closest matches are listed below."
-)
+ABSTAIN_TEXT = "I could not find an answer to this in the articles. The closest matches are listed below."
 
 
 @dataclass(frozen=True)

@@ -104,9 +104,16 @@ class QA:
         m = self._generation.manifest
         size = sum(f["size"] for f in m.files.values())
         return {
-            "index": str(self.index_dir), "generation": self.generation, "created": m.created,
-            "model": m.model, "index_type": m.index_type, "counts": m.counts, "source": m.source,
-            "size_bytes": size, "qa_version": m.qa_version, "format_version": m.format_version,
+            "index": str(self.index_dir),
+            "generation": self.generation,
+            "created": m.created,
+            "model": m.model,
+            "index_type": m.index_type,
+            "counts": m.counts,
+            "source": m.source,
+            "size_bytes": size,
+            "qa_version": m.qa_version,
+            "format_version": m.format_version,
         }
 
     def chat(self) -> Chat:
@@ -121,10 +128,19 @@ class QA:
             vector = self.encoder.encode([text])[0]
             ranked = self._rank(text, vector, top_k, prefer_articles=())
             return [
-                Hit(passage_id=row.id, score=round(c.score, 4), article_id=row.article_id,
-                    title=row.title, url=row.url, published=row.published,
-                    source_path=row.source_path, paragraph=row.paragraph, text=row.text,
-                    start=row.start, end=row.end)
+                Hit(
+                    passage_id=row.id,
+                    score=round(c.score, 4),
+                    article_id=row.article_id,
+                    title=row.title,
+                    url=row.url,
+                    published=row.published,
+                    source_path=row.source_path,
+                    paragraph=row.paragraph,
+                    text=row.text,
+                    start=row.start,
+                    end=row.end,
+                )
                 for c, row in ranked
             ]
 
@@ -147,7 +163,10 @@ class QA:
             self.refresh()
             vectors = self.encoder.encode([text] if context is None else [text, f"{context} {text}"])
             ranked = self._rank(
-                text, vectors[0], top_k, prefer_articles,
+                text,
+                vectors[0],
+                top_k,
+                prefer_articles,
                 recall_text=None if context is None else f"{context} {text}",
                 recall_vector=None if context is None else vectors[1],
             )
@@ -164,8 +183,13 @@ class QA:
     ) -> list[tuple[Candidate, PassageRow]]:
         g = self._generation
         candidates = retrieve(
-            g.vectors, g.lexical, text, vector, pool=max(50, 2 * top_k),
-            recall_text=recall_text, recall_vector=recall_vector,
+            g.vectors,
+            g.lexical,
+            text,
+            vector,
+            pool=max(50, 2 * top_k),
+            recall_text=recall_text,
+            recall_vector=recall_vector,
         )
         rows = g.store.passages([c.passage_id for c in candidates])
         preferred = set(prefer_articles)
@@ -189,8 +213,14 @@ class QA:
                 row, sentences[row.id], sentence_vectors, vector, terms, g.lexical.tokens
             )
             evidence.append(
-                Evidence(passage=row, score=candidate.score, dense=candidate.dense,
-                         sentence_start=start, sentence_end=end, sentence_score=combined,
-                         sentence_cosine=cosine)
+                Evidence(
+                    passage=row,
+                    score=candidate.score,
+                    dense=candidate.dense,
+                    sentence_start=start,
+                    sentence_end=end,
+                    sentence_score=combined,
+                    sentence_cosine=cosine,
+                )
             )
         return evidence

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -142,14 +142,20 @@ def _build(
     diff = _diff(corpus, previous[1].article_hashes() if previous else {})
     boilerplate = sum(1 for a in corpus.articles for p in a.paragraphs if p.boilerplate)
     passages = sum(len(a.paragraphs) for a in corpus.articles)
-    common = {
-        "index_dir": str(index_dir), "articles": len(corpus.articles), "passages": passages,
-        "boilerplate": boilerplate, "skipped": corpus.skipped, **diff,
-    }
+    report = BuildReport(
+        index_dir=str(index_dir),
+        generation=live or "",
+        up_to_date=False,
+        articles=len(corpus.articles),
+        passages=passages,
+        boilerplate=boilerplate,
+        skipped=corpus.skipped,
+        embedded=0,
+        **diff,
+    )
     if not force and previous and previous[0].corpus_hash == corpus_hash and live:
         logger.info("Index %s is up to date", index_dir)
-        return BuildReport(generation=live, up_to_date=True, embedded=0,
-                           seconds=time.perf_counter() - started, **common)
+        return replace(report, up_to_date=True, seconds=time.perf_counter() - started)
 
     generation = new_generation(index_dir)
     writer = StoreWriter(generation / SQLITE_NAME)
@@ -185,8 +191,12 @@ def _build(
         model={"name": encoder.name, "dim": encoder.dim, "normalized": True},
         index_type=vector_index.index_type,
         counts={
-            "articles": len(corpus.articles), "passages": len(rows), "searchable": len(searchable),
-            "boilerplate": boilerplate, "vectors": len(vectors), "skipped_files": len(corpus.skipped),
+            "articles": len(corpus.articles),
+            "passages": len(rows),
+            "searchable": len(searchable),
+            "boilerplate": boilerplate,
+            "vectors": len(vectors),
+            "skipped_files": len(corpus.skipped),
         },
         chunking=CHUNKING,
         corpus_hash=corpus_hash,
@@ -197,10 +207,21 @@ def _build(
     publish(index_dir, generation)
     remove_debris(index_dir, keep={generation.name})
     seconds = time.perf_counter() - started
-    logger.info("Published %s: %d passages, %d embedded, %.1fs (%.1fs encoding)",
-                generation.name, len(rows), len(missing), seconds, encode_seconds)
-    return BuildReport(generation=generation.name, up_to_date=False, embedded=len(missing),
-                       seconds=seconds, encode_seconds=encode_seconds, **common)
+    logger.info(
+        "Published %s: %d passages, %d embedded, %.1fs (%.1fs encoding)",
+        generation.name,
+        len(rows),
+        len(missing),
+        seconds,
+        encode_seconds,
+    )
+    return replace(
+        report,
+        generation=generation.name,
+        embedded=len(missing),
+        seconds=seconds,
+        encode_seconds=encode_seconds,
+    )
 
 
 def _write_articles(
@@ -226,7 +247,9 @@ def _encode(encoder: Encoder, texts: list[str], hashes: list[str], show: bool) -
             chunk = texts[start : start + ENCODE_CHUNK]
             vectors = encoder.encode(chunk)
             if vectors.shape != (len(chunk), encoder.dim):
-                raise QAError(f"Encoder {encoder.name!r} returned shape {vectors.shape} for {len(chunk)} texts")
+                raise QAError(
+                    f"Encoder {encoder.name!r} returned shape {vectors.shape} for {len(chunk)} texts"
+                )
             out.update(zip(hashes[start : start + ENCODE_CHUNK], vectors, strict=True))
             bar.update(len(chunk))
     return out

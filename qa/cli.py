@@ -49,11 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--json", action="store_true", help="print the build report as JSON")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    for name, help_text, default_k in (("ask", "answer a question with citations", 5),
-                                       ("search", "list the passages that match best", 10)):
+    for name, help_text, default_k in (
+        ("ask", "answer a question with citations", 5),
+        ("search", "list the passages that match best", 10),
+    ):
         p = with_index(commands.add_parser(name, help=help_text))
         p.add_argument("question", metavar="QUESTION" if name == "ask" else "QUERY")
-        p.add_argument("--top-k", type=int, default=default_k, help=f"passages to return (default {default_k})")
+        p.add_argument(
+            "--top-k", type=int, default=default_k, help=f"passages to return (default {default_k})"
+        )
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     info = with_index(commands.add_parser("info", help="describe the index"))
@@ -126,9 +130,15 @@ def _cmd_info(args: argparse.Namespace) -> int:
     verify_files(generation, manifest)
     size = sum(f["size"] for f in manifest.files.values())
     info = {
-        "index": args.index, "generation": generation.name, "created": manifest.created,
-        "model": manifest.model, "index_type": manifest.index_type, "counts": manifest.counts,
-        "source": manifest.source, "size_bytes": size, "qa_version": manifest.qa_version,
+        "index": args.index,
+        "generation": generation.name,
+        "created": manifest.created,
+        "model": manifest.model,
+        "index_type": manifest.index_type,
+        "counts": manifest.counts,
+        "source": manifest.source,
+        "size_bytes": size,
+        "qa_version": manifest.qa_version,
     }
     if args.json:
         _print_json(info)
@@ -138,7 +148,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"built       {manifest.created} by article-qa {manifest.qa_version}")
     print(f"source      {manifest.source}")
     print(f"articles    {counts['articles']}")
-    print(f"passages    {counts['passages']} ({counts['boilerplate']} boilerplate, {counts['searchable']} searchable)")
+    print(
+        f"passages    {counts['passages']} ({counts['boilerplate']} boilerplate, {counts['searchable']} searchable)"
+    )
     print(f"model       {manifest.model['name']} ({manifest.model['dim']}-d), {manifest.index_type} index")
     return 0
 

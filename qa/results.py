@@ -134,8 +134,7 @@ class BuildReport:
             head = f"Built {self.generation} in {self.index_dir} in {self.seconds:.1f}s"
         parts = [
             f"{self.articles} articles, {self.passages} passages ({self.boilerplate} boilerplate)",
-            f"added {self.added}, changed {self.changed}, removed {self.removed}, "
-            f"unchanged {self.unchanged}",
+            f"added {self.added}, changed {self.changed}, removed {self.removed}, unchanged {self.unchanged}",
             f"embedded {self.embedded} texts",
         ]
         if self.skipped:

@@ -47,7 +47,11 @@ def retrieve(
 
     bm25_scores, bm25_ids = lexical.search(query_text, pool)
     best_bm25 = float(bm25_scores.max()) if len(bm25_scores) else 0.0
-    bm25 = {int(i): float(s) / best_bm25 for i, s in zip(bm25_ids, bm25_scores, strict=True)} if best_bm25 else {}
+    bm25 = (
+        {int(i): float(s) / best_bm25 for i, s in zip(bm25_ids, bm25_scores, strict=True)}
+        if best_bm25
+        else {}
+    )
     ids.update(bm25)
     if recall_text is not None:
         ids.update(int(i) for i in lexical.search(recall_text, pool)[1])

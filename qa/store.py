@@ -92,15 +92,26 @@ class StoreWriter:
             "INSERT INTO articles (article_id, title, url, published, byline, source_path, text, "
             "content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                article.id, article.title, article.url, article.published, article.byline,
-                article.source_path, article.text, article.content_hash,
+                article.id,
+                article.title,
+                article.url,
+                article.published,
+                article.byline,
+                article.source_path,
+                article.text,
+                article.content_hash,
             ),
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
     def add_passage(
-        self, article_row: int, paragraph: int, start: int, end: int, text_hash: str,
+        self,
+        article_row: int,
+        paragraph: int,
+        start: int,
+        end: int,
+        text_hash: str,
         boilerplate: str | None,
     ) -> int:
         cursor = self.connection.execute(

@@ -89,6 +89,7 @@ def articles(tmp_path: Path) -> Path:
     )
     return folder
 
+
 # The fake encoder's cosines run lower than a real model's; abstain below this with it.
 FAKE_ABSTAIN = 0.2
 

@@ -47,8 +47,12 @@ def test_answer_markers_point_at_existing_citations(qa: QA) -> None:
 
 
 def test_boilerplate_is_never_cited(qa: QA) -> None:
-    for question in ("Please support The Moscow Times monthly", "Subscribe to our newsletter",
-                     "Remind me later", "Dear readers, independent journalism"):
+    for question in (
+        "Please support The Moscow Times monthly",
+        "Subscribe to our newsletter",
+        "Remind me later",
+        "Dear readers, independent journalism",
+    ):
         for c in qa.ask(question, top_k=10).citations:
             assert not (c.article_id.startswith("news/russia") and c.paragraph > 14), c
             assert "newsletter" not in c.text.lower()

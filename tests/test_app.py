@@ -71,7 +71,12 @@ def test_escape_markdown(text: str, shown: str) -> None:
 
 @pytest.mark.parametrize(
     ("url", "safe"),
-    [("https://ok.example/a", True), ("javascript:alert(1)", False), ("data:text/html,x", False), (None, False)],
+    [
+        ("https://ok.example/a", True),
+        ("javascript:alert(1)", False),
+        ("data:text/html,x", False),
+        (None, False),
+    ],
 )
 def test_only_http_links(url: str | None, safe: bool) -> None:
     assert (safe_url(url) is not None) is safe

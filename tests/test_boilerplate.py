@@ -21,7 +21,11 @@ def test_other_appeals_are_flagged() -> None:
         "© 2024 Example News Ltd. All rights reserved.",
     ]
     assert flag_article(texts) == [
-        None, None, "appeal to readers", "appeal to readers", "appeal to readers",
+        None,
+        None,
+        "appeal to readers",
+        "appeal to readers",
+        "appeal to readers",
     ]
 
 
@@ -48,8 +52,9 @@ def _article(name: str, paragraphs: list[str]) -> Article:
     for p in paragraphs:
         spans.append((cursor, cursor + len(p)))
         cursor += len(p) + 2
-    return Article(id=name, title=name, text=text, source_path=f"site/{name}.txt",
-                   paragraphs=make_paragraphs(spans))
+    return Article(
+        id=name, title=name, text=text, source_path=f"site/{name}.txt", paragraphs=make_paragraphs(spans)
+    )
 
 
 def test_paragraph_repeated_across_articles_of_one_source_is_flagged() -> None:

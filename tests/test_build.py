@@ -21,7 +21,9 @@ from qa.vectors import VectorIndex
 from tests.conftest import FakeEncoder
 
 
-def test_build_writes_a_generation_with_a_verifiable_manifest(articles: Path, fake_encoder: FakeEncoder) -> None:
+def test_build_writes_a_generation_with_a_verifiable_manifest(
+    articles: Path, fake_encoder: FakeEncoder
+) -> None:
     report = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
     assert not report.up_to_date
     assert (report.articles, report.added, report.skipped) == (4, 4, ())
@@ -32,8 +34,13 @@ def test_build_writes_a_generation_with_a_verifiable_manifest(articles: Path, fa
     assert manifest.counts["articles"] == 4
     assert manifest.counts["boilerplate"] == report.boilerplate == 9  # 8 seed appeal lines + 1 newsletter
     assert set(manifest.files) == {
-        "qa.sqlite", "vectors.faiss", "bm25/params.index.json", "bm25/vocab.index.json",
-        "bm25/data.csc.index.npy", "bm25/indices.csc.index.npy", "bm25/indptr.csc.index.npy",
+        "qa.sqlite",
+        "vectors.faiss",
+        "bm25/params.index.json",
+        "bm25/vocab.index.json",
+        "bm25/data.csc.index.npy",
+        "bm25/indices.csc.index.npy",
+        "bm25/indptr.csc.index.npy",
     }
     roundtrip = json.loads(manifest.to_json())
     assert roundtrip["corpus_hash"] == manifest.corpus_hash
@@ -80,7 +87,9 @@ def test_force_re_embeds_everything(articles: Path, fake_encoder: FakeEncoder) -
     assert again.unchanged == 4
 
 
-def test_crash_debris_is_removed_and_previous_generation_stays_live(articles: Path, fake_encoder: FakeEncoder) -> None:
+def test_crash_debris_is_removed_and_previous_generation_stays_live(
+    articles: Path, fake_encoder: FakeEncoder
+) -> None:
     build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
     debris = Path("idx/gen-000002")
     debris.mkdir()
@@ -116,17 +125,32 @@ def test_second_build_fails_while_the_lock_is_held(articles: Path, fake_encoder:
 @pytest.mark.parametrize(
     ("damage", "error", "match"),
     [
-        (lambda g: g.joinpath("vectors.faiss").write_bytes(
-            bytes([g.joinpath("vectors.faiss").read_bytes()[0] ^ 1]) + g.joinpath("vectors.faiss").read_bytes()[1:]),
-         IndexCorruptError, "does not match its checksum"),
-        (lambda g: g.joinpath("qa.sqlite").write_bytes(g.joinpath("qa.sqlite").read_bytes()[:100]),
-         IndexCorruptError, "truncated or replaced"),
+        (
+            lambda g: g.joinpath("vectors.faiss").write_bytes(
+                bytes([g.joinpath("vectors.faiss").read_bytes()[0] ^ 1])
+                + g.joinpath("vectors.faiss").read_bytes()[1:]
+            ),
+            IndexCorruptError,
+            "does not match its checksum",
+        ),
+        (
+            lambda g: g.joinpath("qa.sqlite").write_bytes(g.joinpath("qa.sqlite").read_bytes()[:100]),
+            IndexCorruptError,
+            "truncated or replaced",
+        ),
         (lambda g: g.joinpath("bm25/vocab.index.json").unlink(), IndexCorruptError, "is missing"),
         (lambda g: g.joinpath("manifest.json").write_text("{not json"), IndexCorruptError, "Cannot read"),
-        (lambda g: g.joinpath("manifest.json").write_text(json.dumps({"format_version": 99})),
-         IndexMismatchError, "format version 99"),
+        (
+            lambda g: g.joinpath("manifest.json").write_text(json.dumps({"format_version": 99})),
+            IndexMismatchError,
+            "format version 99",
+        ),
         (lambda g: g.parent.joinpath("CURRENT").unlink(), IndexNotFoundError, "CURRENT is missing"),
-        (lambda g: g.parent.joinpath("CURRENT").write_text("gen-000042\n"), IndexNotFoundError, "not a generation"),
+        (
+            lambda g: g.parent.joinpath("CURRENT").write_text("gen-000042\n"),
+            IndexNotFoundError,
+            "not a generation",
+        ),
     ],
 )
 def test_damaged_index_fails_to_open_with_a_clear_error(
@@ -149,7 +173,9 @@ def test_index_made_with_another_model_is_refused(articles: Path, fake_encoder: 
         QA.open("idx", encoder=Other())
 
 
-def test_corrupt_previous_generation_is_rebuilt_from_scratch(articles: Path, fake_encoder: FakeEncoder) -> None:
+def test_corrupt_previous_generation_is_rebuilt_from_scratch(
+    articles: Path, fake_encoder: FakeEncoder
+) -> None:
     first = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
     Path("idx/gen-000001/qa.sqlite").write_bytes(b"garbage")
     report = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
@@ -161,7 +187,7 @@ def test_corrupt_previous_generation_is_rebuilt_from_scratch(articles: Path, fak
 def test_folder_with_only_unreadable_files_is_an_error(tmp_path: Path, fake_encoder: FakeEncoder) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "bin.txt").write_bytes(b"\x00\x01\x02")
-    with pytest.raises(BadInputError, match="all 1 files were skipped .*binary file"):
+    with pytest.raises(BadInputError, match=r"all 1 files were skipped .*binary file"):
         build_index(tmp_path / "in", "idx", encoder=fake_encoder, show_progress=False)
     assert current_name(Path("idx")) is None
 

@@ -23,19 +23,35 @@ def test_build_then_ask_json(articles: Path, capsys: pytest.CaptureFixture[str])
     assert main(["build", str(articles), "--index", "idx", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Built gen-000001 in idx") and "4 articles" in out
-    assert main(["ask", "--json", "When did the harbour bridge reopen?", "--index", "idx", "--top-k", "3"]) == 0
+    assert (
+        main(["ask", "--json", "When did the harbour bridge reopen?", "--index", "idx", "--top-k", "3"]) == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"question", "answer", "abstained", "citations"}
     assert len(data["citations"]) == 3
     first = data["citations"][0]
     assert set(first) == {
-        "number", "score", "article_id", "title", "url", "published", "source_path", "paragraph",
-        "text", "start", "end", "sentence", "sentence_start", "sentence_end",
+        "number",
+        "score",
+        "article_id",
+        "title",
+        "url",
+        "published",
+        "source_path",
+        "paragraph",
+        "text",
+        "start",
+        "end",
+        "sentence",
+        "sentence_start",
+        "sentence_end",
     }
     assert (first["number"], first["article_id"], first["paragraph"]) == (1, "news/harbour.txt", 1)
 
 
-def test_rebuild_reports_up_to_date_and_json_report(articles: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_rebuild_reports_up_to_date_and_json_report(
+    articles: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     main(["build", str(articles), "--index", "idx", "--quiet"])
     capsys.readouterr()
     assert main(["build", str(articles), "--index", "idx", "--quiet", "--json"]) == 0
@@ -43,7 +59,9 @@ def test_rebuild_reports_up_to_date_and_json_report(articles: Path, capsys: pyte
     assert report["up_to_date"] is True and report["embedded"] == 0
 
 
-def test_index_from_environment(articles: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_index_from_environment(
+    articles: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("QA_INDEX", "env-idx")
     assert main(["build", str(articles), "--quiet"]) == 0
     assert Path("env-idx/CURRENT").exists()
@@ -74,7 +92,9 @@ def test_text_output_of_ask(articles: Path, capsys: pytest.CaptureFixture[str]) 
         (["info", "--index", "missing"], "No index at 'missing'"),
     ],
 )
-def test_user_errors_exit_1_with_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_user_errors_exit_1_with_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(argv) == 1
     captured = capsys.readouterr()
     assert captured.out == ""

@@ -35,7 +35,10 @@ def test_markdown_front_matter_and_heading(articles: Path) -> None:
     raw = (articles / "science.md").read_text(encoding="utf-8")
     assert md.text == raw
     assert (md.title, md.url, md.published, md.byline) == (
-        "Comet seen over Lapland", "https://example.org/comet", "2024-01-05", "A. Writer",
+        "Comet seen over Lapland",
+        "https://example.org/comet",
+        "2024-01-05",
+        "A. Writer",
     )
     texts = [p.text_of(md) for p in md.paragraphs]
     assert texts == [

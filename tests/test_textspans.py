@@ -20,8 +20,14 @@ def test_without_blank_lines_each_line_is_a_paragraph() -> None:
     ("text", "expected"),
     [
         ("Mr. Smith met Dr. Jones. They talked.", ["Mr. Smith met Dr. Jones.", "They talked."]),
-        ("A U.S.-based institute said so. Then it ended.", ["A U.S.-based institute said so.", "Then it ended."]),
-        ('He said "Bakhmut will fall." Others disagreed.', ['He said "Bakhmut will fall."', "Others disagreed."]),
+        (
+            "A U.S.-based institute said so. Then it ended.",
+            ["A U.S.-based institute said so.", "Then it ended."],
+        ),
+        (
+            'He said "Bakhmut will fall." Others disagreed.',
+            ['He said "Bakhmut will fall."', "Others disagreed."],
+        ),
         ("It cost 4.5 million. Nobody paid.", ["It cost 4.5 million.", "Nobody paid."]),
         ("Troops of the U.S. Army left. J. Doe stayed.", ["Troops of the U.S. Army left.", "J. Doe stayed."]),
         ("No end punctuation", ["No end punctuation"]),

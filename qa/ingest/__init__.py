@@ -27,7 +27,9 @@ logger = logging.getLogger(__name__)
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
-def _single(reader: Callable[[bytes, str], list[Article]]) -> Callable[[bytes, str], tuple[list[Article], list[str]]]:
+def _single(
+    reader: Callable[[bytes, str], list[Article]],
+) -> Callable[[bytes, str], tuple[list[Article], list[str]]]:
     return lambda data, rel: (reader(data, rel), [])
 
 

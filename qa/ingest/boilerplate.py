@@ -115,8 +115,6 @@ def flag_corpus(articles: Sequence[Article]) -> list[Article]:
             repeats = len(seen[(source, _normalized(text))])
             if reason is None and repeats >= MIN_REPEATS:
                 reason = f"repeated in {repeats} articles of this source"
-            paragraphs.append(
-                Paragraph(number=p.number, start=p.start, end=p.end, boilerplate=reason)
-            )
+            paragraphs.append(Paragraph(number=p.number, start=p.start, end=p.end, boilerplate=reason))
         flagged.append(article.with_paragraphs(tuple(paragraphs)))
     return flagged

@@ -20,7 +20,7 @@ def title_from_filename(path: str) -> str:
 
 def looks_like_title(line: str) -> bool:
     """A short single line that does not read like the end of a sentence."""
-    return 0 < len(line) <= MAX_TITLE_CHARS and "\n" not in line and line[-1] not in ".,;:!?\"”"
+    return 0 < len(line) <= MAX_TITLE_CHARS and "\n" not in line and line[-1] not in '.,;:!?"”'
 
 
 def split_title(text: str, spans: list[Span], path: str) -> tuple[str, list[Span]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from qa.ingest.article import Article, make_paragraphs
 from qa.ingest.errors import UnreadableFileError
@@ -21,7 +22,7 @@ def read_html(data: bytes, rel_path: str) -> list[Article]:
         raise UnreadableFileError("binary file (contains NUL bytes), not HTML")
     # trafilatura drops scripts, styles, navigation, footers and link lists; the text it keeps
     # has one paragraph per line.
-    document = trafilatura.bare_extraction(
+    document: Any = trafilatura.bare_extraction(
         data, with_metadata=True, include_comments=False, include_tables=False, deduplicate=False
     )
     if document is None or len((document.text or "").split()) < MIN_WORDS:
