@@ -205,7 +205,7 @@ class QA:
     ) -> list[Evidence]:
         g = self._generation
         sentences = g.store.sentences([row.id for _, row in ranked])
-        sentence_vectors = g.store.vectors(s.text_hash for rows in sentences.values() for s in rows)
+        sentence_vectors = g.store.vectors(s.vector_key for rows in sentences.values() for s in rows)
         terms = set(g.lexical.tokens(text))
         evidence = []
         for candidate, row in ranked:

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from qa import __version__
-from qa.embed import Encoder, LazyDefaultEncoder
+from qa.embed import Encoder, LazyDefaultEncoder, SpanEncoder, encode_spans_separately
 from qa.errors import BadInputError, QAError
 from qa.generations import build_lock, current_name, new_generation, publish, remove_debris
 from qa.index import BM25_DIR, FAISS_NAME, SQLITE_NAME
@@ -34,19 +34,40 @@ from qa.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
 
-CHUNKING = {"unit": "paragraph", "sentences": "rule-based", "embed": "paragraph text"}
+CHUNKING = {
+    "unit": "paragraph",
+    "sentences": "rule-based split, vectors pooled from paragraph tokens",
+    "dense": "paragraph text",
+    "bm25": "title + paragraph text",
+}
 ENCODE_CHUNK = 256  # texts per encoder call: bounded memory, steady progress
 
 
 @dataclass
 class _Passage:
-    article_row: int
-    paragraph: int
-    start: int
-    end: int
+    title: str
+    start: int  # offset of the passage in its article's text
     text: str
     boilerplate: str | None
-    sentences: list[tuple[int, int]]
+    sentences: list[tuple[int, int]]  # offsets in the article's text
+
+    @property
+    def key(self) -> str:
+        return text_hash(self.text)
+
+    @property
+    def relative_sentences(self) -> list[tuple[int, int]]:
+        return [(s - self.start, e - self.start) for s, e in self.sentences]
+
+    @property
+    def vector_keys(self) -> list[str]:
+        """The passage's vector key, then one per sentence.
+
+        Sentence vectors are pooled in the context of their paragraph, so their key names the
+        paragraph and the span rather than the sentence's own text.
+        """
+        key = self.key
+        return [key, *(f"{key}:{s}:{e}" for s, e in self.relative_sentences)]
 
 
 def _progress_default(show_progress: bool | None) -> bool:
@@ -161,28 +182,24 @@ def _build(
     writer = StoreWriter(generation / SQLITE_NAME)
     rows = _write_articles(writer, corpus.articles, show)
     searchable = [(pid, p) for pid, p in rows if p.boilerplate is None]
-    texts: dict[str, str] = {}
-    for _, p in searchable:
-        texts[text_hash(p.text)] = p.text
-        for s, e in p.sentences:
-            sentence = p.text[s - p.start : e - p.start]
-            texts[text_hash(sentence)] = sentence
-    cached = previous[1].vectors(texts) if previous and not force else {}
-    missing = [h for h in texts if h not in cached]
+    unique = {p.key: p for _, p in searchable}  # identical paragraphs share their vectors
+    cached = previous[1].vectors(k for p in unique.values() for k in p.vector_keys) if previous and not force else {}
+    missing = [p for p in unique.values() if any(k not in cached for k in p.vector_keys)]
     encode_started = time.perf_counter()
     vectors = dict(cached)
-    vectors.update(_encode(encoder, [texts[h] for h in missing], missing, show))
+    vectors.update(_encode(encoder, missing, show))
     encode_seconds = time.perf_counter() - encode_started
-    writer.add_vectors(vectors)
+    writer.add_vectors({k: vectors[k] for p in unique.values() for k in p.vector_keys})
     writer.close()
 
     ids = np.array([pid for pid, _ in searchable], dtype=np.int64)
     matrix = np.zeros((len(searchable), encoder.dim), dtype=np.float32)
     for row, (_, p) in enumerate(searchable):
-        matrix[row] = vectors[text_hash(p.text)]
+        matrix[row] = vectors[p.key]
     vector_index = VectorIndex.build(ids, matrix, index_type)
     vector_index.save(generation / FAISS_NAME)
-    LexicalIndex.build([p.text for _, p in searchable], ids).save(generation / BM25_DIR)
+    # The title helps BM25 (measured on SQuAD: hit@1 +1 point); dense vectors stay paragraph-only.
+    LexicalIndex.build([f"{p.title}\n{p.text}" for _, p in searchable], ids).save(generation / BM25_DIR)
 
     manifest = Manifest(
         format_version=FORMAT_VERSION,
@@ -195,7 +212,7 @@ def _build(
             "passages": len(rows),
             "searchable": len(searchable),
             "boilerplate": boilerplate,
-            "vectors": len(vectors),
+            "vectors": len(unique) + sum(len(p.sentences) for p in unique.values()),
             "skipped_files": len(corpus.skipped),
         },
         chunking=CHUNKING,
@@ -233,23 +250,30 @@ def _write_articles(
         for p in article.paragraphs:
             text = p.text_of(article)
             sentences = [] if p.boilerplate else split_sentences(article.text, p.start, p.end)
-            passage = _Passage(article_row, p.number, p.start, p.end, text, p.boilerplate, sentences)
-            pid = writer.add_passage(article_row, p.number, p.start, p.end, text_hash(text), p.boilerplate)
-            writer.add_sentences((pid, s, e, text_hash(article.text[s:e])) for s, e in sentences)
+            passage = _Passage(article.title, p.start, text, p.boilerplate, sentences)
+            pid = writer.add_passage(article_row, p.number, p.start, p.end, passage.key, p.boilerplate)
+            writer.add_sentences(
+                (pid, s, e, key) for (s, e), key in zip(sentences, passage.vector_keys[1:], strict=True)
+            )
             rows.append((pid, passage))
     return rows
 
 
-def _encode(encoder: Encoder, texts: list[str], hashes: list[str], show: bool) -> dict[str, np.ndarray]:
+def _encode(encoder: Encoder, passages: list[_Passage], show: bool) -> dict[str, np.ndarray]:
+    """Vectors of the passages and of their sentences, keyed by ``_Passage.vector_keys``."""
     out: dict[str, np.ndarray] = {}
-    with tqdm(total=len(texts), desc="Embedding", unit="text", disable=not show or not texts) as bar:
-        for start in range(0, len(texts), ENCODE_CHUNK):
-            chunk = texts[start : start + ENCODE_CHUNK]
-            vectors = encoder.encode(chunk)
-            if vectors.shape != (len(chunk), encoder.dim):
-                raise QAError(
-                    f"Encoder {encoder.name!r} returned shape {vectors.shape} for {len(chunk)} texts"
-                )
-            out.update(zip(hashes[start : start + ENCODE_CHUNK], vectors, strict=True))
+    with tqdm(total=len(passages), desc="Embedding", unit="passage", disable=not show or not passages) as bar:
+        for start in range(0, len(passages), ENCODE_CHUNK):
+            chunk = passages[start : start + ENCODE_CHUNK]
+            texts = [p.text for p in chunk]
+            spans = [p.relative_sentences for p in chunk]
+            if isinstance(encoder, SpanEncoder):
+                text_vectors, span_vectors = encoder.encode_with_spans(texts, spans)
+            else:
+                text_vectors, span_vectors = encode_spans_separately(encoder, texts, spans)
+            if text_vectors.shape != (len(chunk), encoder.dim):
+                raise QAError(f"Encoder {encoder.name!r} returned shape {text_vectors.shape} for {len(chunk)} texts")
+            for passage, vector, sentence_vectors in zip(chunk, text_vectors, span_vectors, strict=True):
+                out.update(zip(passage.vector_keys, [vector, *sentence_vectors], strict=True))
             bar.update(len(chunk))
     return out

@@ -12,7 +12,7 @@ from qa.vectors import VectorIndex
 
 # Weight of the dense cosine in the fused score; the rest goes to BM25 scaled by the best BM25
 # score among the candidates. Tuned on the SQuAD tune split (bench/retrieval.py).
-DENSE_WEIGHT = 0.5
+DENSE_WEIGHT = 0.6
 CANDIDATES = 50
 
 

@@ -38,11 +38,11 @@ CREATE TABLE sentences (
     passage_id INTEGER NOT NULL REFERENCES passages(id),
     start INTEGER NOT NULL,
     "end" INTEGER NOT NULL,
-    text_hash TEXT NOT NULL
+    vector_key TEXT NOT NULL
 );
 CREATE INDEX sentences_by_passage ON sentences(passage_id);
 CREATE TABLE vectors (
-    text_hash TEXT PRIMARY KEY,
+    key TEXT PRIMARY KEY,  -- passage: sha256 of its text; sentence: "<passage key>:<start>:<end>"
     vector BLOB NOT NULL
 ) WITHOUT ROWID;
 """
@@ -73,7 +73,7 @@ class SentenceRow:
     passage_id: int
     start: int
     end: int
-    text_hash: str
+    vector_key: str
 
 
 def _blob(vector: np.ndarray) -> bytes:
@@ -124,12 +124,12 @@ class StoreWriter:
 
     def add_sentences(self, rows: Iterable[tuple[int, int, int, str]]) -> None:
         self.connection.executemany(
-            'INSERT INTO sentences (passage_id, start, "end", text_hash) VALUES (?, ?, ?, ?)', rows
+            'INSERT INTO sentences (passage_id, start, "end", vector_key) VALUES (?, ?, ?, ?)', rows
         )
 
     def add_vectors(self, vectors: dict[str, np.ndarray]) -> None:
         self.connection.executemany(
-            "INSERT OR REPLACE INTO vectors (text_hash, vector) VALUES (?, ?)",
+            "INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
             ((h, _blob(v)) for h, v in vectors.items()),
         )
 
@@ -186,7 +186,7 @@ class Store:
             return result
         marks = ",".join("?" * len(passage_ids))
         for row in self.connection.execute(
-            f'SELECT passage_id, start, "end", text_hash FROM sentences '
+            f'SELECT passage_id, start, "end", vector_key FROM sentences '
             f"WHERE passage_id IN ({marks}) ORDER BY passage_id, start",
             list(map(int, passage_ids)),
         ):
@@ -199,25 +199,11 @@ class Store:
         for chunk_start in range(0, len(wanted), 500):
             chunk = wanted[chunk_start : chunk_start + 500]
             marks = ",".join("?" * len(chunk))
-            for text_hash, blob in self.connection.execute(
-                f"SELECT text_hash, vector FROM vectors WHERE text_hash IN ({marks})", chunk
+            for key, blob in self.connection.execute(
+                f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk
             ):
-                found[text_hash] = np.frombuffer(blob, dtype="<f4")
+                found[key] = np.frombuffer(blob, dtype="<f4")
         return found
-
-    def vectors_in_order(self, hashes: Sequence[str], dim: int) -> Vectors:
-        found = self.vectors(hashes)
-        out = np.zeros((len(hashes), dim), dtype=np.float32)
-        for i, h in enumerate(hashes):
-            out[i] = found[h]
-        return out
 
     def article_hashes(self) -> dict[str, str]:
         return dict(self.connection.execute("SELECT article_id, content_hash FROM articles"))
-
-    def passage_hashes(self) -> list[tuple[int, str]]:
-        return list(
-            self.connection.execute(
-                "SELECT id, text_hash FROM passages WHERE boilerplate IS NULL ORDER BY id"
-            )
-        )
