@@ -206,21 +206,13 @@ class QA:
         g = self._generation
         sentences = g.store.sentences([row.id for _, row in ranked])
         sentence_vectors = g.store.vectors(s.vector_key for rows in sentences.values() for s in rows)
-        terms = set(g.lexical.tokens(text))
+        terms = g.lexical.content_terms(text)
         evidence = []
         for candidate, row in ranked:
-            start, end, combined, cosine = choose_sentence(
-                row, sentences[row.id], sentence_vectors, vector, terms, g.lexical.tokens
+            choice = choose_sentence(
+                row, sentences[row.id], sentence_vectors, vector, terms, g.lexical.content_terms
             )
             evidence.append(
-                Evidence(
-                    passage=row,
-                    score=candidate.score,
-                    dense=candidate.dense,
-                    sentence_start=start,
-                    sentence_end=end,
-                    sentence_score=combined,
-                    sentence_cosine=cosine,
-                )
+                Evidence(passage=row, score=candidate.score, dense=candidate.dense, sentence=choice)
             )
         return evidence

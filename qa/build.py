@@ -183,7 +183,11 @@ def _build(
     rows = _write_articles(writer, corpus.articles, show)
     searchable = [(pid, p) for pid, p in rows if p.boilerplate is None]
     unique = {p.key: p for _, p in searchable}  # identical paragraphs share their vectors
-    cached = previous[1].vectors(k for p in unique.values() for k in p.vector_keys) if previous and not force else {}
+    cached = (
+        previous[1].vectors(k for p in unique.values() for k in p.vector_keys)
+        if previous and not force
+        else {}
+    )
     missing = [p for p in unique.values() if any(k not in cached for k in p.vector_keys)]
     encode_started = time.perf_counter()
     vectors = dict(cached)
@@ -272,7 +276,9 @@ def _encode(encoder: Encoder, passages: list[_Passage], show: bool) -> dict[str,
             else:
                 text_vectors, span_vectors = encode_spans_separately(encoder, texts, spans)
             if text_vectors.shape != (len(chunk), encoder.dim):
-                raise QAError(f"Encoder {encoder.name!r} returned shape {text_vectors.shape} for {len(chunk)} texts")
+                raise QAError(
+                    f"Encoder {encoder.name!r} returned shape {text_vectors.shape} for {len(chunk)} texts"
+                )
             for passage, vector, sentence_vectors in zip(chunk, text_vectors, span_vectors, strict=True):
                 out.update(zip(passage.vector_keys, [vector, *sentence_vectors], strict=True))
             bar.update(len(chunk))

@@ -40,7 +40,9 @@ Spans = Sequence[tuple[int, int]]
 class SpanEncoder(Encoder, Protocol):
     """An encoder that also returns vectors for character spans of each text (its sentences)."""
 
-    def encode_with_spans(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[Vectors, list[Vectors]]: ...
+    def encode_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Spans]
+    ) -> tuple[Vectors, list[Vectors]]: ...
 
 
 def encode_spans_separately(
@@ -106,7 +108,9 @@ class SentenceTransformerEncoder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    def encode_with_spans(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[Vectors, list[Vectors]]:
+    def encode_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Spans]
+    ) -> tuple[Vectors, list[Vectors]]:
         """Text vectors, and span vectors mean-pooled from the same forward pass.
 
         A sentence's vector is the mean of its contextual token embeddings inside the
@@ -169,5 +173,7 @@ class LazyDefaultEncoder:
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> Vectors:
         return default_encoder().encode(texts, show_progress=show_progress)
 
-    def encode_with_spans(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[Vectors, list[Vectors]]:
+    def encode_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Spans]
+    ) -> tuple[Vectors, list[Vectors]]:
         return default_encoder().encode_with_spans(texts, spans)

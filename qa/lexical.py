@@ -12,6 +12,16 @@ import numpy.typing as npt
 
 logger = logging.getLogger(__name__)
 
+# Words that carry no content in a question: Lucene's English stopwords (what BM25 drops) plus
+# question and function words. Used to measure how much of a question a sentence covers.
+QUESTION_STOPWORDS = frozenset(
+    """a an and are as at be but by for if in into is it no not of on or such that the their then
+    there these they this to was will with what which who whom whose when where why how did do
+    does done were been being has have had can could would should shall may might must from about
+    than those its them he him his she her we our you your i me my yes very also just only so some
+    any many much more most other another each one""".split()
+)
+
 
 def _stemmer() -> Any:
     import Stemmer
@@ -52,6 +62,19 @@ class LexicalIndex:
             [text], stopwords="en", stemmer=self._stem, return_ids=False, show_progress=False
         )
         return list(result[0])
+
+    def content_terms(self, text: str) -> set[str]:
+        """Stemmed words of ``text`` without question and function words."""
+        import bm25s
+
+        result = bm25s.tokenize(
+            [text],
+            stopwords=list(QUESTION_STOPWORDS),
+            stemmer=self._stem,
+            return_ids=False,
+            show_progress=False,
+        )
+        return set(result[0])
 
     def search(self, query: str, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         """Top ``k`` (BM25 scores, passage ids); passages with score 0 are left out."""

@@ -135,7 +135,7 @@ class BuildReport:
         parts = [
             f"{self.articles} articles, {self.passages} passages ({self.boilerplate} boilerplate)",
             f"added {self.added}, changed {self.changed}, removed {self.removed}, unchanged {self.unchanged}",
-            f"embedded {self.embedded} texts",
+            f"embedded {self.embedded} passages",
         ]
         if self.skipped:
             parts.append(f"skipped {len(self.skipped)} files")
