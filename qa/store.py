@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.embed import Vectors
 from qa.ingest.article import Article
 
 SCHEMA = """
