@@ -15,7 +15,7 @@ from qa.conversation import ARTICLE_BOOST, Chat
 from qa.embed import Encoder, default_encoder
 from qa.errors import BadInputError
 from qa.generations import current_name
-from qa.index import Generation, open_generation
+from qa.index import Generation, describe, open_generation
 from qa.results import Answer, Hit
 from qa.retrieve import Candidate, retrieve
 from qa.store import PassageRow
@@ -101,20 +101,9 @@ class QA:
         self.close()
 
     def info(self) -> dict[str, Any]:
-        m = self._generation.manifest
-        size = sum(f["size"] for f in m.files.values())
-        return {
-            "index": str(self.index_dir),
-            "generation": self.generation,
-            "created": m.created,
-            "model": m.model,
-            "index_type": m.index_type,
-            "counts": m.counts,
-            "source": m.source,
-            "size_bytes": size,
-            "qa_version": m.qa_version,
-            "format_version": m.format_version,
-        }
+        """The live generation: when and how it was built, counts, size on disk."""
+        g = self._generation
+        return describe(self.index_dir, g.path, g.manifest)
 
     def chat(self) -> Chat:
         return Chat(self)

@@ -123,35 +123,26 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from qa.generations import current_generation
+    from qa.index import describe
     from qa.manifest import read_manifest, verify_files
 
-    generation = current_generation(Path(args.index))
+    index_dir = Path(args.index)
+    generation = current_generation(index_dir)
     manifest = read_manifest(generation)
-    verify_files(generation, manifest)
-    size = sum(f["size"] for f in manifest.files.values())
-    info = {
-        "index": args.index,
-        "generation": generation.name,
-        "created": manifest.created,
-        "model": manifest.model,
-        "index_type": manifest.index_type,
-        "counts": manifest.counts,
-        "source": manifest.source,
-        "size_bytes": size,
-        "qa_version": manifest.qa_version,
-    }
+    verify_files(generation, manifest)  # info doubles as an integrity check; no model needed
+    info = describe(index_dir, generation, manifest)
     if args.json:
         _print_json(info)
         return 0
-    counts = manifest.counts
-    print(f"index       {args.index} ({generation.name}, {size / 2**20:.1f} MiB)")
-    print(f"built       {manifest.created} by article-qa {manifest.qa_version}")
-    print(f"source      {manifest.source}")
+    counts, model = info["counts"], info["model"]
+    print(f"index       {info['index']} ({info['generation']}, {info['size_bytes'] / 2**20:.1f} MiB)")
+    print(f"built       {info['created']} by article-qa {info['qa_version']}")
+    print(f"source      {info['source']}")
     print(f"articles    {counts['articles']}")
     print(
         f"passages    {counts['passages']} ({counts['boilerplate']} boilerplate, {counts['searchable']} searchable)"
     )
-    print(f"model       {manifest.model['name']} ({manifest.model['dim']}-d), {manifest.index_type} index")
+    print(f"model       {model['name']} ({model['dim']}-d), {info['index_type']} index")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from qa.embed import Encoder
 from qa.errors import IndexCorruptError, IndexMismatchError
@@ -31,6 +32,22 @@ class Generation:
 
     def close(self) -> None:
         self.store.close()
+
+
+def describe(index_dir: Path, generation: Path, manifest: Manifest) -> dict[str, Any]:
+    """What ``qa info`` and ``QA.info()`` report about a generation."""
+    return {
+        "index": str(index_dir),
+        "generation": generation.name,
+        "created": manifest.created,
+        "qa_version": manifest.qa_version,
+        "format_version": manifest.format_version,
+        "model": manifest.model,
+        "index_type": manifest.index_type,
+        "counts": manifest.counts,
+        "source": manifest.source,
+        "size_bytes": sum(f["size"] for f in manifest.files.values()),
+    }
 
 
 def check_model(manifest: Manifest, encoder: Encoder, where: Path) -> None:
