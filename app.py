@@ -59,7 +59,13 @@ def build_demo(qa: QA) -> gr.Blocks:
         turns = gr.State([])
         with gr.Row():
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="Chat", height=480, elem_id="qa-chat")
+                chatbot = gr.Chatbot(
+                    label="Chat",
+                    height=480,
+                    elem_id="qa-chat",
+                    latex_delimiters=[],  # "$$" in an article is text, not maths
+                    buttons=["copy", "copy_all"],  # no share button: nothing leaves this machine
+                )
                 question = gr.Textbox(
                     placeholder="Ask a question about the articles…",
                     show_label=False,
@@ -88,10 +94,20 @@ def build_demo(qa: QA) -> gr.Blocks:
             [chatbot, sources, turns, question],
             api_visibility="private",
         )
+        # The chat's own trash button empties only the chat: reset the rest of the conversation.
+        chatbot.clear(
+            lambda: (sources_html(None), [], ""),
+            None,
+            [sources, turns, question],
+            api_visibility="private",
+        )
 
         def ask(question: str, top_k: int = 5) -> dict[str, Any]:
             """Answer one question; the same JSON as `qa ask --json`."""
-            return qa.ask(question, top_k=top_k).to_dict()
+            try:
+                return qa.ask(question, top_k=top_k).to_dict()
+            except QAError as err:
+                raise gr.Error(str(err)) from err  # shown to API callers even with show_error=False
 
         gr.api(ask, api_name="ask")
     return demo

@@ -156,8 +156,8 @@ class QA:
                 vectors[0],
                 top_k,
                 prefer_articles,
-                recall_text=None if context is None else f"{context} {text}",
-                recall_vector=None if context is None else vectors[1],
+                context_text=None if context is None else f"{context} {text}",
+                context_vector=None if context is None else vectors[1],
             )
             return assemble(text, self._evidence(ranked, vectors[0], text), self.abstain_below)
 
@@ -167,8 +167,8 @@ class QA:
         vector: np.ndarray,
         top_k: int,
         prefer_articles: tuple[str, ...],
-        recall_text: str | None = None,
-        recall_vector: np.ndarray | None = None,
+        context_text: str | None = None,
+        context_vector: np.ndarray | None = None,
     ) -> list[tuple[Candidate, PassageRow]]:
         g = self._generation
         candidates = retrieve(
@@ -177,8 +177,8 @@ class QA:
             text,
             vector,
             pool=max(50, 2 * top_k),
-            recall_text=recall_text,
-            recall_vector=recall_vector,
+            context_text=context_text,
+            context_vector=context_vector,
         )
         rows = g.store.passages([c.passage_id for c in candidates])
         preferred = set(prefer_articles)

@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from qa.errors import IndexLockedError, IndexNotFoundError
+from qa.errors import BadInputError, IndexLockedError, IndexNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,10 @@ def current_name(index_dir: Path) -> str | None:
 
 def current_generation(index_dir: Path) -> Path:
     """The live generation folder, or IndexNotFoundError with the command that makes one."""
+    if index_dir.exists() and not index_dir.is_dir():
+        raise IndexNotFoundError(
+            f"'{index_dir}' is a file, not an index folder. Pass the folder qa build wrote."
+        )
     name = current_name(index_dir)
     if name is None:
         hint = "" if index_dir.exists() else " (the folder does not exist)"
@@ -100,6 +104,10 @@ def remove_debris(index_dir: Path, keep: set[str]) -> int:
 @contextlib.contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
     """Hold ``build.lock`` for the duration of a build; a second build fails at once."""
+    if index_dir.exists() and not index_dir.is_dir():
+        raise BadInputError(
+            f"'{index_dir}' is a file; --index must name a folder (new or built by qa build)."
+        )
     index_dir.mkdir(parents=True, exist_ok=True)
     with (index_dir / LOCK).open("a+") as handle:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,13 @@ def open_generation(index_dir: Path, encoder: Encoder) -> Generation:
     verify_files(path, manifest)
     store = Store(path / SQLITE_NAME)
     try:
+        try:
+            store.check_schema()
+        except sqlite3.Error as err:
+            raise IndexMismatchError(
+                f"Index '{path}' was written by another version of article-qa ({err}). "
+                f"Rebuild with: qa build ARTICLES --index {index_dir} --force"
+            ) from None
         ids = store.searchable_passage_ids()
         vectors = VectorIndex.load(path / FAISS_NAME, manifest.index_type)
         if len(vectors) != len(ids) or vectors.dim != encoder.dim:

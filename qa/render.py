@@ -13,7 +13,10 @@ _SAFE_URL = re.compile(r"^https?://[^\s\"'<>]+$", re.IGNORECASE)
 
 def escape_markdown(text: str) -> str:
     """Text that Markdown shows literally and HTML cannot run: no tags, links or images."""
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(text, quote=True))
+    escaped = _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(text, quote=True))
+    # Markdown turns bare URLs into links even with every special character escaped: an entity
+    # for the scheme's colon keeps them text.
+    return escaped.replace("://", "&#58;//")
 
 
 def safe_url(url: str | None) -> str | None:
@@ -21,16 +24,21 @@ def safe_url(url: str | None) -> str | None:
     return url if url and _SAFE_URL.match(url) else None
 
 
+def cited_numbers(answer: Answer) -> set[int]:
+    """The citation numbers the short answer actually uses."""
+    return {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+
+
 def answer_markdown(answer: Answer) -> str:
-    """The chat message: the short answer, then one line per cited source."""
+    """The chat message: the short answer, then the sources it uses (or the closest matches)."""
     body = escape_markdown(answer.text)
     # Restore our own [n] markers after escaping turned them into \[n\].
     body = re.sub(r"\\\[(\d+)\\\]", r"[\1]", body)
-    lines = [body, ""]
-    label = "Closest matches" if answer.abstained else "Sources"
-    lines.append(f"**{label}:**")
-    for c in answer.citations[:5]:
-        lines.append(f"- [{c.number}] {escape_markdown(c.title)}, paragraph {c.paragraph}")
+    used = cited_numbers(answer)
+    shown = [c for c in answer.citations if c.number in used] if used else list(answer.citations[:3])
+    label = "Sources" if used else "Closest matches"
+    lines = [body, "", f"**{label}:**"]
+    lines += [f"- [{c.number}] {escape_markdown(c.title)}, paragraph {c.paragraph}" for c in shown]
     return "\n".join(lines)
 
 
@@ -55,8 +63,17 @@ def citation_html(c: Citation) -> str:
 
 
 def sources_html(answer: Answer | None) -> str:
+    """The sources panel: passages the answer cites, then the other close matches."""
     if answer is None:
         return '<p class="qa-empty">Cited passages appear here.</p>'
-    heading = "Closest matches (no confident answer)" if answer.abstained else "Cited passages"
-    items = "".join(citation_html(c) for c in answer.citations)
-    return f'<div class="qa-sources"><h3>{heading}</h3>{items}</div>'
+    used = cited_numbers(answer)
+    cited = [c for c in answer.citations if c.number in used]
+    others = [c for c in answer.citations if c.number not in used]
+    parts = ['<div class="qa-sources">']
+    if cited:
+        parts += ["<h3>Cited in the answer</h3>", *map(citation_html, cited)]
+    if others:
+        heading = "Other close matches" if cited else "Closest matches (no confident answer)"
+        parts += [f"<h3>{heading}</h3>", *map(citation_html, others)]
+    parts.append("</div>")
+    return "".join(parts)

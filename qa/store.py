@@ -151,6 +151,14 @@ class Store:
     def close(self) -> None:
         self.connection.close()
 
+    def check_schema(self) -> None:
+        """Raise sqlite3.Error unless the tables have the columns this version reads."""
+        self.connection.execute(
+            'SELECT p.id, p.article_row, p.paragraph, p.start, p."end", p.text_hash, p.boilerplate, '
+            "a.article_id, a.title, a.url, a.published, a.source_path, a.text, s.vector_key, v.key, v.vector "
+            "FROM passages p, articles a, sentences s, vectors v LIMIT 0"
+        ).fetchall()
+
     def count(self, table: str) -> int:
         assert table in {"articles", "passages", "sentences", "vectors"}
         return int(self.connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])

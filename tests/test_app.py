@@ -62,7 +62,7 @@ def test_article_html_is_inert(qa: QA) -> None:
     [
         ("<script>alert(1)</script>", "&lt;script&gt;alert\\(1\\)&lt;/script&gt;"),
         ("[x](javascript:alert(1))", "\\[x\\]\\(javascript:alert\\(1\\)\\)"),
-        ("![i](https://t.example/p.png)", "\\!\\[i\\]\\(https://t\\.example/p\\.png\\)"),
+        ("![i](https://t.example/p.png)", "\\!\\[i\\]\\(https&#58;//t\\.example/p\\.png\\)"),
     ],
 )
 def test_escape_markdown(text: str, shown: str) -> None:

@@ -207,3 +207,28 @@ def test_vector_search_matches_brute_force(index_type: str) -> None:
     assert agreement == 1.0 if index_type == "Flat" else agreement >= 0.9
     if index_type == "Flat":
         np.testing.assert_allclose(scores, np.sort(queries @ vectors.T, axis=1)[:, ::-1][:, :10], rtol=1e-5)
+
+
+def test_a_file_given_as_the_index_folder(articles: Path, fake_encoder: FakeEncoder) -> None:
+    Path("idx").write_text("not a folder")
+    with pytest.raises(BadInputError, match="is a file; --index must name a folder"):
+        build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    with pytest.raises(IndexNotFoundError, match="is a file, not an index folder"):
+        QA.open("idx", encoder=fake_encoder)
+
+
+def test_index_with_another_schema_is_a_mismatch(articles: Path, fake_encoder: FakeEncoder) -> None:
+    import sqlite3
+
+    from qa.manifest import describe_files
+
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    generation = Path("idx/gen-000001")
+    with sqlite3.connect(generation / "qa.sqlite") as db:
+        db.execute("ALTER TABLE sentences RENAME COLUMN vector_key TO text_hash")
+    db.close()
+    manifest = json.loads((generation / "manifest.json").read_text())
+    manifest["files"] = describe_files(generation)  # as an older version would have written it
+    (generation / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="written by another version"):
+        QA.open("idx", encoder=fake_encoder)
