@@ -4,7 +4,7 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +102,12 @@ def real_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     index = tmp_path_factory.mktemp("real") / "index"
     build_index(EXAMPLES, index, show_progress=False)
     return index
+
+
+@pytest.fixture(scope="session")
+def app_url(real_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real app.py serving ``real_index`` on 127.0.0.1, once per session (slow)."""
+    from tests.servers import running_app
+
+    with running_app(real_index, tmp_path_factory.mktemp("server")) as url:
+        yield url

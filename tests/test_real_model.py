@@ -31,7 +31,11 @@ def real_qa(real_index: Path) -> QA:
         ("Which mercenary outfit led the Russian attack on the town?", 10, "Wagner"),
         ("How many people lived in Bakhmut before the war?", 3, "80,000"),
         ("How many civilians are still living in the town?", 14, "4,000 civilians"),
-        ("What did Russia's defence minister say about capturing Bakhmut?", 5, "further offensive operations"),
+        (
+            "What did Russia's defence minister say about capturing Bakhmut?",
+            5,
+            "further offensive operations",
+        ),
         ("Which UN official was on his way to Ukraine for talks?", 2, "Guterres"),
     ],
 )

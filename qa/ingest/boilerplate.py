@@ -33,7 +33,8 @@ _APPEALS = [
     r"\byour (?:support|donation|contribution|generosity)\b",
     r"\bwe need your (?:help|support)\b",
     r"\bthank you for (?:reading|your support|supporting|standing with|being a)\b",
-    r"[$€£]\s?\d+(?:\.\d\d)? ?(?:a|per|/) ?(?:month|year|week)\b|\bmonthly starting\b",
+    # A price pitched to the reader ("from just $2 a month"), not any price ("a US$10 a week raise").
+    r"\b(?:just|only|from|as little as)\s+(?:US)?[$€£]\s?\d+|\bmonthly starting\b",
     r"\bbecome an? (?:member|subscriber|supporter|patron|donor)\b",
     r"\bsubscribe (?:now|today|here|for|to (?:our|the|this) (?:newsletter|channel|podcast))\b",
     r"\bsign up (?:for|to) (?:our|the|a) (?:free )?(?:\w+ )?(?:newsletter|briefing|email|digest)",
