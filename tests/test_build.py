@@ -232,3 +232,25 @@ def test_index_with_another_schema_is_a_mismatch(articles: Path, fake_encoder: F
     (generation / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexMismatchError, match="written by another version"):
         QA.open("idx", encoder=fake_encoder)
+
+
+def test_build_that_crashes_mid_embedding_leaves_the_old_index_live(
+    articles: Path, fake_encoder: FakeEncoder
+) -> None:
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+
+    class Crashing(FakeEncoder):
+        def encode(self, texts: object, *, show_progress: bool = False) -> np.ndarray:
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C while embedding
+
+    (articles / "new.txt").write_text("New story\n\nA brand new paragraph about llamas.", encoding="utf-8")
+    with pytest.raises(KeyboardInterrupt):
+        build_index(articles, "idx", encoder=Crashing(), show_progress=False)
+    assert current_name(Path("idx")) == "gen-000001"
+    assert Path("idx/gen-000002").exists()  # the debris of the interrupted build
+    with QA.open("idx", encoder=fake_encoder) as qa:
+        assert qa.info()["counts"]["articles"] == 4
+    report = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    assert (report.generation, report.added) == ("gen-000002", 1)  # debris removed, number reused
+    assert [g.name for g in generations(Path("idx"))] == ["gen-000002"]
+    assert read_manifest(Path("idx/gen-000002")).counts["articles"] == 5
