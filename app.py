@@ -20,6 +20,7 @@ import gradio as gr
 
 from qa import QA, QAError, build_index
 from qa.api import MAX_QUESTION_CHARS
+from qa.cli import configure_logging
 from qa.conversation import Chat, Turn
 from qa.render import answer_markdown, sources_html
 
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("QA_PORT", "7860")))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     try:
         ensure_index(Path(args.articles), Path(args.index))
         qa = QA.open(args.index)

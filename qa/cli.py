@@ -149,13 +149,22 @@ def _cmd_info(args: argparse.Namespace) -> int:
 COMMANDS = {"build": _cmd_build, "ask": _cmd_ask, "search": _cmd_search, "info": _cmd_info}
 
 
+def configure_logging(*, verbose: bool = False) -> None:
+    """For the command line and the app: one line per record on stderr.
+
+    The level goes on the handler too, since some libraries (bm25s) set their own loggers to
+    DEBUG and their records would otherwise pass the root logger's level.
+    """
+    level = logging.INFO if verbose else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(verbose=args.verbose)
     try:
         return COMMANDS[args.command](args)
     except QAError as err:

@@ -43,7 +43,14 @@ class LexicalIndex:
 
         tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), show_progress=False)
         retriever = bm25s.BM25()
-        retriever.index(tokens, show_progress=False)
+        # bm25s sets its own logger to DEBUG and would print "Building index from IDs objects".
+        bm25s_logger = logging.getLogger("bm25s")
+        level = bm25s_logger.level
+        bm25s_logger.setLevel(logging.WARNING)
+        try:
+            retriever.index(tokens, show_progress=False)
+        finally:
+            bm25s_logger.setLevel(level)
         return cls(retriever, passage_ids)
 
     @classmethod

@@ -34,7 +34,8 @@ _APPEALS = [
     r"\bwe need your (?:help|support)\b",
     r"\bthank you for (?:reading|your support|supporting|standing with|being a)\b",
     # A price pitched to the reader ("from just $2 a month"), not any price ("a US$10 a week raise").
-    r"\b(?:just|only|from|as little as)\s+(?:US)?[$€£]\s?\d+|\bmonthly starting\b",
+    r"\b(?:just|only|as little as)\s+(?:US)?[$€£]\s?\d+(?:\.\d\d)?\s*(?:a|per|/|each)\s*(?:month|week|year)\b",
+    r"\bmonthly starting\b",
     r"\bbecome an? (?:member|subscriber|supporter|patron|donor)\b",
     r"\bsubscribe (?:now|today|here|for|to (?:our|the|this) (?:newsletter|channel|podcast))\b",
     r"\bsign up (?:for|to) (?:our|the|a) (?:free )?(?:\w+ )?(?:newsletter|briefing|email|digest)",
