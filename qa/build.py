@@ -179,22 +179,21 @@ def _build(
         return replace(report, up_to_date=True, seconds=time.perf_counter() - started)
 
     generation = new_generation(index_dir)
-    writer = StoreWriter(generation / SQLITE_NAME)
-    rows = _write_articles(writer, corpus.articles, show)
-    searchable = [(pid, p) for pid, p in rows if p.boilerplate is None]
-    unique = {p.key: p for _, p in searchable}  # identical paragraphs share their vectors
-    cached = (
-        previous[1].vectors(k for p in unique.values() for k in p.vector_keys)
-        if previous and not force
-        else {}
-    )
-    missing = [p for p in unique.values() if any(k not in cached for k in p.vector_keys)]
-    encode_started = time.perf_counter()
-    vectors = dict(cached)
-    vectors.update(_encode(encoder, missing, show))
-    encode_seconds = time.perf_counter() - encode_started
-    writer.add_vectors({k: vectors[k] for p in unique.values() for k in p.vector_keys})
-    writer.close()
+    with StoreWriter(generation / SQLITE_NAME) as writer:  # closed even if embedding is interrupted
+        rows = _write_articles(writer, corpus.articles, show)
+        searchable = [(pid, p) for pid, p in rows if p.boilerplate is None]
+        unique = {p.key: p for _, p in searchable}  # identical paragraphs share their vectors
+        cached = (
+            previous[1].vectors(k for p in unique.values() for k in p.vector_keys)
+            if previous and not force
+            else {}
+        )
+        missing = [p for p in unique.values() if any(k not in cached for k in p.vector_keys)]
+        encode_started = time.perf_counter()
+        vectors = dict(cached)
+        vectors.update(_encode(encoder, missing, show))
+        encode_seconds = time.perf_counter() - encode_started
+        writer.add_vectors({k: vectors[k] for p in unique.values() for k in p.vector_keys})
 
     ids = np.array([pid for pid, _ in searchable], dtype=np.int64)
     matrix = np.zeros((len(searchable), encoder.dim), dtype=np.float32)

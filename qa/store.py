@@ -134,9 +134,12 @@ class StoreWriter:
             ((h, _blob(v)) for h, v in vectors.items()),
         )
 
-    def close(self) -> None:
-        self.connection.commit()
-        self.connection.execute("PRAGMA journal_mode=DELETE")
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, error: type[BaseException] | None, *rest: object) -> None:
+        if error is None:
+            self.connection.commit()
         self.connection.close()
 
 
