@@ -180,13 +180,16 @@ class QA:
             context_text=context_text,
             context_vector=context_vector,
         )
-        rows = g.store.passages([c.passage_id for c in candidates])
-        preferred = set(prefer_articles)
+        if prefer_articles:  # a follow-up: favour the articles the previous answer cited
+            rows = g.store.passages([c.passage_id for c in candidates])
+            preferred = set(prefer_articles)
 
-        def final(c: Candidate) -> float:
-            return c.score + (ARTICLE_BOOST if rows[c.passage_id].article_id in preferred else 0.0)
+            def final(c: Candidate) -> float:
+                return c.score + (ARTICLE_BOOST if rows[c.passage_id].article_id in preferred else 0.0)
 
-        candidates.sort(key=lambda c: (-final(c), c.passage_id))
+            candidates.sort(key=lambda c: (-final(c), c.passage_id))
+        else:
+            rows = g.store.passages([c.passage_id for c in candidates[:top_k]])
         return [(c, rows[c.passage_id]) for c in candidates[:top_k]]
 
     def _evidence(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,15 +14,37 @@ import numpy.typing as npt
 
 logger = logging.getLogger(__name__)
 
-# Words that carry no content in a question: Lucene's English stopwords (what BM25 drops) plus
-# question and function words. Used to measure how much of a question a sentence covers.
-QUESTION_STOPWORDS = frozenset(
-    """a an and are as at be but by for if in into is it no not of on or such that the their then
-    there these they this to was will with what which who whom whose when where why how did do
-    does done were been being has have had can could would should shall may might must from about
-    than those its them he him his she her we our you your i me my yes very also just only so some
-    any many much more most other another each one""".split()
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
+# Words that carry no content in a question, on top of Lucene's English stopwords (which BM25
+# drops): question and function words. Used to measure how much of a question a sentence covers.
+_QUESTION_WORDS = frozenset(
+    """what which who whom whose when where why how did do does done were been being has have had
+    can could would should shall may might must from about than those its them he him his she her
+    we our you your i me my yes very also just only so some any many much more most other another
+    each one""".split()
 )
+
+
+@functools.cache
+def lucene_stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN  # imports bm25s: only when first needed
+
+    return frozenset(STOPWORDS_EN)
+
+
+@functools.cache
+def question_stopwords() -> frozenset[str]:
+    return lucene_stopwords() | _QUESTION_WORDS
+
+
+def _terms(text: str, stopwords: frozenset[str], stemmer: Any) -> list[str]:
+    """Lower-case words of two or more characters, stopwords dropped, then stemmed.
+
+    The same steps as ``bm25s.tokenize`` (checked in tests), without its per-call overhead:
+    answering a question tokenizes every sentence of the top passages.
+    """
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in stopwords]
+    return list(stemmer.stemWords(words))
 
 
 def _stemmer() -> Any:
@@ -36,6 +60,7 @@ class LexicalIndex:
         self._retriever = retriever
         self.passage_ids = passage_ids
         self._stem = _stemmer()
+        self._vocabulary: dict[str, int] = retriever.vocab_dict
 
     @classmethod
     def build(cls, texts: Sequence[str], passage_ids: npt.NDArray[np.int64]) -> LexicalIndex:
@@ -63,32 +88,27 @@ class LexicalIndex:
         self._retriever.save(str(folder), show_progress=False)
 
     def tokens(self, text: str) -> list[str]:
-        import bm25s
-
-        result = bm25s.tokenize(
-            [text], stopwords="en", stemmer=self._stem, return_ids=False, show_progress=False
-        )
-        return list(result[0])
+        """BM25 query tokens: exactly what ``bm25s.tokenize`` makes of the indexed text."""
+        return _terms(text, lucene_stopwords(), self._stem)
 
     def content_terms(self, text: str) -> set[str]:
         """Stemmed words of ``text`` without question and function words."""
-        import bm25s
+        return set(_terms(text, question_stopwords(), self._stem))
 
-        result = bm25s.tokenize(
-            [text],
-            stopwords=list(QUESTION_STOPWORDS),
-            stemmer=self._stem,
-            return_ids=False,
-            show_progress=False,
-        )
-        return set(result[0])
+    def scores(self, query: str) -> npt.NDArray[np.float32]:
+        """BM25 score of every passage, in ``passage_ids`` order (zeros for an empty query)."""
+        tokens = [t for t in self.tokens(query) if t in self._vocabulary]
+        if not tokens:
+            return np.zeros(len(self.passage_ids), dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
 
     def search(self, query: str, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """Top ``k`` (BM25 scores, passage ids); passages with score 0 are left out."""
-        tokens = self.tokens(query)
-        if not tokens or len(self.passage_ids) == 0:
+        """Top ``k`` (BM25 scores, passage ids), best first; passages scoring 0 are left out."""
+        scores = self.scores(query)
+        k = min(k, len(scores))
+        if k == 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        k = min(k, len(self.passage_ids))
-        rows, scores = self._retriever.retrieve([tokens], k=k, show_progress=False, n_threads=1)
-        keep = scores[0] > 0
-        return scores[0][keep].astype(np.float32), self.passage_ids[rows[0][keep]]
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        top = top[scores[top] > 0]
+        return scores[top], self.passage_ids[top]

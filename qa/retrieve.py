@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from qa.embed import Vectors
 from qa.lexical import LexicalIndex
@@ -27,27 +26,6 @@ class Candidate:
     lexical: float  # BM25 divided by the best BM25 among candidates
 
 
-@dataclass(frozen=True)
-class _Scores:
-    dense: npt.NDArray[np.float32]
-    lexical: npt.NDArray[np.float32]
-
-    def fused(self, dense_weight: float) -> npt.NDArray[np.float32]:
-        return dense_weight * self.dense + (1 - dense_weight) * self.lexical
-
-
-def _score(
-    ids: npt.NDArray[np.int64], matrix: Vectors, lexical: LexicalIndex, text: str, vector: Vectors, pool: int
-) -> _Scores:
-    bm25_scores, bm25_ids = lexical.search(text, max(pool, len(ids)))
-    best = float(bm25_scores.max()) if len(bm25_scores) else 0.0
-    bm25 = {int(i): float(s) / best for i, s in zip(bm25_ids, bm25_scores, strict=True)} if best else {}
-    return _Scores(
-        dense=matrix @ vector.reshape(-1),
-        lexical=np.array([bm25.get(int(i), 0.0) for i in ids], dtype=np.float32),
-    )
-
-
 def retrieve(
     vectors: VectorIndex,
     lexical: LexicalIndex,
@@ -64,22 +42,29 @@ def retrieve(
     ``context_text``/``context_vector`` are a follow-up question read together with the
     conversation before it: they add candidates and blend into every score.
     """
+    if len(lexical.passage_ids) == 0:
+        return []
     queries = [(query_text, query_vector)]
     if context_text is not None and context_vector is not None:
         queries.append((context_text, context_vector))
-    ids_found: set[int] = set()
-    for text, vector in queries:
+    bm25 = [lexical.scores(text) for text, _ in queries]  # every passage, one sparse pass each
+    found: set[int] = set()
+    for (_, vector), scores in zip(queries, bm25, strict=True):
         _, dense_ids = vectors.search(vector.reshape(1, -1), pool)
-        ids_found.update(int(i) for i in dense_ids[0] if i >= 0)
-        ids_found.update(int(i) for i in lexical.search(text, pool)[1])
-    ids = np.array(sorted(ids_found), dtype=np.int64)
+        found.update(int(i) for i in dense_ids[0] if i >= 0)
+        top = np.argpartition(-scores, min(pool, len(scores)) - 1)[:pool]
+        found.update(int(i) for i in lexical.passage_ids[top[scores[top] > 0]])
+    ids = np.array(sorted(found), dtype=np.int64)
+    rows = np.searchsorted(lexical.passage_ids, ids)  # both sorted by passage id
     matrix = vectors.vectors_for(ids)
-    scores = [_score(ids, matrix, lexical, text, vector, pool) for text, vector in queries]
-    if len(scores) == 1:
-        dense, lex = scores[0].dense, scores[0].lexical
+    dense_parts = [matrix @ vector.reshape(-1) for _, vector in queries]
+    # BM25 scaled by its best score, which always belongs to a candidate.
+    lexical_parts = [s[rows] / s.max() if s.max() > 0 else s[rows] for s in bm25]
+    if len(queries) == 1:
+        dense, lex = dense_parts[0], lexical_parts[0]
     else:
-        dense = (1 - CONTEXT_WEIGHT) * scores[0].dense + CONTEXT_WEIGHT * scores[1].dense
-        lex = (1 - CONTEXT_WEIGHT) * scores[0].lexical + CONTEXT_WEIGHT * scores[1].lexical
+        dense = (1 - CONTEXT_WEIGHT) * dense_parts[0] + CONTEXT_WEIGHT * dense_parts[1]
+        lex = (1 - CONTEXT_WEIGHT) * lexical_parts[0] + CONTEXT_WEIGHT * lexical_parts[1]
     fused = dense_weight * dense + (1 - dense_weight) * lex
     candidates = [
         Candidate(passage_id=int(pid), score=float(f), dense=float(d), lexical=float(x))
