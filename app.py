@@ -22,7 +22,7 @@ from qa import QA, QAError, build_index
 from qa.api import MAX_QUESTION_CHARS
 from qa.cli import configure_logging
 from qa.conversation import Chat, Turn
-from qa.render import answer_markdown, sources_html
+from qa.render import answer_markdown, escape_markdown, sources_html
 
 logger = logging.getLogger("qa.app")
 HERE = Path(__file__).resolve().parent
@@ -43,7 +43,7 @@ def respond(
     qa: QA, message: str, history: list[Message], turns: list[Turn]
 ) -> tuple[list[Message], str, list[Turn], str]:
     """One chat turn: (new history, sources panel HTML, new turns, cleared textbox)."""
-    history = [*history, {"role": "user", "content": message}]
+    history = [*history, {"role": "user", "content": escape_markdown(message)}]
     chat = Chat(qa, turns=list(turns))
     try:
         answer = chat.ask(message)
