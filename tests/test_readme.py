@@ -41,3 +41,29 @@ def test_python_sample_runs_as_written(
     assert "is up to date" in out
     assert "[1]" in out and "bolster its defenses" in out
     assert "Manning" in out or "Newton" in out  # the follow-up's answering sentence
+
+
+@pytest.mark.slow
+def test_cli_commands_run_as_written(real_index: Path, tmp_path: Path) -> None:
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    lines = [line for block in _blocks("bash") for line in block.splitlines() if line.startswith("qa ")]
+    assert len(lines) >= 5
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    shutil.copytree(real_index, tmp_path / "my-index")  # so the build line finds it up to date
+    for line in lines:
+        argv = shlex.split(line, comments=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "qa", *argv[1:]],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "QA_INDEX": "elsewhere"},
+            check=False,
+        )
+        assert done.returncode == 0, (line, done.stderr[-2000:])
+        assert done.stdout.strip(), line
