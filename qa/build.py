@@ -23,7 +23,7 @@ from qa.embed import Encoder, LazyDefaultEncoder, SpanEncoder, encode_spans_sepa
 from qa.errors import BadInputError, QAError
 from qa.generations import build_lock, current_name, new_generation, publish, remove_debris
 from qa.index import BM25_DIR, FAISS_NAME, SQLITE_NAME
-from qa.ingest import Article, Corpus, read_corpus
+from qa.ingest import Article, Corpus, Reuse, read_corpus
 from qa.ingest.article import text_hash
 from qa.lexical import LexicalIndex
 from qa.manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest, describe_files, read_manifest, verify_files
@@ -120,22 +120,32 @@ def build_index(
     with build_lock(index_dir), logging_redirect_tqdm():
         live = current_name(index_dir)
         remove_debris(index_dir, keep={live} if live else set())
-        corpus = read_corpus(articles, show_progress=show)
-        if not corpus.articles:
-            reasons = "; ".join(f"{s.path}: {s.reason}" for s in corpus.skipped[:3])
-            raise BadInputError(
-                f"No readable articles in '{articles}': all {len(corpus.skipped)} files were "
-                f"skipped ({reasons}). Fix or remove those files."
-            )
-        corpus_hash = _corpus_hash(corpus, encoder)
         previous = _previous_store(index_dir, encoder)
         try:
+            reuse = None if previous is None or force else _reuse_from(previous[1])
+            corpus = read_corpus(articles, show_progress=show, reuse=reuse)
+            if not corpus.articles:
+                reasons = "; ".join(f"{s.path}: {s.reason}" for s in corpus.skipped[:3])
+                raise BadInputError(
+                    f"No readable articles in '{articles}': all {len(corpus.skipped)} files were "
+                    f"skipped ({reasons}). Fix or remove those files."
+                )
+            corpus_hash = _corpus_hash(corpus, encoder)
             return _build(
                 corpus, corpus_hash, previous, encoder, index_dir, live, show, index_type, force, started
             )
         finally:
             if previous:
                 previous[1].close()
+
+
+def _reuse_from(store: Store) -> Reuse:
+    keys = store.file_keys()
+
+    def reuse(source_path: str, key: str) -> list[Article] | None:
+        return store.articles_from(source_path) if keys.get(source_path) == key else None
+
+    return reuse
 
 
 def _diff(corpus: Corpus, old: dict[str, str]) -> dict[str, int]:
@@ -171,6 +181,7 @@ def _build(
         passages=passages,
         boilerplate=boilerplate,
         skipped=corpus.skipped,
+        reused_files=corpus.reused,
         embedded=0,
         **diff,
     )
@@ -193,6 +204,7 @@ def _build(
         vectors = dict(cached)
         vectors.update(_encode(encoder, missing, show))
         encode_seconds = time.perf_counter() - encode_started
+        writer.add_files(corpus.files)
         writer.add_vectors({k: vectors[k] for p in unique.values() for k in p.vector_keys})
 
     ids = np.array([pid for pid, _ in searchable], dtype=np.int64)

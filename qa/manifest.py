@@ -10,7 +10,7 @@ from typing import Any
 
 from qa.errors import IndexCorruptError, IndexMismatchError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: files table (parse reuse)
 MANIFEST_NAME = "manifest.json"
 
 

@@ -124,6 +124,7 @@ class BuildReport:
     embedded: int
     boilerplate: int
     skipped: tuple[SkippedFile, ...] = field(default_factory=tuple)
+    reused_files: int = 0  # files not parsed again: same bytes as in the previous build
     seconds: float = 0.0
     encode_seconds: float = 0.0
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.ingest.article import Article
+from qa.ingest.article import Article, make_paragraphs
 
 SCHEMA = """
 CREATE TABLE articles (
@@ -40,6 +40,10 @@ CREATE TABLE sentences (
     vector_key TEXT NOT NULL
 );
 CREATE INDEX sentences_by_passage ON sentences(passage_id);
+CREATE TABLE files (  -- what each cleanly read file held, to skip parsing it again
+    source_path TEXT PRIMARY KEY,
+    content_key TEXT NOT NULL
+);
 CREATE TABLE vectors (
     key TEXT PRIMARY KEY,  -- passage: sha256 of its text; sentence: "<passage key>:<start>:<end>"
     -- little-endian float32. A rowid table keeps these 1.5 KB rows inline; WITHOUT ROWID
@@ -128,6 +132,11 @@ class StoreWriter:
             'INSERT INTO sentences (passage_id, start, "end", vector_key) VALUES (?, ?, ?, ?)', rows
         )
 
+    def add_files(self, files: dict[str, str]) -> None:
+        self.connection.executemany(
+            "INSERT INTO files (source_path, content_key) VALUES (?, ?)", files.items()
+        )
+
     def add_vectors(self, vectors: dict[str, np.ndarray]) -> None:
         self.connection.executemany(
             "INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
@@ -158,8 +167,8 @@ class Store:
         """Raise sqlite3.Error unless the tables have the columns this version reads."""
         self.connection.execute(
             'SELECT p.id, p.article_row, p.paragraph, p.start, p."end", p.text_hash, p.boilerplate, '
-            "a.article_id, a.title, a.url, a.published, a.source_path, a.text, s.vector_key, v.key, v.vector "
-            "FROM passages p, articles a, sentences s, vectors v LIMIT 0"
+            "a.article_id, a.title, a.url, a.published, a.source_path, a.text, s.vector_key, v.key, v.vector, "
+            "f.source_path, f.content_key FROM passages p, articles a, sentences s, vectors v, files f LIMIT 0"
         ).fetchall()
 
     def count(self, table: str) -> int:
@@ -216,6 +225,34 @@ class Store:
             ):
                 found[key] = np.frombuffer(blob, dtype="<f4")
         return found
+
+    def file_keys(self) -> dict[str, str]:
+        return dict(self.connection.execute("SELECT source_path, content_key FROM files"))
+
+    def articles_from(self, source_path: str) -> list[Article]:
+        """The articles read from one file, as the reader returned them (flags are recomputed)."""
+        articles = []
+        for row, article_id, title, url, published, byline, text in self.connection.execute(
+            "SELECT row, article_id, title, url, published, byline, text FROM articles "
+            "WHERE source_path = ? ORDER BY row",
+            (source_path,),
+        ).fetchall():
+            spans = self.connection.execute(
+                'SELECT start, "end" FROM passages WHERE article_row = ? ORDER BY paragraph', (row,)
+            ).fetchall()
+            articles.append(
+                Article(
+                    id=article_id,
+                    title=title,
+                    text=text,
+                    source_path=source_path,
+                    url=url,
+                    published=published,
+                    byline=byline,
+                    paragraphs=make_paragraphs(spans),
+                )
+            )
+        return articles
 
     def article_hashes(self) -> dict[str, str]:
         return dict(self.connection.execute("SELECT article_id, content_hash FROM articles"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -254,3 +255,44 @@ def test_build_that_crashes_mid_embedding_leaves_the_old_index_live(
     assert (report.generation, report.added) == ("gen-000002", 1)  # debris removed, number reused
     assert [g.name for g in generations(Path("idx"))] == ["gen-000002"]
     assert read_manifest(Path("idx/gen-000002")).counts["articles"] == 5
+
+
+def test_unchanged_files_are_not_parsed_again(
+    articles: Path, fake_encoder: FakeEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_ingest import HTML_PAGE
+
+    (articles / "storm.html").write_text(HTML_PAGE, encoding="utf-8")
+    first = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    assert first.reused_files == 0
+
+    import qa.ingest
+
+    parsed: list[str] = []
+
+    def counting(reader: Any) -> Any:
+        def read(data: bytes, rel: str) -> Any:
+            parsed.append(rel)
+            return reader(data, rel)
+
+        return read
+
+    for suffix, reader in dict(qa.ingest.READERS).items():
+        monkeypatch.setitem(qa.ingest.READERS, suffix, counting(reader))
+    (articles / "news" / "harbour.txt").write_text("Harbour closed\n\nThe harbour closed for winter.\n")
+    report = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    assert parsed == ["news/harbour.txt"]  # only the edited file went through a reader
+    assert (report.reused_files, report.changed, report.unchanged) == (4, 1, 4)
+
+    # What was reused is exactly what parsing gives: rebuilding from scratch changes nothing.
+    with QA.open("idx", encoder=fake_encoder) as qa_index:
+        reused_hits = [h.to_dict() for h in qa_index.search("winter storm port Ostend ships", top_k=5)]
+    build_index(articles, "fresh", encoder=fake_encoder, force=True, show_progress=False)
+    with QA.open("fresh", encoder=fake_encoder) as qa_fresh:
+        fresh_hits = [h.to_dict() for h in qa_fresh.search("winter storm port Ostend ships", top_k=5)]
+    assert reused_hits == fresh_hits
+
+    parsed.clear()
+    monkeypatch.setattr(qa.ingest, "READER_VERSION", 99)  # readers changed: every file is read anew
+    report = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    assert report.reused_files == 0 and len(parsed) == 5

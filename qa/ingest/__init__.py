@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -20,7 +21,16 @@ from qa.ingest.plaintext import read_text
 from qa.ingest.webpage import read_html
 from qa.results import SkippedFile
 
-__all__ = ["SUPPORTED_SUFFIXES", "Article", "Corpus", "Paragraph", "read_corpus"]
+__all__ = [
+    "READER_VERSION",
+    "SUPPORTED_SUFFIXES",
+    "Article",
+    "Corpus",
+    "Paragraph",
+    "Reuse",
+    "content_key",
+    "read_corpus",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +54,25 @@ READERS: dict[str, Callable[[bytes, str], tuple[list[Article], list[str]]]] = {
 SUPPORTED_SUFFIXES = tuple(READERS)
 
 
+# Bump when a reader's output for the same bytes changes, so saved parses are not reused.
+READER_VERSION = 1
+
+# Given a file's path and content key, the articles an earlier build read from it, or None.
+Reuse = Callable[[str, str], list[Article] | None]
+
+
 @dataclass(frozen=True)
 class Corpus:
     root: str
     articles: tuple[Article, ...]
     skipped: tuple[SkippedFile, ...]
+    files: dict[str, str] = field(default_factory=dict)  # path -> content key, cleanly read files
+    reused: int = 0  # files whose articles came from the previous build instead of a reader
+
+
+def content_key(data: bytes) -> str:
+    """Identifies a file's bytes as read by this version of the readers."""
+    return f"r{READER_VERSION}:{hashlib.sha256(data).hexdigest()}"
 
 
 def _article_files(root: Path) -> list[Path]:
@@ -65,8 +89,14 @@ def _article_files(root: Path) -> list[Path]:
     return found
 
 
-def read_corpus(root: str | os.PathLike[str], *, show_progress: bool = False) -> Corpus:
-    """Read every supported file under ``root``; unreadable files are skipped with a reason."""
+def read_corpus(
+    root: str | os.PathLike[str], *, show_progress: bool = False, reuse: Reuse | None = None
+) -> Corpus:
+    """Read every supported file under ``root``; unreadable files are skipped with a reason.
+
+    ``reuse`` returns what an earlier build read from a file with the same bytes, which saves
+    parsing it again (trafilatura takes milliseconds per page).
+    """
     base = Path(root)
     if not base.exists():
         raise BadInputError(f"Articles folder '{base}' does not exist. Check the path.")
@@ -79,6 +109,8 @@ def read_corpus(root: str | os.PathLike[str], *, show_progress: bool = False) ->
     articles: list[Article] = []
     skipped: list[SkippedFile] = []
     ids: set[str] = set()
+    read_cleanly: dict[str, str] = {}
+    reused = 0
     anchor = base if base.is_dir() else base.parent
     for path in tqdm(files, desc="Reading articles", unit="file", disable=not show_progress):
         rel = path.relative_to(anchor).as_posix()
@@ -88,7 +120,14 @@ def read_corpus(root: str | os.PathLike[str], *, show_progress: bool = False) ->
                 raise UnreadableFileError(f"larger than {MAX_FILE_BYTES // 2**20} MB")
             if size == 0:
                 raise UnreadableFileError("empty file")
-            new, problems = READERS[path.suffix.lower()](path.read_bytes(), rel)
+            data = path.read_bytes()
+            key = content_key(data)
+            previous = reuse(rel, key) if reuse else None
+            if previous is not None:
+                new, problems = previous, list[str]()
+                reused += 1
+            else:
+                new, problems = READERS[path.suffix.lower()](data, rel)
         except (UnreadableFileError, OSError) as err:
             reason = str(err) if isinstance(err, UnreadableFileError) else f"cannot read ({err.strerror})"
             logger.warning("Skipping %s: %s", rel, reason)
@@ -97,6 +136,8 @@ def read_corpus(root: str | os.PathLike[str], *, show_progress: bool = False) ->
         for problem in problems:
             logger.warning("Skipping %s %s", rel, problem)
             skipped.append(SkippedFile(rel, problem))
+        if not problems and all(a.paragraphs and a.id not in ids for a in new):
+            read_cleanly[rel] = key  # only files whose every article is kept may be reused
         for article in new:
             if not article.paragraphs:
                 skipped.append(SkippedFile(rel, f"article {article.id!r} has no paragraphs"))
@@ -107,4 +148,10 @@ def read_corpus(root: str | os.PathLike[str], *, show_progress: bool = False) ->
             else:
                 ids.add(article.id)
                 articles.append(article)
-    return Corpus(root=str(base), articles=tuple(flag_corpus(articles)), skipped=tuple(skipped))
+    return Corpus(
+        root=str(base),
+        articles=tuple(flag_corpus(articles)),
+        skipped=tuple(skipped),
+        files=read_cleanly,
+        reused=reused,
+    )
