@@ -23,7 +23,6 @@ class Candidate:
     passage_id: int
     score: float  # fused
     dense: float  # cosine similarity of query and passage
-    lexical: float  # BM25 divided by the best BM25 among candidates
 
 
 def retrieve(
@@ -67,8 +66,8 @@ def retrieve(
         lex = (1 - CONTEXT_WEIGHT) * lexical_parts[0] + CONTEXT_WEIGHT * lexical_parts[1]
     fused = dense_weight * dense + (1 - dense_weight) * lex
     candidates = [
-        Candidate(passage_id=int(pid), score=float(f), dense=float(d), lexical=float(x))
-        for pid, f, d, x in zip(ids, fused, dense, lex, strict=True)
+        Candidate(passage_id=int(pid), score=float(f), dense=float(d))
+        for pid, f, d in zip(ids, fused, dense, strict=True)
     ]
     candidates.sort(key=lambda c: (-c.score, c.passage_id))
     return candidates

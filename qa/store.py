@@ -171,10 +171,6 @@ class Store:
             "f.source_path, f.content_key FROM passages p, articles a, sentences s, vectors v, files f LIMIT 0"
         ).fetchall()
 
-    def count(self, table: str) -> int:
-        assert table in {"articles", "passages", "sentences", "vectors"}
-        return int(self.connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-
     def searchable_passage_ids(self) -> np.ndarray:
         """Ids of the passages in the search indexes (not boilerplate), in id order."""
         rows = self.connection.execute(
@@ -192,14 +188,6 @@ class Store:
             list(map(int, ids)),
         ).fetchall()
         return {row[0]: PassageRow(*row) for row in rows}
-
-    def passages_of_article(self, article_id: str) -> list[PassageRow]:
-        rows = self.connection.execute(
-            f"SELECT {_PASSAGE_COLUMNS} FROM passages p JOIN articles a ON a.row = p.article_row "
-            "WHERE a.article_id = ? ORDER BY p.paragraph",
-            (article_id,),
-        ).fetchall()
-        return [PassageRow(*row) for row in rows]
 
     def sentences(self, passage_ids: Sequence[int]) -> dict[int, list[SentenceRow]]:
         result: dict[int, list[SentenceRow]] = {int(i): [] for i in passage_ids}
