@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -27,6 +26,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import faiss
 import numpy as np
+from machine import describe_machine  # bench/machine.py: the script's folder is on sys.path
 
 from qa import QA, build_index
 from qa.embed import default_encoder
@@ -74,14 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     articles = work / "articles"
     shutil.copytree(args.articles, articles)
     index = work / "index"
-    results: dict[str, Any] = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": sys.version.split()[0],
-            "load_before": os.getloadavg(),
-        }
-    }
+    results: dict[str, Any] = {"machine": describe_machine()}
 
     corpus = read_corpus(articles)
     paragraphs = [p.text_of(a) for a in corpus.articles for p in a.paragraphs if p.boilerplate is None]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -35,6 +34,7 @@ import bm25s
 import faiss
 import numpy as np
 import Stemmer
+from machine import describe_machine  # bench/machine.py: the script's folder is on sys.path
 
 from qa import QA, build_index
 from qa.embed import SentenceTransformerEncoder, default_encoder
@@ -236,14 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    results: dict[str, Any] = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": sys.version.split()[0],
-            "load_before": os.getloadavg(),
-        }
-    }
+    results: dict[str, Any] = {"machine": describe_machine()}
     articles, paragraphs, questions = load_squad(Path(args.data))
     questions = questions[: args.limit] if args.limit is not None else questions
     where = {(p.file, p.number): i for i, p in enumerate(paragraphs)}
