@@ -18,10 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr
 
-from qa import QA, QAError, build_index
-from qa.api import MAX_QUESTION_CHARS
-from qa.cli import configure_logging
-from qa.conversation import Chat, Turn
+from qa import MAX_QUESTION_CHARS, QA, Chat, QAError, Turn, build_index, configure_logging
 from qa.render import answer_markdown, escape_markdown, sources_html
 
 logger = logging.getLogger("qa.app")

@@ -6,9 +6,8 @@ import logging
 
 __version__ = "0.1.0"
 
-from qa.api import QA
+from qa.api import MAX_QUESTION_CHARS, QA, index_info
 from qa.build import build_index
-from qa.conversation import Chat
 from qa.embed import Encoder
 from qa.errors import (
     BadInputError,
@@ -18,11 +17,24 @@ from qa.errors import (
     IndexNotFoundError,
     QAError,
 )
-from qa.results import Answer, BuildReport, Citation, Hit, SkippedFile
+from qa.logs import configure_logging
+from qa.results import (
+    Answer,
+    ArticleView,
+    BuildReport,
+    Citation,
+    Hit,
+    IndexInfo,
+    ParagraphView,
+    SkippedFile,
+)
+from qa.search.conversation import Chat, Turn
 
 __all__ = [
+    "MAX_QUESTION_CHARS",
     "QA",
     "Answer",
+    "ArticleView",
     "BadInputError",
     "BuildReport",
     "Chat",
@@ -30,13 +42,18 @@ __all__ = [
     "Encoder",
     "Hit",
     "IndexCorruptError",
+    "IndexInfo",
     "IndexLockedError",
     "IndexMismatchError",
     "IndexNotFoundError",
+    "ParagraphView",
     "QAError",
     "SkippedFile",
+    "Turn",
     "__version__",
     "build_index",
+    "configure_logging",
+    "index_info",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

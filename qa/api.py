@@ -1,29 +1,37 @@
-"""The QA facade: the one entry point the CLI, the web app and Python users share."""
+"""The QA facade: the one entry point the CLI, the web app and Python users share.
+
+It only composes: encoder -> retriever (candidates, fusion, follow-up context) -> ranker
+(answering sentences, final order, copies) -> answerer (numbering, abstention).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from qa.answer import ABSTAIN_BELOW, Evidence, assemble, choose_sentence
-from qa.conversation import ARTICLE_BOOST, Chat
-from qa.embed import Encoder, default_encoder
-from qa.errors import BadInputError
-from qa.generations import current_name
-from qa.index import Generation, describe, open_generation
-from qa.results import Answer, Hit
-from qa.retrieve import Candidate, retrieve
-from qa.store import PassageRow
+from qa.embed import Encoder, SentenceTransformerEncoder, default_encoder, encode_queries
+from qa.errors import BadInputError, IndexCorruptError
+from qa.results import Answer, ArticleView, Citation, Hit, IndexInfo, ParagraphView
+from qa.search.abstention import DEFAULT_ABSTAIN_BELOW
+from qa.search.answerer import assemble
+from qa.search.conversation import Chat
+from qa.search.ranking import Evidence, Ranker
+from qa.search.retriever import Query, Retriever
+from qa.search.sentences import analyse_question
+from qa.storage.generation import Generation, describe, open_generation, read_checked_manifest
+from qa.storage.generations import current_generation, current_name
+from qa.storage.manifest import read_manifest
+from qa.storage.store import PassageRow
+from qa.terms import default_analyzer
 
 logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 100
+MAX_CONTEXT_WORDS = 60  # a long conversation keeps only its latest words as a follow-up's context
 
 
 def check_question(question: object) -> str:
@@ -46,17 +54,38 @@ def check_top_k(top_k: object) -> int:
     return top_k
 
 
+def index_info(index: str | os.PathLike[str] = "index") -> IndexInfo:
+    """Describe an index without loading its model; checks every file against the manifest."""
+    index_dir = Path(index)
+    path, manifest = read_checked_manifest(index_dir)
+    recorded = manifest.model.abstain_below
+    return describe(index_dir, path, manifest, DEFAULT_ABSTAIN_BELOW if recorded is None else recorded)
+
+
+def _encoder_for(index_dir: Path) -> Encoder:
+    """The model the index was built with: the packaged default, or its recorded folder."""
+    manifest = read_manifest(current_generation(index_dir))  # files are verified when opened
+    if manifest.model.path is None:
+        return default_encoder()
+    if not Path(manifest.model.path).is_dir():
+        raise BadInputError(
+            f"Index '{index_dir}' was built with the model in '{manifest.model.path}', which is gone. "
+            "Put the model back there, or rebuild with: qa build ARTICLES --model PATH --force"
+        )
+    return SentenceTransformerEncoder(manifest.model.path)
+
+
 class QA:
     """Question answering over one index folder. Thread-safe; picks up rebuilt indexes."""
 
     def __init__(
-        self, index_dir: Path, encoder: Encoder, generation: Generation, abstain_below: float = ABSTAIN_BELOW
+        self, index_dir: Path, encoder: Encoder, generation: Generation, abstain_below: float | None = None
     ) -> None:
         self.index_dir = index_dir
-        self.abstain_below = abstain_below
         self.encoder = encoder
-        self._generation = generation
+        self._abstain_override = abstain_below
         self._lock = threading.RLock()
+        self._use(generation)
 
     @classmethod
     def open(
@@ -64,16 +93,34 @@ class QA:
         index: str | os.PathLike[str] = "index",
         *,
         encoder: Encoder | None = None,
-        abstain_below: float = ABSTAIN_BELOW,
+        abstain_below: float | None = None,
     ) -> QA:
-        """Open the live generation of ``index``; loads the embedding model unless given one.
+        """Open the live generation of ``index`` and load its embedding model (unless given one).
 
-        ``abstain_below`` is the evidence score (cosine similarity of question and best
-        passage or sentence) under which the answer abstains; it depends on the model.
+        ``abstain_below`` overrides the evidence threshold under which answers abstain; by
+        default it is the one recorded for the index's model.
         """
         index_dir = Path(index)
-        encoder = encoder or default_encoder()
+        encoder = encoder or _encoder_for(index_dir)
         return cls(index_dir, encoder, open_generation(index_dir, encoder), abstain_below)
+
+    def _use(self, generation: Generation) -> None:
+        self._generation = generation
+        self._retriever = Retriever(generation.vectors, generation.lexical)
+        self._ranker = Ranker(generation.store, default_analyzer())
+        recorded = generation.manifest.model.abstain_below
+        if self._abstain_override is not None:
+            self.abstain_below = self._abstain_override
+        elif recorded is not None:
+            self.abstain_below = recorded
+        else:
+            logger.warning(
+                "No abstention threshold is recorded for model %r; using %.2f, calibrated for "
+                "all-MiniLM-L6-v2. Calibrate one with qa eval and rebuild with --abstain-below.",
+                generation.manifest.model.name,
+                DEFAULT_ABSTAIN_BELOW,
+            )
+            self.abstain_below = DEFAULT_ABSTAIN_BELOW
 
     @property
     def generation(self) -> str:
@@ -85,10 +132,10 @@ class QA:
             live = current_name(self.index_dir)
             if live is None or live == self._generation.path.name:
                 return False
-            fresh = open_generation(self.index_dir, self.encoder)
-            old, self._generation = self._generation, fresh
+            old = self._generation
+            self._use(open_generation(self.index_dir, self.encoder))
             old.close()
-            logger.info("Switched to index generation %s", fresh.path.name)
+            logger.info("Switched to index generation %s", self._generation.path.name)
             return True
 
     def close(self) -> None:
@@ -100,38 +147,21 @@ class QA:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> IndexInfo:
         """The live generation: when and how it was built, counts, size on disk."""
         g = self._generation
-        return describe(self.index_dir, g.path, g.manifest)
+        return describe(self.index_dir, g.path, g.manifest, self.abstain_below)
 
     def chat(self) -> Chat:
         return Chat(self)
 
     def search(self, query: str, top_k: int = 10) -> list[Hit]:
-        """Ranked passages for ``query``, without answer assembly."""
+        """Ranked passages for ``query``, without answer assembly (same order as ``ask``)."""
         text = check_question(query)
         top_k = check_top_k(top_k)
         with self._lock:
             self.refresh()
-            vector = self.encoder.encode([text])[0]
-            ranked = self._rank(text, vector, top_k, prefer_articles=())
-            return [
-                Hit(
-                    passage_id=row.id,
-                    score=round(c.score, 4),
-                    article_id=row.article_id,
-                    title=row.title,
-                    url=row.url,
-                    published=row.published,
-                    source_path=row.source_path,
-                    paragraph=row.paragraph,
-                    text=row.text,
-                    start=row.start,
-                    end=row.end,
-                )
-                for c, row in ranked
-            ]
+            return [_hit(e) for e in self._rank(text, None, top_k, ())]
 
     def ask(
         self,
@@ -148,63 +178,101 @@ class QA:
         """
         text = check_question(question)
         top_k = check_top_k(top_k)
+        if context is not None:
+            context = " ".join(context.split()[-MAX_CONTEXT_WORDS:])
         with self._lock:
             self.refresh()
-            vectors = self.encoder.encode([text] if context is None else [text, f"{context} {text}"])
-            ranked = self._rank(
-                text,
-                vectors[0],
-                top_k,
-                prefer_articles,
-                context_text=None if context is None else f"{context} {text}",
-                context_vector=None if context is None else vectors[1],
-            )
-            return assemble(text, self._evidence(ranked, vectors[0], text), self.abstain_below)
+            ranked = self._rank(text, context, top_k, prefer_articles)
+            resolved = text if context is None else f"{context} {text}"
+            return assemble(text, ranked, self.abstain_below, resolved)
 
     def _rank(
-        self,
-        text: str,
-        vector: np.ndarray,
-        top_k: int,
-        prefer_articles: tuple[str, ...],
-        context_text: str | None = None,
-        context_vector: np.ndarray | None = None,
-    ) -> list[tuple[Candidate, PassageRow]]:
-        g = self._generation
-        candidates = retrieve(
-            g.vectors,
-            g.lexical,
-            text,
-            vector,
-            pool=max(50, 2 * top_k),
-            context_text=context_text,
-            context_vector=context_vector,
-        )
-        if prefer_articles:  # a follow-up: favour the articles the previous answer cited
-            rows = g.store.passages([c.passage_id for c in candidates])
-            preferred = set(prefer_articles)
-
-            def final(c: Candidate) -> float:
-                return c.score + (ARTICLE_BOOST if rows[c.passage_id].article_id in preferred else 0.0)
-
-            candidates.sort(key=lambda c: (-final(c), c.passage_id))
-        else:
-            rows = g.store.passages([c.passage_id for c in candidates[:top_k]])
-        return [(c, rows[c.passage_id]) for c in candidates[:top_k]]
-
-    def _evidence(
-        self, ranked: list[tuple[Candidate, PassageRow]], vector: np.ndarray, text: str
+        self, text: str, context: str | None, top_k: int, prefer_articles: tuple[str, ...]
     ) -> list[Evidence]:
-        g = self._generation
-        sentences = g.store.sentences([row.id for _, row in ranked])
-        sentence_vectors = g.store.vectors(s.vector_key for rows in sentences.values() for s in rows)
-        terms = g.lexical.content_terms(text)
-        evidence = []
-        for candidate, row in ranked:
-            choice = choose_sentence(
-                row, sentences[row.id], sentence_vectors, vector, terms, g.lexical.content_terms
+        resolved = None if context is None else f"{context} {text}"
+        vectors = encode_queries(self.encoder, [text] if resolved is None else [text, resolved])
+        query = Query(text, vectors[0], resolved, None if resolved is None else vectors[1])
+        question = analyse_question(text, vectors[0], default_analyzer())
+        try:
+            retrieval = self._retriever.retrieve(query, pool=max(50, 2 * top_k))
+            return self._ranker.rank(question, retrieval, top_k, prefer_articles)
+        except sqlite3.DatabaseError as err:
+            raise IndexCorruptError(
+                f"Index '{self._generation.path}' cannot be read ({err}). "
+                f"Rebuild with: qa build ARTICLES --index {self.index_dir} --force"
+            ) from None
+
+    def passage(self, key: str) -> Hit:
+        """The passage a ``passage_key`` names (from a Hit or Citation, even of an earlier build)."""
+        if not isinstance(key, str) or not key:
+            raise BadInputError(f"A passage key is text like 'news/story.txt@1a2b…', got {key!r}.")
+        with self._lock:
+            self.refresh()
+            row = self._generation.store.passage_by_key(key)
+        if row is None:
+            raise BadInputError(
+                f"No passage {key!r} in this index: the paragraph was edited or removed since the key "
+                "was handed out. Search again for its current version."
             )
-            evidence.append(
-                Evidence(passage=row, score=candidate.score, dense=candidate.dense, sentence=choice)
+        return _hit_of(row, score=0.0)
+
+    def article(self, article_id: str) -> ArticleView:
+        """A whole article with its paragraphs, flags and keys (for a source viewer)."""
+        if not isinstance(article_id, str) or not article_id:
+            raise BadInputError(f"An article id is text like 'news/story.txt', got {article_id!r}.")
+        with self._lock:
+            self.refresh()
+            found = self._generation.store.article(article_id)
+        if found is None:
+            raise BadInputError(
+                f"No article {article_id!r} in this index. Article ids are paths relative to the "
+                "articles folder, as citations show them."
             )
-        return evidence
+        record, rows = found
+        return ArticleView(
+            article_id=record.article_id,
+            title=record.title,
+            url=record.url,
+            published=record.published,
+            byline=record.byline,
+            source_path=record.source_path,
+            text=record.text,
+            paragraphs=tuple(
+                ParagraphView(
+                    number=r.paragraph,
+                    start=r.start,
+                    end=r.end,
+                    text=r.text,
+                    passage_key=r.key,
+                    boilerplate=r.boilerplate,
+                    heading=r.heading,
+                    section=r.section,
+                )
+                for r in rows
+            ),
+        )
+
+
+def _hit_of(row: PassageRow, score: float, also_in: tuple[str, ...] = ()) -> Hit:
+    return Hit(
+        passage_key=row.key,
+        score=round(score, 4),
+        article_id=row.article_id,
+        title=row.title,
+        url=row.url,
+        published=row.published,
+        source_path=row.source_path,
+        paragraph=row.paragraph,
+        text=row.text,
+        start=row.start,
+        end=row.end,
+        section=row.section,
+        also_in=also_in,
+    )
+
+
+def _hit(e: Evidence) -> Hit:
+    return _hit_of(e.passage, e.score, e.also_in)
+
+
+__all__ = ["QA", "Citation", "check_question", "check_top_k", "index_info"]

@@ -19,26 +19,43 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from qa import __version__
-from qa.embed import Encoder, LazyDefaultEncoder, SpanEncoder, encode_spans_separately
+from qa.embed import (
+    DEFAULT_MODEL,
+    Encoder,
+    LazyDefaultEncoder,
+    SentenceTransformerEncoder,
+    SpanEncoder,
+    encode_spans_separately,
+)
 from qa.errors import BadInputError, QAError
-from qa.generations import build_lock, current_name, new_generation, publish, remove_debris
-from qa.index import BM25_DIR, FAISS_NAME, SQLITE_NAME
 from qa.ingest import Article, Corpus, Reuse, read_corpus
 from qa.ingest.article import text_hash
-from qa.lexical import LexicalIndex
-from qa.manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest, describe_files, read_manifest, verify_files
 from qa.results import BuildReport
-from qa.store import Store, StoreWriter
+from qa.search.abstention import DEFAULT_ABSTAIN_BELOW
+from qa.storage.bm25_index import Bm25Index
+from qa.storage.faiss_index import FaissIndex, check_index_type
+from qa.storage.generation import BM25_DIR, FAISS_NAME, REQUIRED_FILES, SQLITE_NAME
+from qa.storage.generations import build_lock, current_name, new_generation, publish, remove_debris
+from qa.storage.manifest import (
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    Counts,
+    Manifest,
+    ModelInfo,
+    describe_files,
+    read_manifest,
+    verify_files,
+)
+from qa.storage.store import Store, StoreWriter, passage_key
 from qa.textspans import split_sentences
-from qa.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
 
 CHUNKING = {
-    "unit": "paragraph",
-    "sentences": "rule-based split, vectors pooled from paragraph tokens",
-    "dense": "paragraph text",
-    "bm25": "title + paragraph text",
+    "unit": "paragraph; subheadings are the section of the paragraphs under them, never cited",
+    "sentences": "rule-based split, vectors pooled from the paragraph's tokens",
+    "dense": "paragraph text; past the model's window, the mean of sentence-aligned windows",
+    "bm25": "title + section + paragraph text",
 }
 ENCODE_CHUNK = 256  # texts per encoder call: bounded memory, steady progress
 
@@ -46,13 +63,15 @@ ENCODE_CHUNK = 256  # texts per encoder call: bounded memory, steady progress
 @dataclass
 class _Passage:
     title: str
+    section: str | None
     start: int  # offset of the passage in its article's text
     text: str
-    boilerplate: str | None
+    searchable: bool  # neither boilerplate nor a heading
     sentences: list[tuple[int, int]]  # offsets in the article's text
 
     @property
     def key(self) -> str:
+        """Key of the passage's cached vectors: the hash of its text."""
         return text_hash(self.text)
 
     @property
@@ -94,7 +113,7 @@ def _previous_store(index_dir: Path, encoder: Encoder) -> tuple[Manifest, Store]
     except QAError as err:
         logger.warning("Ignoring the current generation (%s); rebuilding from scratch", err)
         return None
-    if manifest.model.get("name") != encoder.name or manifest.model.get("dim") != encoder.dim:
+    if manifest.model.name != encoder.name or manifest.model.dim != encoder.dim:
         logger.warning("The current generation used another model; re-embedding everything")
         return None
     return manifest, Store(index_dir / name / SQLITE_NAME)
@@ -108,14 +127,27 @@ def build_index(
     force: bool = False,
     show_progress: bool | None = None,
     index_type: str | None = None,
+    model: str | os.PathLike[str] | None = None,
+    abstain_below: float | None = None,
 ) -> BuildReport:
     """Build or update the index at ``index`` from the articles under ``articles``.
 
     Incremental: only text not embedded before is embedded. ``force`` re-embeds everything.
+    ``model`` is a local sentence-transformers folder to embed with instead of the packaged
+    all-MiniLM-L6-v2 (recorded in the manifest; ``QA.open`` loads it again); ``abstain_below``
+    is the evidence threshold to record for it (see ``qa eval`` to calibrate one).
     """
     started = time.perf_counter()
     show = _progress_default(show_progress)
-    encoder = encoder or LazyDefaultEncoder()
+    check_index_type(index_type)  # before anything is written
+    if abstain_below is not None and (
+        isinstance(abstain_below, bool) or not isinstance(abstain_below, int | float)
+    ):
+        raise BadInputError(f"abstain_below must be a number, got {abstain_below!r}.")
+    if encoder is None:
+        encoder = LazyDefaultEncoder() if model is None else SentenceTransformerEncoder(model)
+    if abstain_below is None and encoder.name == DEFAULT_MODEL:
+        abstain_below = DEFAULT_ABSTAIN_BELOW
     index_dir = Path(index)
     with build_lock(index_dir), logging_redirect_tqdm():
         live = current_name(index_dir)
@@ -131,12 +163,20 @@ def build_index(
                     f"skipped ({reasons}). Fix or remove those files."
                 )
             corpus_hash = _corpus_hash(corpus, encoder)
-            return _build(
-                corpus, corpus_hash, previous, encoder, index_dir, live, show, index_type, force, started
-            )
+            settings = _Settings(index_type, force, abstain_below, show, started)
+            return _build(corpus, corpus_hash, previous, encoder, index_dir, live, settings)
         finally:
             if previous:
                 previous[1].close()
+
+
+@dataclass(frozen=True)
+class _Settings:
+    index_type: str | None
+    force: bool
+    abstain_below: float | None
+    show: bool
+    started: float
 
 
 def _reuse_from(store: Store) -> Reuse:
@@ -165,11 +205,9 @@ def _build(
     encoder: Encoder,
     index_dir: Path,
     live: str | None,
-    show: bool,
-    index_type: str | None,
-    force: bool,
-    started: float,
+    settings: _Settings,
 ) -> BuildReport:
+    show, force, started = settings.show, settings.force, settings.started
     diff = _diff(corpus, previous[1].article_hashes() if previous else {})
     boilerplate = sum(1 for a in corpus.articles for p in a.paragraphs if p.boilerplate)
     passages = sum(len(a.paragraphs) for a in corpus.articles)
@@ -192,7 +230,7 @@ def _build(
     generation = new_generation(index_dir)
     with StoreWriter(generation / SQLITE_NAME) as writer:  # closed even if embedding is interrupted
         rows = _write_articles(writer, corpus.articles, show)
-        searchable = [(pid, p) for pid, p in rows if p.boilerplate is None]
+        searchable = [(pid, p) for pid, p in rows if p.searchable]
         unique = {p.key: p for _, p in searchable}  # identical paragraphs share their vectors
         cached = (
             previous[1].vectors(k for p in unique.values() for k in p.vector_keys)
@@ -211,30 +249,43 @@ def _build(
     matrix = np.zeros((len(searchable), encoder.dim), dtype=np.float32)
     for row, (_, p) in enumerate(searchable):
         matrix[row] = vectors[p.key]
-    vector_index = VectorIndex.build(ids, matrix, index_type)
+    vector_index = FaissIndex.build(ids, matrix, settings.index_type)
     vector_index.save(generation / FAISS_NAME)
-    # The title helps BM25 (measured on SQuAD: hit@1 +1 point); dense vectors stay paragraph-only.
-    LexicalIndex.build([f"{p.title}\n{p.text}" for _, p in searchable], ids).save(generation / BM25_DIR)
+    # The title (and the subheading above) help BM25 (measured on SQuAD: hit@1 +1 point);
+    # dense vectors stay paragraph-only.
+    Bm25Index.build(["\n".join(filter(None, (p.title, p.section, p.text))) for _, p in searchable], ids).save(
+        generation / BM25_DIR
+    )
 
     manifest = Manifest(
         format_version=FORMAT_VERSION,
         qa_version=__version__,
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        model={"name": encoder.name, "dim": encoder.dim, "normalized": True},
+        model=ModelInfo(
+            name=encoder.name,
+            dim=encoder.dim,
+            normalized=True,
+            path=getattr(encoder, "path", None),
+            abstain_below=settings.abstain_below,
+        ),
         index_type=vector_index.index_type,
-        counts={
-            "articles": len(corpus.articles),
-            "passages": len(rows),
-            "searchable": len(searchable),
-            "boilerplate": boilerplate,
-            "vectors": len(unique) + sum(len(p.sentences) for p in unique.values()),
-            "skipped_files": len(corpus.skipped),
-        },
+        counts=Counts(
+            articles=len(corpus.articles),
+            passages=len(rows),
+            searchable=len(searchable),
+            boilerplate=boilerplate,
+            headings=sum(1 for a in corpus.articles for q in a.paragraphs if q.heading),
+            vectors=len(unique) + sum(len(p.sentences) for p in unique.values()),
+            skipped_files=len(corpus.skipped),
+        ),
         chunking=CHUNKING,
         corpus_hash=corpus_hash,
         source=str(Path(corpus.root).resolve()),
         files=describe_files(generation),
     )
+    missing_files = [name for name in REQUIRED_FILES if name not in manifest.files]
+    if missing_files:
+        raise QAError(f"The build wrote no {missing_files}; this is a bug in article-qa.")
     (generation / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     publish(index_dir, generation)
     remove_debris(index_dir, keep={generation.name})
@@ -262,11 +313,18 @@ def _write_articles(
     rows: list[tuple[int, _Passage]] = []
     for article in tqdm(articles, desc="Indexing articles", unit="article", disable=not show):
         article_row = writer.add_article(article)
+        section: str | None = None
+        repeats: dict[str, int] = {}
         for p in article.paragraphs:
             text = p.text_of(article)
-            sentences = [] if p.boilerplate else split_sentences(article.text, p.start, p.end)
-            passage = _Passage(article.title, p.start, text, p.boilerplate, sentences)
-            pid = writer.add_passage(article_row, p.number, p.start, p.end, passage.key, p.boilerplate)
+            searchable = p.boilerplate is None and not p.heading
+            sentences = split_sentences(article.text, p.start, p.end) if searchable else []
+            passage = _Passage(article.title, section, p.start, text, searchable, sentences)
+            repeats[passage.key] = repeats.get(passage.key, 0) + 1
+            key = passage_key(article.id, passage.key, repeats[passage.key])
+            pid = writer.add_passage(key, article_row, p, passage.key, section)
+            if p.heading:
+                section = text
             writer.add_sentences(
                 (pid, s, e, key) for (s, e), key in zip(sentences, passage.vector_keys[1:], strict=True)
             )

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from qa.errors import QAError
+from qa.logs import configure_logging
 
 EPILOG = """examples:
   qa build examples/articles                 build or update ./index from a folder
@@ -23,6 +23,7 @@ EPILOG = """examples:
   qa ask --json "Who won Super Bowl 50?"     the answer and citations as JSON
   qa search "Wagner" --top-k 5
   qa info
+  qa eval questions.jsonl --json             score the index on your own questions
 
 The index defaults to $QA_INDEX, else ./index.
 """
@@ -48,6 +49,17 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--force", action="store_true", help="rebuild and re-embed everything")
     build.add_argument("--json", action="store_true", help="print the build report as JSON")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
+    build.add_argument(
+        "--model",
+        metavar="PATH",
+        help="a local sentence-transformers model folder to embed with (default: the packaged all-MiniLM-L6-v2)",
+    )
+    build.add_argument(
+        "--abstain-below",
+        type=float,
+        metavar="X",
+        help="evidence threshold to record for --model (calibrate with qa eval)",
+    )
 
     for name, help_text, default_k in (
         ("ask", "answer a question with citations", 5),
@@ -62,6 +74,21 @@ def _parser() -> argparse.ArgumentParser:
 
     info = with_index(commands.add_parser("info", help="describe the index"))
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    ev = with_index(commands.add_parser("eval", help="score the index on your own questions"))
+    ev.add_argument(
+        "file",
+        metavar="FILE",
+        help='questions: JSON Lines, one {"question", "article", "paragraph", "answer", "kind"} a line '
+        '("article": null when the articles cannot answer), or a SQuAD v1.1 .json file',
+    )
+    ev.add_argument("--top-k", type=int, default=20, help="citations asked for per question (default 20)")
+    ev.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions")
+    ev.add_argument(
+        "--show-failures", type=int, default=10, metavar="N", help="failures to list (default 10)"
+    )
+    ev.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -73,7 +100,14 @@ def _print_json(data: Any) -> None:
 def _cmd_build(args: argparse.Namespace) -> int:
     from qa.build import build_index
 
-    report = build_index(args.articles, args.index, force=args.force, show_progress=not args.quiet)
+    report = build_index(
+        args.articles,
+        args.index,
+        force=args.force,
+        show_progress=not args.quiet,
+        model=args.model,
+        abstain_below=args.abstain_below,
+    )
     for skipped in report.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
     if args.json:
@@ -84,10 +118,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from qa.api import QA, check_question, check_top_k
+    from qa import QA, index_info
+    from qa.api import check_question, check_top_k
 
     check_question(args.question)  # fail fast, before the model loads
     check_top_k(args.top_k)
+    index_info(args.index)  # a missing or damaged index is reported before the model loads
     with QA.open(args.index) as qa:
         answer = qa.ask(args.question, top_k=args.top_k)
     if args.json:
@@ -104,10 +140,12 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    from qa.api import QA, check_question, check_top_k
+    from qa import QA, index_info
+    from qa.api import check_question, check_top_k
 
     check_question(args.question)
     check_top_k(args.top_k)
+    index_info(args.index)
     with QA.open(args.index) as qa:
         hits = qa.search(args.question, top_k=args.top_k)
     if args.json:
@@ -120,46 +158,46 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from qa import index_info
 
-    from qa.generations import current_generation
-    from qa.index import describe
-    from qa.manifest import read_manifest, verify_files
-
-    index_dir = Path(args.index)
-    generation = current_generation(index_dir)
-    manifest = read_manifest(generation)
-    verify_files(generation, manifest)  # info doubles as an integrity check; no model needed
-    info = describe(index_dir, generation, manifest)
+    info = index_info(args.index)  # doubles as an integrity check; no model needed
     if args.json:
-        _print_json(info)
+        _print_json(info.to_dict())
         return 0
-    counts, model = info["counts"], info["model"]
-    print(f"index       {info['index']} ({info['generation']}, {info['size_bytes'] / 2**20:.1f} MiB)")
-    print(f"built       {info['created']} by article-qa {info['qa_version']}")
-    print(f"source      {info['source']}")
-    print(f"articles    {counts['articles']}")
+    print(f"index       {info.index} ({info.generation}, {info.size_bytes / 2**20:.1f} MiB)")
+    print(f"built       {info.created} by article-qa {info.qa_version}")
+    print(f"source      {info.source}")
+    print(f"articles    {info.articles}")
     print(
-        f"passages    {counts['passages']} ({counts['boilerplate']} boilerplate, {counts['searchable']} searchable)"
+        f"passages    {info.passages} ({info.boilerplate} boilerplate, {info.headings} headings, "
+        f"{info.searchable} searchable)"
     )
-    print(f"model       {model['name']} ({model['dim']}-d), {info['index_type']} index")
+    model = info.model if info.model_path is None else f"{info.model} from {info.model_path}"
+    print(
+        f"model       {model} ({info.dim}-d), {info.index_type} index, abstains below {info.abstain_below:.2f}"
+    )
     return 0
 
 
-COMMANDS = {"build": _cmd_build, "ask": _cmd_ask, "search": _cmd_search, "info": _cmd_info}
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from qa import QA, BadInputError
+    from qa.evaluate import MAX_TOP_K, evaluate, load_questions
+
+    questions = load_questions(args.file, limit=args.limit)  # fail fast, before the model loads
+    if not 1 <= args.top_k <= MAX_TOP_K:
+        raise BadInputError(f"--top-k must be from 1 to {MAX_TOP_K}, got {args.top_k}.")
+    if args.show_failures < 0:
+        raise BadInputError(f"--show-failures must be 0 or more, got {args.show_failures}.")
+    with QA.open(args.index) as qa:
+        report = evaluate(qa, questions, top_k=args.top_k, show_progress=not args.quiet, source=args.file)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report.table(show_failures=args.show_failures))
+    return 0
 
 
-def configure_logging(*, verbose: bool = False) -> None:
-    """For the command line and the app: one line per record on stderr.
-
-    The level goes on the handler too, since some libraries (bm25s) set their own loggers to
-    DEBUG and their records would otherwise pass the root logger's level.
-    """
-    level = logging.INFO if verbose else logging.WARNING
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(level)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler])
+COMMANDS = {"build": _cmd_build, "ask": _cmd_ask, "search": _cmd_search, "info": _cmd_info, "eval": _cmd_eval}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

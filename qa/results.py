@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One ranked passage from :meth:`qa.QA.search`."""
+    """One ranked passage from :meth:`qa.QA.search`.
 
-    passage_id: int
+    ``passage_key`` names the passage across rebuilds while its text and article stay the same;
+    :meth:`qa.QA.passage` looks it up.
+    """
+
+    passage_key: str
     score: float
     article_id: str
     title: str
@@ -21,6 +26,8 @@ class Hit:
     text: str
     start: int
     end: int
+    section: str | None = None  # the subheading the passage sits under
+    also_in: tuple[str, ...] = ()  # other articles with the same paragraph (syndicated copies)
 
     def __post_init__(self) -> None:
         if self.paragraph < 1:
@@ -41,6 +48,7 @@ class Citation:
 
     number: int
     score: float
+    passage_key: str
     article_id: str
     title: str
     url: str | None
@@ -53,6 +61,8 @@ class Citation:
     sentence: str
     sentence_start: int
     sentence_end: int
+    section: str | None = None  # the subheading the passage sits under
+    also_in: tuple[str, ...] = ()  # other articles with the same paragraph (syndicated copies)
 
     def __post_init__(self) -> None:
         if self.number < 1:
@@ -81,11 +91,17 @@ class Answer:
     text: str
     abstained: bool
     citations: tuple[Citation, ...]
+    resolved_query: str = ""  # what retrieval searched for: the question, or a follow-up in context
 
     def __post_init__(self) -> None:
         numbers = [c.number for c in self.citations]
         if numbers != list(range(1, len(numbers) + 1)):
             raise ValueError(f"citations must be numbered 1..N in order, got {numbers}")
+        used = [int(n) for n in re.findall(r"\[(\d+)\]", self.text)]
+        if any(not 1 <= n <= len(numbers) for n in used):
+            raise ValueError(f"the answer cites {used} but has {len(numbers)} citations")
+        if not self.resolved_query:
+            object.__setattr__(self, "resolved_query", self.question)
 
     def __repr__(self) -> str:
         state = "abstained" if self.abstained else f"{len(self.citations)} citations"
@@ -96,6 +112,7 @@ class Answer:
             "question": self.question,
             "answer": self.text,
             "abstained": self.abstained,
+            "resolved_query": self.resolved_query,
             "citations": [c.to_dict() for c in self.citations],
         }
 
@@ -141,6 +158,66 @@ class BuildReport:
         if self.skipped:
             parts.append(f"skipped {len(self.skipped)} files")
         return head + ": " + "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ParagraphView:
+    """One paragraph of an article as the index holds it."""
+
+    number: int
+    start: int
+    end: int
+    text: str
+    passage_key: str
+    boilerplate: str | None  # why it is not article text (never cited), or None
+    heading: bool  # a subheading: shown, never cited alone
+    section: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    """A whole indexed article: what a source viewer shows around a citation."""
+
+    article_id: str
+    title: str
+    url: str | None
+    published: str | None
+    byline: str | None
+    source_path: str
+    text: str
+    paragraphs: tuple[ParagraphView, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What ``qa info`` and :meth:`qa.QA.info` report about the live generation."""
+
+    index: str
+    generation: str
+    created: str
+    qa_version: str
+    format_version: int
+    model: str
+    model_path: str | None
+    dim: int
+    abstain_below: float
+    index_type: str
+    articles: int
+    passages: int
+    searchable: int
+    boilerplate: int
+    headings: int
+    source: str
+    size_bytes: int
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from qa import QA, BadInputError, build_index
-from qa.conversation import is_follow_up
+from qa.search.conversation import is_follow_up
 from tests.conftest import FAKE_ABSTAIN, SEED, FakeEncoder
 
 
@@ -92,7 +92,7 @@ def test_bad_questions_are_rejected(qa: QA, question: object, top_k: int, match:
 
 def test_top_k_larger_than_the_corpus(qa: QA) -> None:
     answer = qa.ask("comet", top_k=100)
-    assert 1 <= len(answer.citations) <= qa.info()["counts"]["searchable"]
+    assert 1 <= len(answer.citations) <= qa.info().searchable
 
 
 @pytest.mark.parametrize(

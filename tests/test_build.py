@@ -16,9 +16,9 @@ from qa.errors import (
     IndexMismatchError,
     IndexNotFoundError,
 )
-from qa.generations import build_lock, current_name, generations
-from qa.manifest import FORMAT_VERSION, read_manifest
-from qa.vectors import VectorIndex
+from qa.storage.faiss_index import FaissIndex
+from qa.storage.generations import build_lock, current_name, generations
+from qa.storage.manifest import FORMAT_VERSION, read_manifest
 from tests.conftest import FakeEncoder
 
 
@@ -31,9 +31,10 @@ def test_build_writes_a_generation_with_a_verifiable_manifest(
     assert report.generation == current_name(Path("idx")) == "gen-000001"
     manifest = read_manifest(Path("idx/gen-000001"))
     assert manifest.format_version == FORMAT_VERSION
-    assert manifest.model == {"name": "fake-bow", "dim": 64, "normalized": True}
-    assert manifest.counts["articles"] == 4
-    assert manifest.counts["boilerplate"] == report.boilerplate == 9  # 8 seed appeal lines + 1 newsletter
+    assert (manifest.model.name, manifest.model.dim, manifest.model.path) == ("fake-bow", 64, None)
+    assert manifest.model.abstain_below is None  # not calibrated for a model we do not know
+    assert manifest.counts.articles == 4
+    assert manifest.counts.boilerplate == report.boilerplate == 9  # 8 seed appeal lines + 1 newsletter
     assert set(manifest.files) == {
         "qa.sqlite",
         "vectors.faiss",
@@ -101,7 +102,7 @@ def test_crash_debris_is_removed_and_previous_generation_stays_live(
     report = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
     assert report.generation == "gen-000002"
     assert [g.name for g in generations(Path("idx"))] == ["gen-000002"]
-    assert read_manifest(Path("idx/gen-000002")).counts["articles"] == 3
+    assert read_manifest(Path("idx/gen-000002")).counts.articles == 3
 
 
 def test_second_build_fails_while_the_lock_is_held(articles: Path, fake_encoder: FakeEncoder) -> None:
@@ -199,7 +200,7 @@ def test_vector_search_matches_brute_force(index_type: str) -> None:
     vectors = rng.normal(size=(500, 32)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ids = np.arange(1000, 1500, dtype=np.int64)
-    index = VectorIndex.build(ids, vectors, index_type)
+    index = FaissIndex.build(ids, vectors, index_type)
     queries = rng.normal(size=(20, 32)).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     scores, found = index.search(queries, 10)
@@ -221,7 +222,7 @@ def test_a_file_given_as_the_index_folder(articles: Path, fake_encoder: FakeEnco
 def test_index_with_another_schema_is_a_mismatch(articles: Path, fake_encoder: FakeEncoder) -> None:
     import sqlite3
 
-    from qa.manifest import describe_files
+    from qa.storage.manifest import describe_files
 
     build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
     generation = Path("idx/gen-000001")
@@ -229,7 +230,10 @@ def test_index_with_another_schema_is_a_mismatch(articles: Path, fake_encoder: F
         db.execute("ALTER TABLE sentences RENAME COLUMN vector_key TO text_hash")
     db.close()
     manifest = json.loads((generation / "manifest.json").read_text())
-    manifest["files"] = describe_files(generation)  # as an older version would have written it
+    manifest["files"] = {  # as an older version would have written it
+        name: {"sha256": entry.sha256, "size": entry.size}
+        for name, entry in describe_files(generation).items()
+    }
     (generation / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexMismatchError, match="written by another version"):
         QA.open("idx", encoder=fake_encoder)
@@ -250,11 +254,11 @@ def test_build_that_crashes_mid_embedding_leaves_the_old_index_live(
     assert current_name(Path("idx")) == "gen-000001"
     assert Path("idx/gen-000002").exists()  # the debris of the interrupted build
     with QA.open("idx", encoder=fake_encoder) as qa:
-        assert qa.info()["counts"]["articles"] == 4
+        assert qa.info().articles == 4
     report = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
     assert (report.generation, report.added) == ("gen-000002", 1)  # debris removed, number reused
     assert [g.name for g in generations(Path("idx"))] == ["gen-000002"]
-    assert read_manifest(Path("idx/gen-000002")).counts["articles"] == 5
+    assert read_manifest(Path("idx/gen-000002")).counts.articles == 5
 
 
 def test_unchanged_files_are_not_parsed_again(

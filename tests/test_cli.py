@@ -29,7 +29,8 @@ def test_build_then_ask_json(articles: Path, capsys: pytest.CaptureFixture[str])
         main(["ask", "--json", "When did the harbour bridge reopen?", "--index", "idx", "--top-k", "3"]) == 0
     )
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"question", "answer", "abstained", "citations"}
+    assert set(data) == {"question", "answer", "abstained", "resolved_query", "citations"}
+    assert data["resolved_query"] == "When did the harbour bridge reopen?"
     assert len(data["citations"]) == 3
     first = data["citations"][0]
     assert set(first) == {f.name for f in fields(Citation)}  # the JSON is the Python API's Citation
@@ -58,7 +59,7 @@ def test_index_from_environment(
     assert out.startswith("1. ") and "Comet seen over Lapland — paragraph 1" in out
     assert main(["info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["counts"]["articles"] == 4 and info["generation"] == "gen-000001"
+    assert info["articles"] == 4 and info["generation"] == "gen-000001"
 
 
 def test_text_output_of_ask(articles: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from qa.ingest import read_corpus
-from qa.lexical import LexicalIndex, question_stopwords
+from qa.storage.bm25_index import Bm25Index
+from qa.terms import default_analyzer, question_stopwords
 from tests.conftest import EXAMPLES
 
 
@@ -17,25 +18,43 @@ def texts() -> list[str]:
 
 
 def test_query_tokens_are_what_bm25s_indexes(texts: list[str]) -> None:
-    index = LexicalIndex.build(texts[:3], np.arange(3, dtype=np.int64))
-    stemmer = index._stem
+    index = Bm25Index.build(texts[:3], np.arange(3, dtype=np.int64))
+    stemmer = default_analyzer().stemmer
     expected = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
     assert [index.tokens(t) for t in texts] == [list(t) for t in expected]
 
 
 def test_content_terms_drop_question_words() -> None:
-    index = LexicalIndex.build(["anything at all"], np.arange(1, dtype=np.int64))
-    assert index.content_terms("Who was their quarterback, and what did he say?") == {"quarterback", "say"}
+    assert default_analyzer().content_terms("Who was their quarterback, and what did he say?") == {
+        "quarterback",
+        "say",
+    }
     assert {"what", "who", "how", "the"} <= question_stopwords()
 
 
 def test_scores_and_search_agree_with_bm25s(texts: list[str]) -> None:
     ids = np.arange(100, 100 + len(texts), dtype=np.int64)
-    index = LexicalIndex.build(texts, ids)
-    scores, found = index.search("Denver Broncos defeated the Carolina Panthers", 5)
+    index = Bm25Index.build(texts, ids)
+    query = "Denver Broncos defeated the Carolina Panthers"
+    match = index.match(query)
+    found = match.top(5)
+    scores = match.scores_of(found)
     assert list(scores) == sorted(scores, reverse=True) and len(found) == 5
-    all_scores = index.scores("Denver Broncos defeated the Carolina Panthers")
+    reference = bm25s.BM25()
+    reference.index(
+        bm25s.tokenize(texts, stopwords="en", stemmer=default_analyzer().stemmer, show_progress=False),
+        show_progress=False,
+    )
+    all_scores = reference.get_scores(index.tokens(query))
     assert found[0] == ids[int(np.argmax(all_scores))]
     assert np.allclose(scores, np.sort(all_scores)[::-1][:5])
-    assert index.search("zzzz qqqq", 5)[1].size == 0  # unknown words: nothing, no error
-    assert index.search("the of and", 5)[1].size == 0  # only stopwords
+    assert match.best == max(all_scores)
+    assert match.scores_of(np.array([5, 99999], dtype=np.int64)).tolist() == [0.0, 0.0]  # not held
+    assert index.match("zzzz qqqq").top(5).size == 0  # unknown words: nothing, no error
+    assert index.match("the of and").top(5).size == 0  # only stopwords
+
+
+def test_ids_out_of_order_are_sorted_with_their_texts() -> None:
+    index = Bm25Index.build(["apples and pears", "boats on rivers"], np.array([9, 3], dtype=np.int64))
+    assert index.match("boats").top(2).tolist() == [3]
+    assert index.match("pears").top(2).tolist() == [9]

@@ -14,6 +14,7 @@ class Paragraph:
     start: int
     end: int
     boilerplate: str | None = None  # why it is not article text, or None
+    heading: bool = False  # a subheading: context for the paragraphs under it, never cited alone
 
     def text_of(self, article: Article) -> str:
         return article.text[self.start : self.end]
@@ -49,7 +50,7 @@ class Article:
             h.update((part or "").encode("utf-8"))
             h.update(b"\x00")
         for p in self.paragraphs:
-            h.update(f"{p.start}:{p.end}:{p.boilerplate or ''};".encode())
+            h.update(f"{p.start}:{p.end}:{p.boilerplate or ''}:{int(p.heading)};".encode())
         return h.hexdigest()
 
     def with_paragraphs(self, paragraphs: tuple[Paragraph, ...]) -> Article:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from qa.ingest.article import Article, Paragraph
+from qa.ingest.headings import find_headings
 
 _APPEALS = [
     r"\bremind me later\b",
@@ -42,6 +43,9 @@ _APPEALS = [
     r"\b(?:our|free|daily|weekly) newsletter\b",
     r"\b(?:share|follow) (?:this (?:article|story|post)|us)(?: on)?\b",
     r"\bclick here\b|\bread (?:more|next|the full story)\s*[:›»>]",
+    # A "read more" box: a pointer to another story, not this one's text.
+    r"^(?:related(?: (?:story|stories|articles?|coverage|content|reading))?|see also|also read|read also|"
+    r"more on this(?: story)?|more coverage|further reading)\s*[:›»>|–—-]",
     r"^(?:©|\(c\)\s*\d{4}|copyright\b)|\ball rights reserved\b",
     r"\bwe use cookies\b|\bcookie (?:policy|settings|preferences)\b|\baccept (?:all )?cookies\b",
     r"^(?:advertisement|sponsored(?: content)?|related(?: articles| stories| coverage)?|"
@@ -100,7 +104,7 @@ def _normalized(text: str) -> str:
 
 
 def flag_corpus(articles: Sequence[Article]) -> list[Article]:
-    """Apply all three rules to a corpus; returns the articles with flags set."""
+    """Apply all three rules to a corpus, then mark subheadings; returns the flagged articles."""
     seen: dict[tuple[str, str], set[str]] = defaultdict(set)
     for article in articles:
         source = _source_of(article)
@@ -112,11 +116,14 @@ def flag_corpus(articles: Sequence[Article]) -> list[Article]:
         source = _source_of(article)
         texts = [p.text_of(article) for p in article.paragraphs]
         reasons = flag_article(texts)
-        paragraphs = []
-        for p, text, reason in zip(article.paragraphs, texts, reasons, strict=True):
+        for i, text in enumerate(texts):
             repeats = len(seen[(source, _normalized(text))])
-            if reason is None and repeats >= MIN_REPEATS:
-                reason = f"repeated in {repeats} articles of this source"
-            paragraphs.append(Paragraph(number=p.number, start=p.start, end=p.end, boilerplate=reason))
-        flagged.append(article.with_paragraphs(tuple(paragraphs)))
+            if reasons[i] is None and repeats >= MIN_REPEATS:
+                reasons[i] = f"repeated in {repeats} articles of this source"
+        headings = find_headings(texts, [r is not None for r in reasons])
+        paragraphs = tuple(
+            Paragraph(number=p.number, start=p.start, end=p.end, boilerplate=reason, heading=heading)
+            for p, reason, heading in zip(article.paragraphs, reasons, headings, strict=True)
+        )
+        flagged.append(article.with_paragraphs(paragraphs))
     return flagged

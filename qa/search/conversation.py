@@ -1,32 +1,26 @@
 """Follow-up questions: resolve "Who was their quarterback?" against the turns before it.
 
 Without a language model, a follow-up is recognised by its references to something said before
-(pronouns, "the same", very short questions with no name of their own). Its retrieval then
-uses the previous question as context and favours the articles the previous answer cited.
+(pronouns, "the same", very short questions with no name of their own). It is then searched as
+the earlier question together with the new one (``Answer.resolved_query``), and the articles the
+previous answer cited are favoured.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from qa.results import Answer
 
-if TYPE_CHECKING:
-    from qa.api import QA
-
 _REFERENCES = re.compile(
     r"\b(?:he|him|his|she|her|hers|it|its|they|them|their|theirs|this|that|these|those|there|"
-    r"then|the same|the other|that one|also|too|else|more|former|latter)\b",
+    r"then|the same|the other|that one|also|too|else|more|former|latter|next)\b",
     re.IGNORECASE,
 )
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z]+|\b[A-Z]{2,}\b|\d")
 SHORT_QUESTION_WORDS = 4
-# Extra score for passages of the articles the previous answer cited: a follow-up is about the
-# same story unless its own words point elsewhere. (Fused scores run 0..1; 0.05 was too weak for
-# pronoun-only follow-ups such as "Who is attacking it?".)
-ARTICLE_BOOST = 0.15
 
 
 def is_follow_up(question: str) -> bool:
@@ -34,6 +28,19 @@ def is_follow_up(question: str) -> bool:
     if _REFERENCES.search(text):
         return True
     return len(text.split()) <= SHORT_QUESTION_WORDS and not _NAME.search(text)
+
+
+class Asks(Protocol):
+    """What a conversation needs from :class:`qa.QA`."""
+
+    def ask(
+        self,
+        question: str,
+        top_k: int = 5,
+        *,
+        context: str | None = None,
+        prefer_articles: tuple[str, ...] = (),
+    ) -> Answer: ...
 
 
 @dataclass(frozen=True)
@@ -47,17 +54,15 @@ class Turn:
 class Chat:
     """A conversation over one index; each ``ask`` may refer back to the turns before it."""
 
-    qa: QA
+    qa: Asks
     turns: list[Turn] = field(default_factory=list)
 
     def ask(self, question: str, top_k: int = 5) -> Answer:
         previous = self.turns[-1] if self.turns else None
         if previous is not None and is_follow_up(question):
-            context = f"{previous.context} {question}"
             cited = tuple(dict.fromkeys(c.article_id for c in previous.answer.citations[:2]))
             answer = self.qa.ask(question, top_k=top_k, context=previous.context, prefer_articles=cited)
         else:
-            context = question
             answer = self.qa.ask(question, top_k=top_k)
-        self.turns.append(Turn(question=question, context=context, answer=answer))
+        self.turns.append(Turn(question=question, context=answer.resolved_query, answer=answer))
         return answer

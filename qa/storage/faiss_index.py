@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import faiss
@@ -10,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.embed import Vectors
+from qa.errors import BadInputError
 
 logger = logging.getLogger(__name__)
 
@@ -19,19 +21,34 @@ FLAT_LIMIT = 300_000
 HNSW_NEIGHBORS = 32
 
 
+_INDEX_TYPE = re.compile(r"Flat|HNSW(\d{1,3})")
+
+
 def choose_index_type(count: int) -> str:
     return "Flat" if count <= FLAT_LIMIT else f"HNSW{HNSW_NEIGHBORS}"
 
 
-class VectorIndex:
+def check_index_type_message(index_type: str) -> str:
+    return f"Unknown index type {index_type!r}; use 'Flat' (exact) or 'HNSW32' (graph, for millions)."
+
+
+def check_index_type(index_type: str | None) -> None:
+    """Raise BadInputError for an index type FAISS is not asked to build here."""
+    if index_type is not None and (
+        not isinstance(index_type, str) or not _INDEX_TYPE.fullmatch(index_type) or index_type == "HNSW0"
+    ):
+        raise BadInputError(check_index_type_message(str(index_type)))
+
+
+class FaissIndex:
+    """Implements :class:`qa.search.protocols.VectorIndex` with a FAISS ``IndexIDMap2``."""
+
     def __init__(self, index: faiss.Index, index_type: str) -> None:
         self._index = index
         self.index_type = index_type
 
     @classmethod
-    def build(
-        cls, ids: npt.NDArray[np.int64], vectors: Vectors, index_type: str | None = None
-    ) -> VectorIndex:
+    def build(cls, ids: npt.NDArray[np.int64], vectors: Vectors, index_type: str | None = None) -> FaissIndex:
         if vectors.ndim != 2 or len(ids) != len(vectors):
             raise ValueError(f"{len(ids)} ids for vectors of shape {vectors.shape}")
         dim = vectors.shape[1]
@@ -41,14 +58,14 @@ class VectorIndex:
         elif index_type.startswith("HNSW"):
             inner = faiss.IndexHNSWFlat(dim, int(index_type[4:]), faiss.METRIC_INNER_PRODUCT)
         else:
-            raise ValueError(f"unknown index type {index_type!r}; use 'Flat' or 'HNSW32'")
+            raise BadInputError(check_index_type_message(index_type))
         index = faiss.IndexIDMap2(inner)
         if len(ids):
             index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
         return cls(index, index_type)
 
     @classmethod
-    def load(cls, path: Path, index_type: str) -> VectorIndex:
+    def load(cls, path: Path, index_type: str) -> FaissIndex:
         return cls(faiss.read_index(str(path)), index_type)
 
     def save(self, path: Path) -> None:

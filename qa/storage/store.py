@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.ingest.article import Article, make_paragraphs
+from qa.ingest.article import Article, Paragraph, make_paragraphs
 
 SCHEMA = """
 CREATE TABLE articles (
@@ -24,15 +24,19 @@ CREATE TABLE articles (
     content_hash TEXT NOT NULL
 );
 CREATE TABLE passages (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY,  -- this generation's row; search indexes use it, results do not
+    key TEXT NOT NULL UNIQUE,  -- stable across rebuilds: article id + hash of the text
     article_row INTEGER NOT NULL REFERENCES articles(row),
     paragraph INTEGER NOT NULL,
     start INTEGER NOT NULL,
     "end" INTEGER NOT NULL,
     text_hash TEXT NOT NULL,
-    boilerplate TEXT
+    boilerplate TEXT,
+    heading INTEGER NOT NULL,
+    section TEXT
 );
 CREATE INDEX passages_by_article ON passages(article_row, paragraph);
+CREATE INDEX passages_by_text ON passages(text_hash);
 CREATE TABLE sentences (
     passage_id INTEGER NOT NULL REFERENCES passages(id),
     start INTEGER NOT NULL,
@@ -53,24 +57,52 @@ CREATE TABLE vectors (
 """
 
 _PASSAGE_COLUMNS = """
-    p.id, p.paragraph, p.start, p."end", substr(a.text, p.start + 1, p."end" - p.start),
-    p.boilerplate, a.article_id, a.title, a.url, a.published, a.source_path
+    p.id, p.key, p.paragraph, p.start, p."end", substr(a.text, p.start + 1, p."end" - p.start),
+    p.boilerplate, p.heading, p.section, p.text_hash, a.article_id, a.title, a.url, a.published,
+    a.source_path
 """
+
+
+def passage_key(article_id: str, text_hash: str, repeat: int = 1) -> str:
+    """Stable name of a passage: its article and a hash of its text (``-2`` for a repeat)."""
+    key = f"{article_id}@{text_hash[:16]}"
+    return key if repeat == 1 else f"{key}-{repeat}"
 
 
 @dataclass(frozen=True)
 class PassageRow:
     id: int
+    key: str
     paragraph: int
     start: int
     end: int
     text: str
     boilerplate: str | None
+    heading: bool
+    section: str | None
+    text_hash: str
     article_id: str
     title: str
     url: str | None
     published: str | None
     source_path: str
+
+
+def _passage(row: Sequence[object]) -> PassageRow:
+    values = list(row)
+    values[7] = bool(values[7])  # heading: stored as 0/1
+    return PassageRow(*values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    article_id: str
+    title: str
+    url: str | None
+    published: str | None
+    byline: str | None
+    source_path: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -112,17 +144,26 @@ class StoreWriter:
 
     def add_passage(
         self,
+        key: str,
         article_row: int,
-        paragraph: int,
-        start: int,
-        end: int,
+        paragraph: Paragraph,
         text_hash: str,
-        boilerplate: str | None,
+        section: str | None,
     ) -> int:
         cursor = self.connection.execute(
-            'INSERT INTO passages (article_row, paragraph, start, "end", text_hash, boilerplate) '
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (article_row, paragraph, start, end, text_hash, boilerplate),
+            'INSERT INTO passages (key, article_row, paragraph, start, "end", text_hash, boilerplate, '
+            "heading, section) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                article_row,
+                paragraph.number,
+                paragraph.start,
+                paragraph.end,
+                text_hash,
+                paragraph.boilerplate,
+                int(paragraph.heading),
+                section,
+            ),
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -166,15 +207,15 @@ class Store:
     def check_schema(self) -> None:
         """Raise sqlite3.Error unless the tables have the columns this version reads."""
         self.connection.execute(
-            'SELECT p.id, p.article_row, p.paragraph, p.start, p."end", p.text_hash, p.boilerplate, '
-            "a.article_id, a.title, a.url, a.published, a.source_path, a.text, s.vector_key, v.key, v.vector, "
+            'SELECT p.id, p.key, p.article_row, p.paragraph, p.start, p."end", p.text_hash, p.boilerplate, '
+            "p.heading, p.section, a.byline, a.article_id, a.title, a.url, a.published, a.source_path, a.text, s.vector_key, v.key, v.vector, "
             "f.source_path, f.content_key FROM passages p, articles a, sentences s, vectors v, files f LIMIT 0"
         ).fetchall()
 
     def searchable_passage_ids(self) -> np.ndarray:
-        """Ids of the passages in the search indexes (not boilerplate), in id order."""
+        """Ids of the passages in the search indexes (not boilerplate, not headings), in id order."""
         rows = self.connection.execute(
-            "SELECT id FROM passages WHERE boilerplate IS NULL ORDER BY id"
+            "SELECT id FROM passages WHERE boilerplate IS NULL AND heading = 0 ORDER BY id"
         ).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
@@ -187,7 +228,59 @@ class Store:
             f"WHERE p.id IN ({marks})",
             list(map(int, ids)),
         ).fetchall()
-        return {row[0]: PassageRow(*row) for row in rows}
+        return {row[0]: _passage(row) for row in rows}
+
+    def passage_by_key(self, key: str) -> PassageRow | None:
+        row = self.connection.execute(
+            f"SELECT {_PASSAGE_COLUMNS} FROM passages p JOIN articles a ON a.row = p.article_row "
+            "WHERE p.key = ?",
+            (key,),
+        ).fetchone()
+        return None if row is None else _passage(row)
+
+    def neighbours(self, ids: Sequence[int]) -> dict[int, int]:
+        """For each passage, the searchable passage right after it in its article, if any."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.connection.execute(
+            "SELECT p.id, (SELECT n.id FROM passages n WHERE n.article_row = p.article_row "
+            "AND n.paragraph > p.paragraph AND n.boilerplate IS NULL AND n.heading = 0 "
+            f"ORDER BY n.paragraph LIMIT 1) FROM passages p WHERE p.id IN ({marks})",
+            list(map(int, ids)),
+        ).fetchall()
+        return {pid: nid for pid, nid in rows if nid is not None}
+
+    def copies(self, text_hashes: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
+        """Searchable passages with each text hash: (passage id, article id), in id order."""
+        wanted = list(dict.fromkeys(text_hashes))
+        found: dict[str, list[tuple[int, str]]] = {h: [] for h in wanted}
+        if not wanted:
+            return found
+        marks = ",".join("?" * len(wanted))
+        for text_hash, pid, article_id in self.connection.execute(
+            "SELECT p.text_hash, p.id, a.article_id FROM passages p JOIN articles a ON a.row = p.article_row "
+            f"WHERE p.text_hash IN ({marks}) AND p.boilerplate IS NULL AND p.heading = 0 ORDER BY p.id",
+            wanted,
+        ):
+            found[text_hash].append((pid, article_id))
+        return found
+
+    def article(self, article_id: str) -> tuple[ArticleRow, list[PassageRow]] | None:
+        """An article's record and all its paragraphs (boilerplate and headings included)."""
+        row = self.connection.execute(
+            "SELECT row, article_id, title, url, published, byline, source_path, text FROM articles "
+            "WHERE article_id = ?",
+            (article_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        rows = self.connection.execute(
+            f"SELECT {_PASSAGE_COLUMNS} FROM passages p JOIN articles a ON a.row = p.article_row "
+            "WHERE p.article_row = ? ORDER BY p.paragraph",
+            (row[0],),
+        ).fetchall()
+        return ArticleRow(*row[1:]), [_passage(r) for r in rows]
 
     def sentences(self, passage_ids: Sequence[int]) -> dict[int, list[SentenceRow]]:
         result: dict[int, list[SentenceRow]] = {int(i): [] for i in passage_ids}

@@ -6,21 +6,31 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from qa.embed import Encoder
 from qa.errors import IndexCorruptError, IndexMismatchError
-from qa.generations import current_generation
-from qa.lexical import LexicalIndex
-from qa.manifest import Manifest, read_manifest, verify_files
-from qa.store import Store
-from qa.vectors import VectorIndex
+from qa.results import IndexInfo
+from qa.storage.bm25_index import Bm25Index
+from qa.storage.faiss_index import FaissIndex
+from qa.storage.generations import current_generation
+from qa.storage.manifest import Manifest, read_manifest, verify_files
+from qa.storage.store import Store
 
 logger = logging.getLogger(__name__)
 
 SQLITE_NAME = "qa.sqlite"
 FAISS_NAME = "vectors.faiss"
 BM25_DIR = "bm25"
+# Every generation has these; a manifest that does not list one has been tampered with.
+REQUIRED_FILES = (
+    SQLITE_NAME,
+    FAISS_NAME,
+    f"{BM25_DIR}/params.index.json",
+    f"{BM25_DIR}/vocab.index.json",
+    f"{BM25_DIR}/data.csc.index.npy",
+    f"{BM25_DIR}/indices.csc.index.npy",
+    f"{BM25_DIR}/indptr.csc.index.npy",
+)
 
 
 @dataclass
@@ -28,31 +38,39 @@ class Generation:
     path: Path
     manifest: Manifest
     store: Store
-    vectors: VectorIndex
-    lexical: LexicalIndex
+    vectors: FaissIndex
+    lexical: Bm25Index
 
     def close(self) -> None:
         self.store.close()
 
 
-def describe(index_dir: Path, generation: Path, manifest: Manifest) -> dict[str, Any]:
+def describe(index_dir: Path, generation: Path, manifest: Manifest, abstain_below: float) -> IndexInfo:
     """What ``qa info`` and ``QA.info()`` report about a generation."""
-    return {
-        "index": str(index_dir),
-        "generation": generation.name,
-        "created": manifest.created,
-        "qa_version": manifest.qa_version,
-        "format_version": manifest.format_version,
-        "model": manifest.model,
-        "index_type": manifest.index_type,
-        "counts": manifest.counts,
-        "source": manifest.source,
-        "size_bytes": sum(f["size"] for f in manifest.files.values()),
-    }
+    counts = manifest.counts
+    return IndexInfo(
+        index=str(index_dir),
+        generation=generation.name,
+        created=manifest.created,
+        qa_version=manifest.qa_version,
+        format_version=manifest.format_version,
+        model=manifest.model.name,
+        model_path=manifest.model.path,
+        dim=manifest.model.dim,
+        abstain_below=abstain_below,
+        index_type=manifest.index_type,
+        articles=counts.articles,
+        passages=counts.passages,
+        searchable=counts.searchable,
+        boilerplate=counts.boilerplate,
+        headings=counts.headings,
+        source=manifest.source,
+        size_bytes=manifest.size_bytes,
+    )
 
 
 def check_model(manifest: Manifest, encoder: Encoder, where: Path) -> None:
-    name, dim = manifest.model.get("name"), manifest.model.get("dim")
+    name, dim = manifest.model.name, manifest.model.dim
     if name != encoder.name or dim != encoder.dim:
         raise IndexMismatchError(
             f"Index '{where}' was built with model {name!r} ({dim}-d) but this QA uses "
@@ -61,11 +79,17 @@ def check_model(manifest: Manifest, encoder: Encoder, where: Path) -> None:
         )
 
 
-def open_generation(index_dir: Path, encoder: Encoder) -> Generation:
+def read_checked_manifest(index_dir: Path) -> tuple[Path, Manifest]:
+    """The live generation's folder and manifest, every file verified against it."""
     path = current_generation(index_dir)
     manifest = read_manifest(path)
+    verify_files(path, manifest, REQUIRED_FILES)
+    return path, manifest
+
+
+def open_generation(index_dir: Path, encoder: Encoder) -> Generation:
+    path, manifest = read_checked_manifest(index_dir)
     check_model(manifest, encoder, path)
-    verify_files(path, manifest)
     store = Store(path / SQLITE_NAME)
     try:
         try:
@@ -76,13 +100,13 @@ def open_generation(index_dir: Path, encoder: Encoder) -> Generation:
                 f"Rebuild with: qa build ARTICLES --index {index_dir} --force"
             ) from None
         ids = store.searchable_passage_ids()
-        vectors = VectorIndex.load(path / FAISS_NAME, manifest.index_type)
+        vectors = FaissIndex.load(path / FAISS_NAME, manifest.index_type)
         if len(vectors) != len(ids) or vectors.dim != encoder.dim:
             raise IndexCorruptError(
                 f"Index '{path}' holds {len(vectors)} vectors of dimension {vectors.dim} for "
                 f"{len(ids)} passages. Rebuild with: qa build ARTICLES --index {index_dir} --force"
             )
-        lexical = LexicalIndex.load(path / BM25_DIR, ids)
+        lexical = Bm25Index.load(path / BM25_DIR, ids)
     except Exception:
         store.close()
         raise

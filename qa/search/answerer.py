@@ -1,0 +1,56 @@
+"""Extractive answers: number the ranked passages as citations and write the short answer from
+their answering sentences, or abstain and list the closest matches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from qa.results import Answer, Citation
+from qa.search.abstention import abstains, strength
+from qa.search.ranking import Evidence
+
+# A second sentence joins the short answer when it is nearly as good as the first.
+SECOND_SENTENCE_RATIO = 0.9
+ABSTAIN_TEXT = "I could not find an answer to this in the articles. The closest matches are listed below."
+
+
+def citation(number: int, e: Evidence) -> Citation:
+    p = e.passage
+    return Citation(
+        number=number,
+        score=round(e.score, 4),
+        passage_key=p.key,
+        article_id=p.article_id,
+        title=p.title,
+        url=p.url,
+        published=p.published,
+        source_path=p.source_path,
+        paragraph=p.paragraph,
+        text=p.text,
+        start=p.start,
+        end=p.end,
+        sentence=p.text[e.sentence.start - p.start : e.sentence.end - p.start],
+        sentence_start=e.sentence.start,
+        sentence_end=e.sentence.end,
+        section=p.section,
+        also_in=e.also_in,
+    )
+
+
+def assemble(
+    question: str, evidence: Sequence[Evidence], abstain_below: float, resolved_query: str = ""
+) -> Answer:
+    """Number the evidence as citations and write the short answer from its sentences."""
+    citations = tuple(citation(n, e) for n, e in enumerate(evidence, start=1))
+    if abstains(list(evidence), abstain_below):
+        return Answer(question, ABSTAIN_TEXT, True, citations, resolved_query)
+    parts = [f"{citations[0].sentence} [1]"]
+    if len(evidence) > 1:
+        first, second = evidence[0], evidence[1]
+        if (
+            strength(second) >= abstain_below
+            and second.sentence.score >= SECOND_SENTENCE_RATIO * first.sentence.score
+            and citations[1].sentence != citations[0].sentence
+        ):
+            parts.append(f"{citations[1].sentence} [2]")
+    return Answer(question, " ".join(parts), False, citations, resolved_query)

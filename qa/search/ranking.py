@@ -1,0 +1,152 @@
+"""Final passage ranking: retrieval scores plus what the passage's best sentence shows.
+
+A lede that restates the question has high similarity but adds nothing and holds no answer of
+the kind asked for; the paragraph after it, which names the answer, does. So the ranking looks
+at a few more candidates than it returns (and at the paragraph right after each of the best),
+scores each passage's sentences (:mod:`qa.search.sentences`) and combines a handful of features
+with weights fitted on the SQuAD tune questions (bench/fit_weights.py, docs/BENCHMARKS.md).
+Identical paragraphs (syndicated copies) are ranked once, naming the other articles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.search.protocols import PassageStore
+from qa.search.retriever import Candidate, Retrieval
+from qa.search.sentences import SENTENCE_WEIGHTS, Question, SentenceScore, best_sentence, score_sentences
+from qa.storage.store import PassageRow
+from qa.terms import Analyzer
+
+PASSAGE_FEATURES = ("dense", "lexical", "sentence", "kind", "novelty", "title_share", "first_paragraph")
+# Fitted by bench/fit_weights.py (listwise logistic regression over the candidates of each
+# SQuAD tune question and the news questions); see docs/BENCHMARKS.md for the fit and its check
+# on held-out halves.
+PASSAGE_WEIGHTS = np.array([0.6, 0.4, 0.0, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)
+RERANK_POOL = 20  # candidates whose sentences are scored
+NEIGHBOURS_OF = 3  # the next paragraph of this many top candidates joins the pool
+# Extra score for passages of the articles a follow-up's previous answer cited: a follow-up is
+# about the same story unless its own words point elsewhere.
+ARTICLE_BOOST = 0.15
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A ranked passage with its answering sentence."""
+
+    passage: PassageRow
+    candidate: Candidate
+    sentence: SentenceScore  # the answering sentence
+    sentences: tuple[SentenceScore, ...]  # every sentence of the passage, scored
+    features: np.ndarray  # PASSAGE_FEATURES
+    score: float
+    also_in: tuple[str, ...] = ()
+
+
+def passage_features(
+    candidate: Candidate, passage: PassageRow, best: SentenceScore, question: Question, analyzer: Analyzer
+) -> np.ndarray:
+    """PASSAGE_FEATURES of one candidate whose answering sentence is ``best``."""
+    title_terms = analyzer.content_terms(f"{passage.title} {passage.section or ''}")
+    title_share = len(question.terms & title_terms) / len(question.terms) if question.terms else 0.0
+    return np.array(
+        [
+            candidate.dense,
+            candidate.lexical,
+            best.score,
+            float(best.holds_kind),
+            best.novelty,
+            title_share,
+            float(passage.paragraph == 1),
+        ],
+        dtype=np.float32,
+    )
+
+
+class Ranker:
+    def __init__(
+        self,
+        store: PassageStore,
+        analyzer: Analyzer,
+        weights: np.ndarray = PASSAGE_WEIGHTS,
+        sentence_weights: np.ndarray = SENTENCE_WEIGHTS,
+        pool: int = RERANK_POOL,
+    ) -> None:
+        self.store = store
+        self.analyzer = analyzer
+        self.weights = weights
+        self.sentence_weights = sentence_weights
+        self.pool_size = pool
+
+    def rank(
+        self,
+        question: Question,
+        retrieval: Retrieval,
+        top_k: int,
+        prefer_articles: tuple[str, ...] = (),
+    ) -> list[Evidence]:
+        """The ``top_k`` best passages, one per distinct text, best first."""
+        evidence = self.score(question, self.pool(retrieval, top_k), prefer_articles)
+        evidence.sort(key=lambda e: (-e.score, e.passage.id))
+        return self._distinct(evidence)[:top_k]
+
+    def pool(self, retrieval: Retrieval, top_k: int) -> list[Candidate]:
+        """The candidates worth scoring sentence by sentence: the best few and their next paragraphs."""
+        pool = list(retrieval.candidates[: max(self.pool_size, top_k)])
+        seen = {c.passage_id for c in pool}
+        following = self.store.neighbours([c.passage_id for c in pool[:NEIGHBOURS_OF]])
+        extra = [pid for pid in dict.fromkeys(following.values()) if pid not in seen]
+        return pool + retrieval.score(extra)
+
+    def score(
+        self, question: Question, pool: list[Candidate], prefer_articles: tuple[str, ...] = ()
+    ) -> list[Evidence]:
+        """Every candidate of ``pool`` with its best sentence and final score, in pool order."""
+        ids = [c.passage_id for c in pool]
+        rows = self.store.passages(ids)
+        sentences = self.store.sentences(ids)
+        vectors = self.store.vectors(s.vector_key for pid in ids for s in sentences[pid])
+        preferred = set(prefer_articles)
+        out: list[Evidence] = []
+        for candidate in pool:
+            passage = rows[candidate.passage_id]
+            scores = score_sentences(
+                question,
+                passage,
+                sentences[candidate.passage_id],
+                vectors,
+                self.analyzer,
+                self.sentence_weights,
+            )
+            best = best_sentence(scores, question)
+            features = passage_features(candidate, passage, best, question, self.analyzer)
+            score = float(features @ self.weights)
+            if passage.article_id in preferred:
+                score += ARTICLE_BOOST
+            out.append(Evidence(passage, candidate, best, tuple(scores), features, score))
+        return out
+
+    def _distinct(self, ranked: list[Evidence]) -> list[Evidence]:
+        """Keep the best-ranked copy of each text; name the articles of the other copies."""
+        copies = self.store.copies(e.passage.text_hash for e in ranked)
+        out: list[Evidence] = []
+        seen: set[str] = set()
+        for e in ranked:
+            if e.passage.text_hash in seen:
+                continue
+            seen.add(e.passage.text_hash)
+            others = tuple(
+                dict.fromkeys(
+                    a
+                    for pid, a in copies.get(e.passage.text_hash, [])
+                    if pid != e.passage.id and a != e.passage.article_id
+                )
+            )
+            out.append(
+                Evidence(e.passage, e.candidate, e.sentence, e.sentences, e.features, e.score, others)
+                if others
+                else e
+            )
+        return out

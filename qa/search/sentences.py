@@ -1,0 +1,113 @@
+"""The sentence that answers, inside a passage.
+
+A sentence is scored on what it shares with the question (embedding similarity, the question's
+content words it covers), what it *adds* (content words beyond the question's), and whether it
+holds the kind of answer asked for (:mod:`qa.search.answer_types`). The weights were fitted on
+the SQuAD tune questions (bench/fit_weights.py; docs/BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.search.answer_types import AnswerKind, expected_kind, holds_kind
+from qa.storage.store import PassageRow, SentenceRow
+from qa.terms import Analyzer
+
+SENTENCE_FEATURES = ("cosine", "share", "kind", "novelty", "first")
+# Fitted by bench/fit_weights.py on the SQuAD tune file (gold = a sentence holding the answer).
+SENTENCE_WEIGHTS = np.array([1.0, 0.5, 0.15, 0.1, 0.0], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question analysed once: its words, content terms and the answer kind it wants."""
+
+    text: str
+    terms: frozenset[str]
+    kind: AnswerKind | None
+    vector: np.ndarray
+
+
+def analyse_question(text: str, vector: np.ndarray, analyzer: Analyzer) -> Question:
+    return Question(
+        text=text, terms=frozenset(analyzer.content_terms(text)), kind=expected_kind(text), vector=vector
+    )
+
+
+@dataclass(frozen=True)
+class SentenceScore:
+    start: int  # offsets in the article's text
+    end: int
+    features: np.ndarray  # SENTENCE_FEATURES
+    score: float
+
+    @property
+    def cosine(self) -> float:
+        return float(self.features[0])
+
+    @property
+    def share(self) -> float:
+        return float(self.features[1])
+
+    @property
+    def holds_kind(self) -> bool:
+        return bool(self.features[2])
+
+    @property
+    def novelty(self) -> float:
+        return float(self.features[3])
+
+
+def score_sentences(
+    question: Question,
+    passage: PassageRow,
+    sentences: Sequence[SentenceRow],
+    vectors: dict[str, np.ndarray],
+    analyzer: Analyzer,
+    weights: np.ndarray = SENTENCE_WEIGHTS,
+) -> list[SentenceScore]:
+    """Every sentence of ``passage`` with its features and score, in text order.
+
+    A passage with no sentence rows is scored as one sentence (its whole text).
+    """
+    spans = [(s.start, s.end, vectors.get(s.vector_key)) for s in sentences] or [
+        (passage.start, passage.end, None)
+    ]
+    query = question.vector.reshape(-1)
+    out: list[SentenceScore] = []
+    for position, (start, end, vector) in enumerate(spans):
+        text = passage.text[start - passage.start : end - passage.start]
+        terms = analyzer.content_terms(text)
+        share = len(question.terms & terms) / len(question.terms) if question.terms else 0.0
+        novelty = len(terms - question.terms) / len(terms) if terms else 0.0
+        features = np.array(
+            [
+                float(vector @ query) if vector is not None else 0.0,
+                share,
+                float(holds_kind(text, question.kind, question.text)),
+                novelty,
+                float(position == 0),
+            ],
+            dtype=np.float32,
+        )
+        out.append(SentenceScore(start, end, features, float(features @ weights)))
+    return out
+
+
+def best_sentence(scores: Sequence[SentenceScore], question: Question) -> SentenceScore:
+    """The best-scoring sentence; if it only restates the question, the next one that answers.
+
+    "Restates" means the question wants a kind of answer (a name, a date, a number) that the
+    best sentence lacks while the sentence right after it holds one.
+    """
+    best_index = max(range(len(scores)), key=lambda i: scores[i].score)
+    best = scores[best_index]
+    if question.kind is not None and not best.holds_kind and best_index + 1 < len(scores):
+        following = scores[best_index + 1]
+        if following.holds_kind:
+            return following
+    return best

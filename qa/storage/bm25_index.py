@@ -1,0 +1,100 @@
+"""BM25 over passages with bm25s (Lucene scoring, English stemming and stopwords)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from qa.terms import Analyzer, default_analyzer
+
+logger = logging.getLogger(__name__)
+
+Ids = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Bm25Matches:
+    """Scores of every row of the index for one query (one sparse pass)."""
+
+    scores: npt.NDArray[np.float32]  # by row
+    passage_ids: Ids  # row -> passage id, ascending
+
+    @property
+    def best(self) -> float:
+        return float(self.scores.max()) if len(self.scores) else 0.0
+
+    def top(self, k: int) -> Ids:
+        k = min(k, len(self.scores))
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64)
+        rows = np.argpartition(-self.scores, k - 1)[:k]
+        rows = rows[np.argsort(-self.scores[rows], kind="stable")]
+        return self.passage_ids[rows[self.scores[rows] > 0]]
+
+    def scores_of(self, ids: Ids) -> npt.NDArray[np.float32]:
+        rows = np.searchsorted(self.passage_ids, ids)
+        rows = np.minimum(rows, max(len(self.passage_ids) - 1, 0))
+        found = (len(self.passage_ids) > 0) & (self.passage_ids[rows] == ids)
+        return np.where(found, self.scores[rows] if len(self.scores) else 0.0, 0.0).astype(np.float32)
+
+
+class Bm25Index:
+    """Row ``i`` of the bm25s index is passage ``passage_ids[i]``; ids are kept ascending."""
+
+    def __init__(self, retriever: Any, passage_ids: Ids, analyzer: Analyzer | None = None) -> None:
+        if len(passage_ids) > 1 and np.any(np.diff(passage_ids) <= 0):
+            raise ValueError("BM25 passage ids must be strictly ascending")
+        self._retriever = retriever
+        self.passage_ids = passage_ids
+        self._analyzer = analyzer or default_analyzer()
+        self._vocabulary: dict[str, int] = retriever.vocab_dict
+
+    @classmethod
+    def build(cls, texts: Sequence[str], passage_ids: Ids) -> Bm25Index:
+        import bm25s
+
+        order = np.argsort(passage_ids, kind="stable")
+        analyzer = default_analyzer()
+        tokens = bm25s.tokenize(
+            [texts[i] for i in order], stopwords="en", stemmer=analyzer.stemmer, show_progress=False
+        )
+        retriever = bm25s.BM25()
+        # bm25s sets its own logger to DEBUG and would print "Building index from IDs objects".
+        bm25s_logger = logging.getLogger("bm25s")
+        level = bm25s_logger.level
+        bm25s_logger.setLevel(logging.WARNING)
+        try:
+            retriever.index(tokens, show_progress=False)
+        finally:
+            bm25s_logger.setLevel(level)
+        return cls(retriever, passage_ids[order], analyzer)
+
+    @classmethod
+    def load(cls, folder: Path, passage_ids: Ids) -> Bm25Index:
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(folder), show_progress=False), np.sort(passage_ids))
+
+    def save(self, folder: Path) -> None:
+        self._retriever.save(str(folder), show_progress=False)
+
+    def __len__(self) -> int:
+        return len(self.passage_ids)
+
+    def tokens(self, text: str) -> list[str]:
+        """BM25 query tokens: exactly what ``bm25s.tokenize`` makes of the indexed text."""
+        return self._analyzer.terms(text)
+
+    def match(self, text: str) -> Bm25Matches:
+        tokens = [t for t in self.tokens(text) if t in self._vocabulary]
+        if not tokens or not len(self.passage_ids):
+            scores = np.zeros(len(self.passage_ids), dtype=np.float32)
+        else:
+            scores = np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
+        return Bm25Matches(scores, self.passage_ids)

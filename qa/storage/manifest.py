@@ -1,0 +1,194 @@
+"""``manifest.json``: what a generation holds, what made it, and a checksum of every file.
+
+Read first and checked field by field: a hand-edited or damaged manifest is an
+``IndexCorruptError`` with the field named, never an ``AttributeError`` further down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from qa.errors import IndexCorruptError, IndexMismatchError
+
+# 3: stable passage keys, headings and sections, windows for long paragraphs, typed model record.
+FORMAT_VERSION = 3
+MANIFEST_NAME = "manifest.json"
+REBUILD = "Rebuild it with: qa build ARTICLES --index INDEX --force"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The embedding model that made the vectors; opening the index needs the same one."""
+
+    name: str
+    dim: int
+    normalized: bool = True
+    path: str | None = None  # a local sentence-transformers folder; None for the packaged default
+    abstain_below: float | None = None  # evidence threshold calibrated for this model, if known
+
+
+@dataclass(frozen=True)
+class Counts:
+    articles: int
+    passages: int  # every paragraph, boilerplate and headings included
+    searchable: int  # passages in the search indexes
+    boilerplate: int
+    headings: int
+    vectors: int
+    skipped_files: int
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format_version: int
+    qa_version: str
+    created: str
+    model: ModelInfo
+    index_type: str
+    counts: Counts
+    chunking: dict[str, str]
+    corpus_hash: str
+    source: str
+    files: dict[str, FileEntry] = field(default_factory=dict)  # relative path -> checksum
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(f.size for f in self.files.values())
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def describe_files(generation: Path) -> dict[str, FileEntry]:
+    """sha256 and size of every file in the generation except the manifest itself."""
+    files = sorted(p for p in generation.rglob("*") if p.is_file() and p.name != MANIFEST_NAME)
+    return {
+        p.relative_to(generation).as_posix(): FileEntry(sha256=file_sha256(p), size=p.stat().st_size)
+        for p in files
+    }
+
+
+_TYPES: dict[Any, tuple[type, ...]] = {
+    "int": (int,),
+    "str": (str,),
+    "bool": (bool,),
+    "float | None": (float, int, type(None)),
+    "str | None": (str, type(None)),
+}
+
+
+def _typed(cls: type, data: object, where: str) -> Any:
+    """Build dataclass ``cls`` from a JSON object, checking every field's type."""
+    if not isinstance(data, dict):
+        raise IndexCorruptError(f"{where} must be a JSON object, not {type(data).__name__}. {REBUILD}")
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise IndexCorruptError(f"{where} has unknown fields {unknown}. {REBUILD}")
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in data:
+            if f.default is not MISSING or f.default_factory is not MISSING:  # optional field
+                continue
+            raise IndexCorruptError(f"{where} is missing the field {f.name!r}. {REBUILD}")
+        value = data[f.name]
+        allowed = _TYPES.get(f.type)
+        bad_bool = isinstance(value, bool) and f.type in ("int", "float | None")
+        if allowed is not None and (not isinstance(value, allowed) or bad_bool):
+            raise IndexCorruptError(
+                f"{where} field {f.name!r} should be {f.type}, found {value!r}. {REBUILD}"
+            )
+        values[f.name] = value
+    return cls(**values)
+
+
+def parse_manifest(data: object, where: str) -> Manifest:
+    if not isinstance(data, dict):
+        raise IndexCorruptError(f"{where} must be a JSON object. {REBUILD}")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"{where} has format version {version!r}; this article-qa reads version {FORMAT_VERSION}. "
+            f"{REBUILD}"
+        )
+    raw = dict(data)
+    model = _typed(ModelInfo, raw.pop("model", None), f"{where} 'model'")
+    counts = _typed(Counts, raw.pop("counts", None), f"{where} 'counts'")
+    files = raw.pop("files", None)
+    if not isinstance(files, dict) or not files:
+        raise IndexCorruptError(f"{where} 'files' must list the generation's files. {REBUILD}")
+    entries = {str(name): _typed(FileEntry, entry, f"{where} file {name!r}") for name, entry in files.items()}
+    chunking = raw.pop("chunking", None)
+    if not isinstance(chunking, dict) or not all(isinstance(v, str) for v in chunking.values()):
+        raise IndexCorruptError(f"{where} 'chunking' must map names to text. {REBUILD}")
+    rest = _typed(_ManifestHead, raw, where)
+    return Manifest(model=model, counts=counts, files=entries, chunking=chunking, **asdict(rest))
+
+
+@dataclass(frozen=True)
+class _ManifestHead:
+    """The manifest's plain fields, checked like the nested ones."""
+
+    format_version: int
+    qa_version: str
+    created: str
+    index_type: str
+    corpus_hash: str
+    source: str
+
+
+def read_manifest(generation: Path) -> Manifest:
+    path = generation / MANIFEST_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorruptError(
+            f"Index generation '{generation}' has no {MANIFEST_NAME}. {REBUILD}"
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise IndexCorruptError(f"Cannot read '{path}' ({err}). {REBUILD}") from None
+    return parse_manifest(data, f"'{path}'")
+
+
+def verify_files(generation: Path, manifest: Manifest, required: tuple[str, ...] = ()) -> None:
+    """Raise IndexCorruptError unless every listed file exists with its recorded size and hash.
+
+    ``required`` names files the format always has: a manifest that leaves one out is damaged
+    even when the rest checks out. FAISS and SQLite both load damaged files without complaint
+    and return changed results; the checksum is the only guard.
+    """
+    for name in required:
+        if name not in manifest.files:
+            raise IndexCorruptError(f"'{generation / MANIFEST_NAME}' does not list {name}. {REBUILD}")
+    for name, expected in manifest.files.items():
+        path = generation / name
+        if not path.is_file():
+            raise IndexCorruptError(f"Index file '{path}' is missing. {REBUILD}")
+        size = path.stat().st_size
+        if size != expected.size:
+            raise IndexCorruptError(
+                f"Index file '{path}' has {size} bytes, the manifest says {expected.size} "
+                f"(truncated or replaced). {REBUILD}"
+            )
+        if file_sha256(path) != expected.sha256:
+            raise IndexCorruptError(
+                f"Index file '{path}' does not match its checksum (damaged or edited). {REBUILD}"
+            )

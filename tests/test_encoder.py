@@ -1,0 +1,51 @@
+"""The packaged model, loaded for real: long paragraphs are embedded as windows, not cut off."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.embed import SentenceTransformerEncoder, default_encoder
+from qa.textspans import split_sentences
+
+pytestmark = pytest.mark.slow
+
+SHORT = "The harbour bridge reopened on Friday. Repairs cost 40 million euros."
+FILLER = (
+    "The committee reviewed the budget line by line and asked the ministry for further detail on "
+    "spending in every region of the country. "
+)
+TAIL = "In the end the mayor of Ostrava announced that the tram line would open in June."
+
+
+@pytest.fixture(scope="module")
+def encoder() -> SentenceTransformerEncoder:
+    return default_encoder()
+
+
+def test_a_text_that_fits_gets_exactly_the_model_vector(encoder: SentenceTransformerEncoder) -> None:
+    spans = split_sentences(SHORT)
+    vectors, sentence_vectors = encoder.encode_with_spans([SHORT], [spans])
+    assert np.allclose(vectors[0], encoder.encode([SHORT])[0], atol=1e-5)
+    assert sentence_vectors[0].shape == (2, encoder.dim)
+    assert np.allclose(np.linalg.norm(sentence_vectors[0], axis=1), 1.0, atol=1e-5)
+
+
+def test_a_long_paragraph_is_embedded_in_windows_that_each_fit(encoder: SentenceTransformerEncoder) -> None:
+    text = FILLER * 14 + TAIL  # ~450 tokens: past MiniLM's 256
+    spans = split_sentences(text)
+    windows = encoder._windows(text, spans)
+    assert len(windows) >= 2
+    assert windows[0][0] == 0 and windows[-1][1] == len(text)
+    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))  # contiguous
+    for start, end in windows:
+        tokens = encoder._model.tokenizer(text[start:end], add_special_tokens=False, verbose=False)["input_ids"]
+        assert len(tokens) <= encoder._model.max_seq_length - 2
+    vectors, sentence_vectors = encoder.encode_with_spans([text], [spans])
+    truncated = encoder.encode([text])[0]
+    query = encoder.encode_queries(["When will the Ostrava tram line open?"])[0]
+    # The last sentence, past the window a truncating encoder sees, now counts in the vector.
+    assert float(vectors[0] @ query) > float(truncated @ query)
+    tail_vector = sentence_vectors[0][-1]
+    assert float(tail_vector @ query) > 0.5
+    assert float(tail_vector @ query) == pytest.approx(float(np.max(sentence_vectors[0] @ query)))
