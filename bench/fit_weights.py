@@ -63,6 +63,7 @@ class Record:
     sentences: list[np.ndarray]  # per candidate: (m, len(SENTENCE_FEATURES))
     gold: int  # index of the gold candidate, -1 when absent
     gold_sentences: np.ndarray  # bool mask over the gold candidate's sentences
+    coverage: float  # share of the question's content words the index knows
 
 
 def save(records: list[Record], path: Path) -> None:
@@ -80,11 +81,13 @@ def save(records: list[Record], path: Path) -> None:
         sentences=np.concatenate([s for r in records for s in r.sentences]),
         masks=np.array([len(r.gold_sentences) for r in records]),
         mask=np.concatenate([r.gold_sentences for r in records]).astype(bool),
+        coverage=np.array([r.coverage for r in records]),
     )
 
 
 def load(path: Path) -> list[Record]:
-    data = np.load(path, allow_pickle=False)
+    with np.load(path, allow_pickle=False) as archive:
+        data = {name: archive[name] for name in archive.files}  # NpzFile re-reads on every access
     records = []
     p = s = m = c = 0
     for i in range(len(data["group"])):
@@ -104,6 +107,7 @@ def load(path: Path) -> list[Record]:
                 sentences=sentences,
                 gold=int(data["gold"][i]),
                 gold_sentences=data["mask"][m : m + k],
+                coverage=float(data["coverage"][i]),
             )
         )
         p += n
@@ -155,6 +159,7 @@ def collect(
                 sentences=[np.stack([s.features for s in e.sentences]) for e in evidence],
                 gold=index,
                 gold_sentences=mask,
+                coverage=retrieval.coverage,
             )
         )
     return records
@@ -262,19 +267,19 @@ def fit(records: list[Record], news_share: float) -> tuple[np.ndarray, np.ndarra
 
 
 def strengths(records: list[Record], weights: np.ndarray, sentence_w: np.ndarray) -> np.ndarray:
-    """(dense, share, kind) of each question's top passage and its answering sentence."""
+    """(best dense over the pool, kind of the top answering sentence, coverage) per question."""
     out = []
     for r in records:
         if not len(r.passage):
-            out.append((0.0, 0.0, 0.0))
+            out.append((0.0, 0.0, r.coverage))
             continue
         top = int(np.argmax(with_sentence_weights(r, sentence_w) @ weights))
         s = r.sentences[top][best_sentence_index(r.sentences[top], sentence_w, r.kind)]
         out.append(
             (
-                float(r.passage[top, PASSAGE_FEATURES.index("dense")]),
-                float(s[SENTENCE_FEATURES.index("share")]),
+                float(r.passage[:, PASSAGE_FEATURES.index("dense")].max()),
                 float(s[SENTENCE_FEATURES.index("kind")]),
+                r.coverage,
             )
         )
     return np.array(out)
@@ -411,30 +416,40 @@ def main(argv: list[str] | None = None) -> int:
     news_in = (
         strengths([r for r in news if r.answerable], passage_w, sentence_w) if news else np.zeros((0, 3))
     )
-    news_out = (
-        strengths([r for r in news if not r.answerable], passage_w, sentence_w) if news else np.zeros((0, 3))
+    kinds = (
+        [json.loads(x).get("kind") for x in args.news.read_text(encoding="utf-8").splitlines() if x.strip()]
+        if news
+        else []
     )
+    unanswerable = [(r, k) for r, k in zip(news, kinds, strict=True) if not r.answerable]
+    news_out = strengths([r for r, k in unanswerable if k != "near-miss"], passage_w, sentence_w)
+    news_near = strengths([r for r, k in unanswerable if k == "near-miss"], passage_w, sentence_w)
     sweep = []
-    for a in (0.3, 0.4, 0.5, 0.6, 0.7):
-        for b in (0.0, 0.05, 0.1, 0.15):
-            for threshold in np.arange(0.40, 0.80, 0.01):
+    for b in (0.0, 0.05, 0.1):
+        for g in (0.0, 0.2, 0.3, 0.4):
+            for c0 in (0.0, 0.5, 0.7, 0.75, 0.8):
+                for threshold in np.arange(0.30, 0.95, 0.01):
 
-                def rate(x: np.ndarray, a: float = a, b: float = b, t: float = threshold) -> float:
-                    return (
-                        float(np.mean(x[:, 0] + a * x[:, 1] + b * x[:, 2] >= t)) if len(x) else float("nan")
+                    def rate(
+                        x: np.ndarray, b: float = b, g: float = g, c0: float = c0, t: float = threshold
+                    ) -> float:
+                        if not len(x):
+                            return float("nan")
+                        return float(np.mean((x[:, 0] + b * x[:, 1] + g * x[:, 2] >= t) & (x[:, 2] >= c0)))
+
+                    sweep.append(
+                        {
+                            "kind_weight": b,
+                            "coverage_weight": g,
+                            "min_coverage": c0,
+                            "threshold": round(float(threshold), 2),
+                            "squad_false_answer": rate(out),
+                            "squad_false_abstain_found": 1 - rate(inside[found]),
+                            "news_false_abstain": 1 - rate(news_in),
+                            "news_offtopic_abstain": 1 - rate(news_out),
+                            "news_near_miss_abstain": 1 - rate(news_near),
+                        }
                     )
-
-                sweep.append(
-                    {
-                        "share_weight": a,
-                        "kind_weight": b,
-                        "threshold": round(float(threshold), 2),
-                        "squad_false_answer": rate(out),
-                        "squad_false_abstain_found": 1 - rate(inside[found]),
-                        "news_false_abstain": 1 - rate(news_in),
-                        "news_offtopic_abstain": 1 - rate(news_out),
-                    }
-                )
     report["abstention"] = sweep
     ok = [
         s

@@ -15,10 +15,10 @@ from pathlib import Path
 from qa.embed import Encoder, SentenceTransformerEncoder, default_encoder, encode_queries
 from qa.errors import BadInputError, IndexCorruptError
 from qa.results import Answer, ArticleView, Citation, Hit, IndexInfo, ParagraphView
-from qa.search.abstention import DEFAULT_ABSTAIN_BELOW
+from qa.search.abstention import DEFAULT_ABSTAIN_BELOW, abstain_threshold
 from qa.search.answerer import assemble
 from qa.search.conversation import Chat
-from qa.search.ranking import Evidence, Ranker
+from qa.search.ranking import Evidence, Ranker, Ranking
 from qa.search.retriever import Query, Retriever
 from qa.search.sentences import analyse_question
 from qa.storage.generation import Generation, describe, open_generation, read_checked_manifest
@@ -58,8 +58,8 @@ def index_info(index: str | os.PathLike[str] = "index") -> IndexInfo:
     """Describe an index without loading its model; checks every file against the manifest."""
     index_dir = Path(index)
     path, manifest = read_checked_manifest(index_dir)
-    recorded = manifest.model.abstain_below
-    return describe(index_dir, path, manifest, DEFAULT_ABSTAIN_BELOW if recorded is None else recorded)
+    known = abstain_threshold(manifest.model.name, manifest.model.abstain_below)
+    return describe(index_dir, path, manifest, DEFAULT_ABSTAIN_BELOW if known is None else known)
 
 
 def _encoder_for(index_dir: Path) -> Encoder:
@@ -108,11 +108,12 @@ class QA:
         self._generation = generation
         self._retriever = Retriever(generation.vectors, generation.lexical)
         self._ranker = Ranker(generation.store, default_analyzer())
-        recorded = generation.manifest.model.abstain_below
+        model = generation.manifest.model
+        known = abstain_threshold(model.name, model.abstain_below)
         if self._abstain_override is not None:
             self.abstain_below = self._abstain_override
-        elif recorded is not None:
-            self.abstain_below = recorded
+        elif known is not None:
+            self.abstain_below = known
         else:
             logger.warning(
                 "No abstention threshold is recorded for model %r; using %.2f, calibrated for "
@@ -161,7 +162,7 @@ class QA:
         top_k = check_top_k(top_k)
         with self._lock:
             self.refresh()
-            return [_hit(e) for e in self._rank(text, None, top_k, ())]
+            return [_hit(e) for e in self._rank(text, None, top_k, ()).evidence]
 
     def ask(
         self,
@@ -186,9 +187,7 @@ class QA:
             resolved = text if context is None else f"{context} {text}"
             return assemble(text, ranked, self.abstain_below, resolved)
 
-    def _rank(
-        self, text: str, context: str | None, top_k: int, prefer_articles: tuple[str, ...]
-    ) -> list[Evidence]:
+    def _rank(self, text: str, context: str | None, top_k: int, prefer_articles: tuple[str, ...]) -> Ranking:
         resolved = None if context is None else f"{context} {text}"
         vectors = encode_queries(self.encoder, [text] if resolved is None else [text, resolved])
         query = Query(text, vectors[0], resolved, None if resolved is None else vectors[1])

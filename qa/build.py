@@ -20,7 +20,6 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from qa import __version__
 from qa.embed import (
-    DEFAULT_MODEL,
     Encoder,
     LazyDefaultEncoder,
     SentenceTransformerEncoder,
@@ -31,7 +30,6 @@ from qa.errors import BadInputError, QAError
 from qa.ingest import Article, Corpus, Reuse, read_corpus
 from qa.ingest.article import text_hash
 from qa.results import BuildReport
-from qa.search.abstention import DEFAULT_ABSTAIN_BELOW
 from qa.storage.bm25_index import Bm25Index
 from qa.storage.faiss_index import FaissIndex, check_index_type
 from qa.storage.generation import BM25_DIR, FAISS_NAME, REQUIRED_FILES, SQLITE_NAME
@@ -146,8 +144,6 @@ def build_index(
         raise BadInputError(f"abstain_below must be a number, got {abstain_below!r}.")
     if encoder is None:
         encoder = LazyDefaultEncoder() if model is None else SentenceTransformerEncoder(model)
-    if abstain_below is None and encoder.name == DEFAULT_MODEL:
-        abstain_below = DEFAULT_ABSTAIN_BELOW
     index_dir = Path(index)
     with build_lock(index_dir), logging_redirect_tqdm():
         live = current_name(index_dir)

@@ -1,4 +1,4 @@
-"""The ``qa`` command: build, ask, search, info.
+"""The ``qa`` command: build, ask, search, info, eval.
 
 Results go to stdout, progress and logs to stderr. Exit 0 on success, 1 with one line for a
 problem with the input or the index, 2 for a usage error.
@@ -181,7 +181,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from qa import QA, BadInputError
-    from qa.evaluate import MAX_TOP_K, evaluate, load_questions
+    from qa.evaluation import MAX_TOP_K, evaluate, load_questions
 
     questions = load_questions(args.file, limit=args.limit)  # fail fast, before the model loads
     if not 1 <= args.top_k <= MAX_TOP_K:

@@ -93,7 +93,14 @@ def test_looks_like_heading(text: str, heading: bool) -> None:
 
 
 def test_headings_need_text_under_them() -> None:
-    texts = ["Lede paragraph ends here.", "Subheading", "Body under it.", "Trailing line", "Lonely A", "Lonely B"]
+    texts = [
+        "Lede paragraph ends here.",
+        "Subheading",
+        "Body under it.",
+        "Trailing line",
+        "Lonely A",
+        "Lonely B",
+    ]
     assert find_headings(texts, [False] * 6) == [False, True, False, False, False, False]
     # A boilerplate paragraph between a heading and its text is skipped over.
     texts = ["Subheading", "Subscribe now", "Body under it."]

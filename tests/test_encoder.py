@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -37,9 +39,11 @@ def test_a_long_paragraph_is_embedded_in_windows_that_each_fit(encoder: Sentence
     windows = encoder._windows(text, spans)
     assert len(windows) >= 2
     assert windows[0][0] == 0 and windows[-1][1] == len(text)
-    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))  # contiguous
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))  # contiguous
     for start, end in windows:
-        tokens = encoder._model.tokenizer(text[start:end], add_special_tokens=False, verbose=False)["input_ids"]
+        tokens = encoder._model.tokenizer(text[start:end], add_special_tokens=False, verbose=False)[
+            "input_ids"
+        ]
         assert len(tokens) <= encoder._model.max_seq_length - 2
     vectors, sentence_vectors = encoder.encode_with_spans([text], [spans])
     truncated = encoder.encode([text])[0]

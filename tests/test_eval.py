@@ -12,7 +12,7 @@ import pytest
 
 from qa import QA, BadInputError, build_index
 from qa.cli import main
-from qa.evaluate import EvalQuestion, evaluate, load_questions
+from qa.evaluation import EvalQuestion, evaluate, load_questions
 from tests.conftest import FAKE_ABSTAIN, ROOT, SEED, FakeEncoder
 
 HARBOUR_REOPEN = "When did the harbour bridge reopen?"

@@ -31,7 +31,9 @@ def corpus(tmp_path: Path) -> Path:
     (folder / "wire").mkdir(parents=True)
     (folder / "storm.txt").write_text(STORY, encoding="utf-8")
     shared = "The central bank raised its key interest rate to 4.5 percent on Thursday."
-    (folder / "wire" / "bank-a.txt").write_text(f"Bank raises rates\n\n{shared}\n\nMarkets fell.\n", encoding="utf-8")
+    (folder / "wire" / "bank-a.txt").write_text(
+        f"Bank raises rates\n\n{shared}\n\nMarkets fell.\n", encoding="utf-8"
+    )
     (folder / "wire" / "bank-b.txt").write_text(
         f"Rates go up again\n\n{shared}\n\nAnalysts expected it.\n", encoding="utf-8"
     )
@@ -50,7 +52,12 @@ def test_a_subheading_is_never_cited_and_becomes_the_section_of_the_text_under_i
     hit = qa.search("crews clear fallen trees coastal road", top_k=1)[0]
     assert (hit.paragraph, hit.section) == (3, "What happens next")
     article = qa.article("storm.txt")
-    assert [(p.number, p.heading) for p in article.paragraphs] == [(1, False), (2, True), (3, False), (4, False)]
+    assert [(p.number, p.heading) for p in article.paragraphs] == [
+        (1, False),
+        (2, True),
+        (3, False),
+        (4, False),
+    ]
     assert article.paragraphs[1].text == "What happens next"
     assert article.text[article.paragraphs[2].start : article.paragraphs[2].end] == article.paragraphs[2].text
     assert qa.info().headings == 1
@@ -66,7 +73,9 @@ def test_the_same_paragraph_in_two_articles_is_cited_once_naming_the_other(qa: Q
     assert top.also_in == tuple(other)
 
 
-def test_passage_keys_survive_rebuilds_while_the_text_stays(qa: QA, corpus: Path, fake_encoder: FakeEncoder) -> None:
+def test_passage_keys_survive_rebuilds_while_the_text_stays(
+    qa: QA, corpus: Path, fake_encoder: FakeEncoder
+) -> None:
     hit = qa.search("crews clear fallen trees", top_k=1)[0]
     assert hit.passage_key.startswith("storm.txt@")
     assert qa.passage(hit.passage_key).text == hit.text
@@ -81,7 +90,7 @@ def test_passage_keys_survive_rebuilds_while_the_text_stays(qa: QA, corpus: Path
     assert "light rain" in edited.text
     with pytest.raises(BadInputError, match="edited or removed"):
         qa.passage("storm.txt@0000000000000000")
-    with pytest.raises(BadInputError, match="No article 'missing.txt'"):
+    with pytest.raises(BadInputError, match=r"No article 'missing\.txt'"):
         qa.article("missing.txt")
 
 
@@ -96,12 +105,16 @@ def test_a_follow_up_says_what_it_searched_for(qa: QA) -> None:
     first = chat.ask("When did the storm hit the northern coast?")
     assert first.resolved_query == "When did the storm hit the northern coast?"
     follow = chat.ask("What happens to the road next?")
-    assert follow.resolved_query == "When did the storm hit the northern coast? What happens to the road next?"
+    assert (
+        follow.resolved_query == "When did the storm hit the northern coast? What happens to the road next?"
+    )
     assert follow.question == "What happens to the road next?"
     assert follow.citations[0].article_id == "storm.txt"
 
 
-def test_an_unknown_index_type_fails_before_anything_is_written(corpus: Path, fake_encoder: FakeEncoder) -> None:
+def test_an_unknown_index_type_fails_before_anything_is_written(
+    corpus: Path, fake_encoder: FakeEncoder
+) -> None:
     with pytest.raises(BadInputError, match="Unknown index type 'IVF'"):
         build_index(corpus, "idx", encoder=fake_encoder, show_progress=False, index_type="IVF")
     assert generations(Path("idx")) == []

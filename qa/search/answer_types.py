@@ -52,10 +52,12 @@ _KIND_RULES: list[tuple[AnswerKind, re.Pattern[str]]] = [
     (
         AnswerKind.PERSON,
         re.compile(
-            r"\bwho(?:m|se)?\b|\b(?:what|which) (?:person|company|companies|firm|organi[sz]ation|"
-            r"team|group|agency|party|official|minister|president|leader|player|coach|club|"
-            r"country's leader|ministry|court|body|institute|university|network|brand|band|"
-            r"artist|singer|actor|author|scientist|researcher|spokes\w+)\b",
+            r"\bwho(?:m|se)?\b|\b(?:what|which)(?: [\w.'-]+){0,2}? (?:person|people|company|companies|firm|"
+            r"organi[sz]ation|team|group|agency|party|official|minister|president|leader|player|coach|"
+            r"club|ministry|court|body|institute|university|network|brand|band|regulator|authority|"
+            r"union|department|bank|carrier|airline|manufacturer|maker|insurer|charity|council|"
+            r"committee|panel|candidate|artist|singer|actor|author|writer|scientist|researcher|"
+            r"expert|journal|newspaper|broadcaster|spokes\w+)\b",
             re.I,
         ),
     ),
@@ -117,10 +119,22 @@ def _outside_question(matches: list[str], question_words: set[str]) -> bool:
     return any(not set(_WORD.findall(m.lower())) <= question_words for m in matches)
 
 
+# A wire dateline ("A CORUÑA, Spain, Jan 24 (ENS) — ") names where the story was filed, not an answer.
+_DATELINE = re.compile(
+    r"^[A-ZÀ-Ý][A-ZÀ-Ý .'’-]+(?:,\s*[A-Z][\w .]*?)?(?:,\s*\w+\.? \d{1,2})?\s*(?:\([A-Za-z]+\))?\s*[—–-]+\s*"
+)
+_NOT_NAMES = re.compile(
+    rf"^(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|the|a|an|in|on|at|"
+    r"but|and|it|this|that|he|she|they|we|i)$",
+    re.I,
+)
+
+
 def holds_kind(sentence: str, kind: AnswerKind | None, question: str) -> bool:
     """True when ``sentence`` contains an answer of ``kind`` that the question does not."""
     if kind is None:
         return False
+    sentence = _DATELINE.sub("", sentence, count=1)
     question_words = {w.lower() for w in _WORD.findall(question)}
     if kind is AnswerKind.NUMBER:
         return _outside_question(_NUMBER.findall(sentence), question_words)
@@ -130,9 +144,9 @@ def holds_kind(sentence: str, kind: AnswerKind | None, question: str) -> bool:
         return bool(_REASON.search(sentence))
     if kind is AnswerKind.PLACE:
         return _outside_question(_PLACE_LEAD.findall(sentence), question_words)
-    names = _CAPITALISED.findall(sentence)
+    names = [n for n in _CAPITALISED.findall(sentence) if not _NOT_NAMES.match(n)]
     if kind is AnswerKind.NAME:
-        return _outside_question(names, question_words) or bool(re.search(r"[\"“'‘]\w", sentence))
+        return _outside_question(names, question_words) or bool(re.search(r"(?:^|\s)[\"“'‘]\w", sentence))
     # PERSON: a name the question does not have, or a role word next to one.
     return _outside_question(names, question_words) and (
         len(names) > 0 or bool(_PERSON_ROLES.search(sentence))

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from qa.results import Answer, Citation
-from qa.search.abstention import abstains, strength
-from qa.search.ranking import Evidence
+from qa.search.abstention import abstains
+from qa.search.ranking import Evidence, Ranking
 
 # A second sentence joins the short answer when it is nearly as good as the first.
 SECOND_SENTENCE_RATIO = 0.9
+SECOND_PASSAGE_RATIO = 0.95
 ABSTAIN_TEXT = "I could not find an answer to this in the articles. The closest matches are listed below."
 
 
@@ -37,18 +38,17 @@ def citation(number: int, e: Evidence) -> Citation:
     )
 
 
-def assemble(
-    question: str, evidence: Sequence[Evidence], abstain_below: float, resolved_query: str = ""
-) -> Answer:
+def assemble(question: str, ranking: Ranking, abstain_below: float, resolved_query: str = "") -> Answer:
     """Number the evidence as citations and write the short answer from its sentences."""
+    evidence: Sequence[Evidence] = ranking.evidence
     citations = tuple(citation(n, e) for n, e in enumerate(evidence, start=1))
-    if abstains(list(evidence), abstain_below):
+    if abstains(ranking, abstain_below):
         return Answer(question, ABSTAIN_TEXT, True, citations, resolved_query)
     parts = [f"{citations[0].sentence} [1]"]
     if len(evidence) > 1:
         first, second = evidence[0], evidence[1]
         if (
-            strength(second) >= abstain_below
+            second.score >= SECOND_PASSAGE_RATIO * first.score
             and second.sentence.score >= SECOND_SENTENCE_RATIO * first.sentence.score
             and citations[1].sentence != citations[0].sentence
         ):

@@ -41,6 +41,14 @@ class LexicalMatches(Protocol):
         """The highest score of any passage (0 when no passage matches)."""
         ...
 
+    @property
+    def coverage(self) -> float:
+        """Idf-weighted share of the query's content words found in the index (1.0 if it has none).
+
+        A question about something the articles never mention has words no article uses.
+        """
+        ...
+
     def top(self, k: int) -> Ids:
         """Ids of the ``k`` best-scoring passages with a score above 0, best first."""
         ...

@@ -54,6 +54,11 @@ class Retrieval:
     retriever: Retriever
     matches: list[LexicalMatches]
 
+    @property
+    def coverage(self) -> float:
+        """Idf-weighted share of the question's content words the keyword index knows."""
+        return self.matches[0].coverage if self.matches else 0.0
+
     def score(self, ids: list[int]) -> list[Candidate]:
         """Fused scores of passages that were not among the candidates (e.g. a lede's next paragraph)."""
         if not ids:

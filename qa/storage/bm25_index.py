@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ class Bm25Matches:
 
     scores: npt.NDArray[np.float32]  # by row
     passage_ids: Ids  # row -> passage id, ascending
+    coverage: float = 1.0  # idf-weighted share of the query's content words in the vocabulary
 
     @property
     def best(self) -> float:
@@ -54,6 +56,9 @@ class Bm25Index:
         self.passage_ids = passage_ids
         self._analyzer = analyzer or default_analyzer()
         self._vocabulary: dict[str, int] = retriever.vocab_dict
+        # Documents per term (the CSC matrix holds one column per term), for idf weights.
+        self._document_frequency = np.diff(np.asarray(retriever.scores["indptr"]))
+        self._documents = int(retriever.scores.get("num_docs", len(passage_ids)))
 
     @classmethod
     def build(cls, texts: Sequence[str], passage_ids: Ids) -> Bm25Index:
@@ -97,4 +102,26 @@ class Bm25Index:
             scores = np.zeros(len(self.passage_ids), dtype=np.float32)
         else:
             scores = np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
-        return Bm25Matches(scores, self.passage_ids)
+        return Bm25Matches(scores, self.passage_ids, self.coverage(text))
+
+    def coverage(self, text: str) -> float:
+        """The idf-weighted share of ``text``'s content words that occur in the index.
+
+        A word no passage uses weighs like the rarest known word, so a question whose names
+        the articles never mention scores low even when its common words are known.
+        """
+        content = self._analyzer.content_terms(text)
+        if not content:
+            return 1.0
+        known = total = 0.0
+        for term in content:
+            row = self._vocabulary.get(term)
+            df = (
+                int(self._document_frequency[row])
+                if row is not None and row < len(self._document_frequency)
+                else 0
+            )
+            weight = math.log(1 + (self._documents - df + 0.5) / (df + 0.5))
+            total += weight
+            known += weight if df else 0.0
+        return known / total if total else 1.0

@@ -28,7 +28,7 @@ class ModelInfo:
     dim: int
     normalized: bool = True
     path: str | None = None  # a local sentence-transformers folder; None for the packaged default
-    abstain_below: float | None = None  # evidence threshold calibrated for this model, if known
+    abstain_below: float | None = None  # evidence threshold given for this model at build time
 
 
 @dataclass(frozen=True)
