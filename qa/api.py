@@ -191,7 +191,7 @@ class QA:
         resolved = None if context is None else f"{context} {text}"
         vectors = encode_queries(self.encoder, [text] if resolved is None else [text, resolved])
         query = Query(text, vectors[0], resolved, None if resolved is None else vectors[1])
-        question = analyse_question(text, vectors[0], default_analyzer())
+        question = analyse_question(text, vectors[0], default_analyzer(), context=resolved)
         try:
             retrieval = self._retriever.retrieve(query, pool=max(50, 2 * top_k))
             return self._ranker.rank(question, retrieval, top_k, prefer_articles)

@@ -39,7 +39,7 @@ class Hit:
         return f"Hit({self.score:.3f}, {self.article_id!r} ¶{self.paragraph}, {self.text[:40]!r})"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "also_in": list(self.also_in)}  # JSON has lists, not tuples
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class Citation:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "also_in": list(self.also_in)}  # JSON has lists, not tuples
 
 
 @dataclass(frozen=True)

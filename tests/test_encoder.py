@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from qa import QA, build_index, index_info
 from qa.embed import SentenceTransformerEncoder, default_encoder
+from qa.storage.manifest import read_manifest
 from qa.textspans import split_sentences
 
 pytestmark = pytest.mark.slow
@@ -53,3 +56,29 @@ def test_a_long_paragraph_is_embedded_in_windows_that_each_fit(encoder: Sentence
     tail_vector = sentence_vectors[0][-1]
     assert float(tail_vector @ query) > 0.5
     assert float(tail_vector @ query) == pytest.approx(float(np.max(sentence_vectors[0] @ query)))
+
+
+def test_an_index_built_with_a_local_model_folder_reopens_with_it(
+    encoder: SentenceTransformerEncoder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "my-minilm"
+    encoder._model.save(str(folder))  # any sentence-transformers folder on disk
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "bridge.txt").write_text(
+        f"Bridge reopens\n\n{SHORT}\n\nThe mayor cut the ribbon.\n", encoding="utf-8"
+    )
+    report = build_index(articles, tmp_path / "idx", model=folder, abstain_below=0.5, show_progress=False)
+    assert report.embedded == 2
+    manifest = read_manifest(tmp_path / "idx" / report.generation)
+    assert (manifest.model.name, manifest.model.path, manifest.model.abstain_below) == (
+        "my-minilm",
+        str(folder.resolve()),
+        0.5,
+    )
+    with QA.open(tmp_path / "idx") as qa:  # loads the recorded model, not the packaged one
+        assert qa.encoder.name == "my-minilm" and qa.abstain_below == 0.5
+        assert (
+            qa.ask("How much did the repairs cost?").citations[0].sentence == "Repairs cost 40 million euros."
+        )
+    assert index_info(tmp_path / "idx").model_path == str(folder.resolve())

@@ -64,7 +64,7 @@ _KIND_RULES: list[tuple[AnswerKind, re.Pattern[str]]] = [
     (AnswerKind.REASON, re.compile(r"\bwhy\b|\bwhat (?:caused|led to|prompted|is the reason)\b", re.I)),
     (
         AnswerKind.NAME,
-        re.compile(r"\b(?:what|which)\b.*\bname\b|\bcalled\b|\bknown as\b|\bnamed\b", re.I),
+        re.compile(r"(?=.*\b(?:what|which)\b).*\bname\b|\bcalled\b|\bknown as\b|\bnamed\b", re.I),
     ),
 ]
 

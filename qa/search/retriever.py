@@ -41,8 +41,9 @@ class Query:
 class Candidate:
     passage_id: int
     score: float  # fused
-    dense: float  # cosine similarity of query and passage
+    dense: float  # cosine similarity of query and passage (a follow-up: blended with its context)
     lexical: float  # BM25 over the best BM25 score of the query, 0..1
+    resolved_dense: float  # cosine with the question as resolved (a follow-up in its context)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,12 @@ class Retriever:
             lexical = (1 - CONTEXT_WEIGHT) * lexical_parts[0] + CONTEXT_WEIGHT * lexical_parts[1]
         fused = self.dense_weight * dense + (1 - self.dense_weight) * lexical
         return [
-            Candidate(passage_id=int(pid), score=float(f), dense=float(d), lexical=float(lex))
-            for pid, f, d, lex in zip(ids, fused, dense, lexical, strict=True)
+            Candidate(
+                passage_id=int(pid),
+                score=float(f),
+                dense=float(d),
+                lexical=float(lex),
+                resolved_dense=float(r),
+            )
+            for pid, f, d, lex, r in zip(ids, fused, dense, lexical, dense_parts[-1], strict=True)
         ]

@@ -31,12 +31,20 @@ class Question:
     terms: frozenset[str]
     kind: AnswerKind | None
     vector: np.ndarray
+    known: str = ""  # text whose names and numbers the asker already has (a follow-up: the conversation)
+    topic_terms: frozenset[str] = frozenset()  # content words of ``known``: what the story is about
 
 
-def analyse_question(text: str, vector: np.ndarray, analyzer: Analyzer) -> Question:
-    return Question(
-        text=text, terms=frozenset(analyzer.content_terms(text)), kind=expected_kind(text), vector=vector
-    )
+def analyse_question(
+    text: str, vector: np.ndarray, analyzer: Analyzer, context: str | None = None
+) -> Question:
+    """``context``: a follow-up read in its conversation. Its own words choose the sentence (the
+    conversation's would pull back to what was already answered); the conversation says which
+    story it is about and which names the asker already has."""
+    known = context or text
+    own = frozenset(analyzer.content_terms(text))
+    topic = frozenset(analyzer.content_terms(known))
+    return Question(text, own or topic, expected_kind(text), vector, known, topic)
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,7 @@ def score_sentences(
             [
                 float(vector @ query) if vector is not None else 0.0,
                 share,
-                float(holds_kind(text, question.kind, question.text)),
+                float(holds_kind(text, question.kind, question.known or question.text)),
                 novelty,
                 float(position == 0),
             ],
