@@ -94,7 +94,8 @@ def test_a_pronoun_only_follow_up_answers_from_the_same_story(real_qa: QA) -> No
 @pytest.mark.parametrize(
     "question",
     [
-        "Who won the Tour de France this year?",
+        "Who discovered penicillin?",
+        "When is the next iPhone coming out?",
         "What is a good recipe for chocolate chip cookies?",
         "How do I renew my passport online?",
     ],
