@@ -59,9 +59,17 @@ class Analyzer:
         words = [w for w in TOKEN.findall(text.lower()) if w not in drop]
         return list(self._stemmer.stemWords(words))
 
-    def content_terms(self, text: str) -> set[str]:
-        """Stemmed words of ``text`` without question and function words."""
-        return set(self.terms(text, question_stopwords()))
+    def content_terms(self, text: str) -> frozenset[str]:
+        """Stemmed words of ``text`` without question and function words.
+
+        Cached: answering a question analyses the sentences of the top passages, and the same
+        passages come back for related questions.
+        """
+        return self._content_terms(text)
+
+    @functools.lru_cache(maxsize=65536)  # noqa: B019 - one analyzer per process, cache on purpose
+    def _content_terms(self, text: str) -> frozenset[str]:
+        return frozenset(self.terms(text, question_stopwords()))
 
 
 @functools.cache

@@ -9,6 +9,7 @@ repeats the question's own names restates it, it does not answer it.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 
 
@@ -115,7 +116,12 @@ _PERSON_ROLES = re.compile(
 )
 
 
-def _outside_question(matches: list[str], question_words: set[str]) -> bool:
+@functools.lru_cache(maxsize=256)
+def _words(question: str) -> frozenset[str]:
+    return frozenset(w.lower() for w in _WORD.findall(question))
+
+
+def _outside_question(matches: list[str], question_words: frozenset[str]) -> bool:
     return any(not set(_WORD.findall(m.lower())) <= question_words for m in matches)
 
 
@@ -135,7 +141,7 @@ def holds_kind(sentence: str, kind: AnswerKind | None, question: str) -> bool:
     if kind is None:
         return False
     sentence = _DATELINE.sub("", sentence, count=1)
-    question_words = {w.lower() for w in _WORD.findall(question)}
+    question_words = _words(question)
     if kind is AnswerKind.NUMBER:
         return _outside_question(_NUMBER.findall(sentence), question_words)
     if kind is AnswerKind.DATE:

@@ -4,7 +4,8 @@ A lede that restates the question has high similarity but adds nothing and holds
 the kind asked for; the paragraph after it, which names the answer, does. So the ranking looks
 at a few more candidates than it returns (and at the paragraph right after each of the best),
 scores each passage's sentences (:mod:`qa.search.sentences`) and combines a handful of features
-with weights fitted on the SQuAD tune questions (bench/fit_weights.py, docs/BENCHMARKS.md).
+with weights fitted on the SQuAD tune questions and our news questions (bench/fit_weights.py,
+docs/BENCHMARKS.md).
 Identical paragraphs (syndicated copies) are ranked once, naming the other articles.
 """
 
@@ -27,8 +28,12 @@ PASSAGE_FEATURES = ("dense", "lexical", "sentence", "kind", "novelty", "title_sh
 # SQuAD tune question and the news questions); see docs/BENCHMARKS.md for the fit and its check
 # on held-out halves.
 PASSAGE_WEIGHTS = np.array([6.198, 3.100, 0.628, 0.099, 1.251, 4.062], dtype=np.float32)
-RERANK_POOL = 20  # candidates whose sentences are scored
+RERANK_POOL = 10  # candidates whose sentences are scored (at least top_k); 10 and 20 rank alike
 NEIGHBOURS_OF = 3  # the next paragraph of this many top candidates joins the pool
+# A sentence with at least this share of the question's content words restates it (measured:
+# with 0.5 and "the answer is the next paragraph's first sentence", SQuAD hit@1 -0.3 points,
+# news lede-echo questions 0 -> 6 of 17; docs/BENCHMARKS.md).
+RESTATES_SHARE = 0.5
 # Extra score for passages of the articles a follow-up's previous answer cited: a follow-up is
 # about the same story unless its own words point elsewhere. On the fitted scale, 1.0 is what
 # 0.16 of cosine similarity is worth (dense weight 6.2).
@@ -123,6 +128,8 @@ class Ranker:
         if question.kind is None or not ranked or ranked[0].sentence.holds_kind:
             return ranked
         top = ranked[0]
+        if top.sentence.share < RESTATES_SHARE:
+            return ranked  # it does not restate the question, it is about something else
         following = self.store.neighbours([top.passage.id]).get(top.passage.id)
         if following is None:
             return ranked
@@ -130,7 +137,8 @@ class Ranker:
         if not found:
             found = self.score(question, retrieval.score([following]), prefer_articles)
         after = found[0]
-        if not after.sentence.holds_kind:
+        # The answer comes right after the restatement: in the next paragraph's first sentence.
+        if not after.sentence.holds_kind or after.sentence.start != after.sentences[0].start:
             return ranked
         return [after, top, *(e for e in ranked[1:] if e.passage.id != following)]
 
