@@ -51,6 +51,8 @@ def assemble(question: str, ranking: Ranking, abstain_below: float, resolved_que
             second.score >= SECOND_PASSAGE_RATIO * first.score
             and second.sentence.score >= SECOND_SENTENCE_RATIO * first.sentence.score
             and citations[1].sentence != citations[0].sentence
+            # a sentence without the asked-for kind of answer only restates the question
+            and (second.sentence.holds_kind or not first.sentence.holds_kind)
         ):
             parts.append(f"{citations[1].sentence} [2]")
     return Answer(question, " ".join(parts), False, citations, resolved_query)

@@ -35,9 +35,11 @@ NEIGHBOURS_OF = 3  # the next paragraph of this many top candidates joins the po
 # news lede-echo questions 0 -> 6 of 17; docs/BENCHMARKS.md).
 RESTATES_SHARE = 0.5
 # Extra score for passages of the articles a follow-up's previous answer cited: a follow-up is
-# about the same story unless its own words point elsewhere. On the fitted scale, 1.0 is what
-# 0.16 of cosine similarity is worth (dense weight 6.2).
-ARTICLE_BOOST = 1.0
+# about the same story unless its own words point elsewhere. On the fitted scale, 1.5 is what
+# 0.24 of cosine similarity is worth (dense weight 6.2), as the 0.15 of the old 0.6-weighted
+# fusion was.
+ARTICLE_BOOST = 1.5
+FOLLOW_UP_EXTRA = 5  # passages of those articles scored even when the fusion ranks them lower
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ class Ranker:
         prefer_articles: tuple[str, ...] = (),
     ) -> Ranking:
         """The ``top_k`` best passages, one per distinct text, best first."""
-        evidence = self.score(question, self.pool(retrieval, top_k), prefer_articles)
+        evidence = self.score(question, self.pool(retrieval, top_k, prefer_articles), prefer_articles)
         evidence.sort(key=lambda e: (-e.score, e.passage.id))
         evidence = self._answer_after_restatement(question, retrieval, evidence, prefer_articles)
         best_dense = max((e.candidate.resolved_dense for e in evidence), default=0.0)
@@ -142,10 +144,19 @@ class Ranker:
             return ranked
         return [after, top, *(e for e in ranked[1:] if e.passage.id != following)]
 
-    def pool(self, retrieval: Retrieval, top_k: int) -> list[Candidate]:
-        """The candidates worth scoring sentence by sentence: the best few and their next paragraphs."""
+    def pool(
+        self, retrieval: Retrieval, top_k: int, prefer_articles: tuple[str, ...] = ()
+    ) -> list[Candidate]:
+        """The candidates worth scoring sentence by sentence: the best few and their next
+        paragraphs, and for a follow-up the best few of the articles it is about."""
         pool = list(retrieval.candidates[: max(self.pool_size, top_k)])
         seen = {c.passage_id for c in pool}
+        if prefer_articles:
+            rest = retrieval.candidates[len(pool) :]
+            rows = self.store.passages([c.passage_id for c in rest])
+            preferred = set(prefer_articles)
+            pool += [c for c in rest if rows[c.passage_id].article_id in preferred][:FOLLOW_UP_EXTRA]
+            seen = {c.passage_id for c in pool}
         following = self.store.neighbours([c.passage_id for c in pool[:NEIGHBOURS_OF]])
         extra = [pid for pid in dict.fromkeys(following.values()) if pid not in seen]
         return pool + retrieval.score(extra)
