@@ -27,7 +27,7 @@ def test_the_news_question_set_holds_its_measured_level(real_qa: QA) -> None:
     answerable = report.answerable
     assert answerable.hit_at_1 is not None and answerable.hit_at_1 >= 0.42
     assert answerable.hit_at_5 is not None and answerable.hit_at_5 >= 0.68
-    assert answerable.abstained is not None and answerable.abstained <= 0.10  # paraphrases answered
+    assert answerable.abstained is not None and answerable.abstained <= 0.12  # paraphrases answered
     off_topic = {k.kind: k for k in report.kinds}["off-topic"]
     assert off_topic.abstained_unanswerable is not None and off_topic.abstained_unanswerable >= 0.88
 

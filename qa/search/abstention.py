@@ -22,7 +22,7 @@ from qa.search.ranking import Ranking
 
 EVIDENCE_KIND_WEIGHT = 0.05
 EVIDENCE_COVERAGE_WEIGHT = 0.4
-DEFAULT_ABSTAIN_BELOW = 0.77
+DEFAULT_ABSTAIN_BELOW = 0.785
 # Thresholds calibrated by this version for models it knows; an index built with another model
 # records its own (``qa build --model PATH --abstain-below X``).
 CALIBRATED_ABSTAIN_BELOW = {"all-MiniLM-L6-v2": DEFAULT_ABSTAIN_BELOW}

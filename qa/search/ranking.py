@@ -47,7 +47,7 @@ class Ranking:
     """The ranked passages of one question, and what abstention needs to know about the rest."""
 
     evidence: list[Evidence]
-    best_dense: float  # the highest cosine of the (resolved) question with any passage scored
+    best_dense: float  # the highest cosine of the (resolved) question with any candidate
     coverage: float  # idf-weighted share of the question's content words that the index knows
 
 
@@ -110,7 +110,8 @@ class Ranker:
         evidence = self.score(question, self.pool(retrieval, top_k, prefer_articles), prefer_articles)
         evidence.sort(key=lambda e: (-e.score, e.passage.id))
         evidence = self._answer_after_restatement(question, retrieval, evidence, prefer_articles)
-        best_dense = max((e.candidate.resolved_dense for e in evidence), default=0.0)
+        # Over every candidate, not only those scored: the same however many answers were asked for.
+        best_dense = max((c.resolved_dense for c in retrieval.candidates), default=0.0)
         return Ranking(self._distinct(evidence)[:top_k], best_dense, retrieval.coverage)
 
     def _answer_after_restatement(
