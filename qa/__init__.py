@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 
-__version__ = "0.1.0"
-
 from qa.api import MAX_QUESTION_CHARS, QA, index_info
 from qa.build import build_index
 from qa.embed import Encoder
@@ -29,6 +27,7 @@ from qa.results import (
     SkippedFile,
 )
 from qa.search.conversation import Chat, Turn
+from qa.version import __version__
 
 __all__ = [
     "MAX_QUESTION_CHARS",

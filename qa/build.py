@@ -18,7 +18,6 @@ import numpy as np
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from qa import __version__
 from qa.embed import (
     Encoder,
     LazyDefaultEncoder,
@@ -46,6 +45,7 @@ from qa.storage.manifest import (
 )
 from qa.storage.store import Store, StoreWriter, passage_key
 from qa.textspans import split_sentences
+from qa.version import __version__
 
 logger = logging.getLogger(__name__)
 
