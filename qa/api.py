@@ -10,6 +10,7 @@ import logging
 import os
 import sqlite3
 import threading
+from dataclasses import asdict
 from pathlib import Path
 
 from qa.embed import Encoder, SentenceTransformerEncoder, default_encoder, encode_queries
@@ -58,7 +59,7 @@ def index_info(index: str | os.PathLike[str] = "index") -> IndexInfo:
     """Describe an index without loading its model; checks every file against the manifest."""
     index_dir = Path(index)
     path, manifest = read_checked_manifest(index_dir)
-    known = abstain_threshold(manifest.model.name, manifest.model.abstain_below)
+    known = abstain_threshold(manifest.model)
     return describe(index_dir, path, manifest, DEFAULT_ABSTAIN_BELOW if known is None else known)
 
 
@@ -108,8 +109,7 @@ class QA:
         self._generation = generation
         self._retriever = Retriever(generation.vectors, generation.lexical)
         self._ranker = Ranker(generation.store, default_analyzer())
-        model = generation.manifest.model
-        known = abstain_threshold(model.name, model.abstain_below)
+        known = abstain_threshold(generation.manifest.model)
         if self._abstain_override is not None:
             self.abstain_below = self._abstain_override
         elif known is not None:
@@ -229,13 +229,7 @@ class QA:
             )
         record, rows = found
         return ArticleView(
-            article_id=record.article_id,
-            title=record.title,
-            url=record.url,
-            published=record.published,
-            byline=record.byline,
-            source_path=record.source_path,
-            text=record.text,
+            **asdict(record),
             paragraphs=tuple(
                 ParagraphView(
                     number=r.paragraph,

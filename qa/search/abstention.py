@@ -19,6 +19,7 @@ recorded in the index manifest; this is the value calibrated for all-MiniLM-L6-v
 from __future__ import annotations
 
 from qa.search.ranking import Ranking
+from qa.storage.manifest import ModelInfo
 
 EVIDENCE_KIND_WEIGHT = 0.05
 EVIDENCE_COVERAGE_WEIGHT = 0.4
@@ -28,9 +29,11 @@ DEFAULT_ABSTAIN_BELOW = 0.785
 CALIBRATED_ABSTAIN_BELOW = {"all-MiniLM-L6-v2": DEFAULT_ABSTAIN_BELOW}
 
 
-def abstain_threshold(model: str, recorded: float | None) -> float | None:
+def abstain_threshold(model: ModelInfo) -> float | None:
     """The threshold for an index: the one recorded with it, else this version's for its model."""
-    return recorded if recorded is not None else CALIBRATED_ABSTAIN_BELOW.get(model)
+    return (
+        model.abstain_below if model.abstain_below is not None else CALIBRATED_ABSTAIN_BELOW.get(model.name)
+    )
 
 
 def strength(ranking: Ranking) -> float:
