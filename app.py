@@ -1,114 +1,102 @@
 """Web chat over the article index: ``python app.py`` (binds 127.0.0.1:7860).
 
-Builds ``index/`` from ``examples/articles/`` on first start when no index exists. All answers
-come from ``qa.api``; this file only lays out the page.
+Builds ``index/`` from ``examples/articles/`` on first start when no index exists. The page is up
+as soon as the index is open; the embedding model loads in the background meanwhile. Every
+option can also come from a ``QA_*`` environment variable (``QA_INDEX``, ``QA_PORT``...).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import ipaddress
 import logging
 import os
+import socket
 import sys
+import tempfile
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import gradio as gr
-
-from qa import MAX_QUESTION_CHARS, QA, Chat, QAError, Turn, build_index, configure_logging
-from qa.render import answer_markdown, escape_markdown, sources_html
+from qa import QA, QAError, build_index, configure_logging
 
 logger = logging.getLogger("qa.app")
 HERE = Path(__file__).resolve().parent
-EXAMPLES = [
-    "What did Ukraine vow to do in Bakhmut?",
-    "Who won Super Bowl 50?",
-    "What is the Amazon rainforest also known as?",
-]
-CSS = """
-.qa-citation { border-left: 3px solid #888; padding: 4px 10px; margin: 8px 0; }
-.qa-citation mark { background: #fff3a0; color: inherit; }
-"""
-
-Message = dict[str, Any]
+LOOPBACK_NAMES = {"localhost"}
 
 
-def respond(
-    qa: QA, message: str, history: list[Message], turns: list[Turn]
-) -> tuple[list[Message], str, list[Turn], str]:
-    """One chat turn: (new history, sources panel HTML, new turns, cleared textbox)."""
-    history = [*history, {"role": "user", "content": escape_markdown(message)}]
-    chat = Chat(qa, turns=list(turns))
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
     try:
-        answer = chat.ask(message)
-    except QAError as err:
-        history.append({"role": "assistant", "content": f"⚠️ {err}"})
-        return history, sources_html(None), list(turns), message
-    history.append({"role": "assistant", "content": answer_markdown(answer)})
-    return history, sources_html(answer), chat.turns, ""
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: assume it is reachable from elsewhere
 
 
-def build_demo(qa: QA) -> gr.Blocks:
-    with gr.Blocks(title="article-qa") as demo:
-        gr.Markdown("# article-qa\nAsk about the articles. Every answer cites its paragraph.")
-        turns = gr.State([])
-        with gr.Row():
-            with gr.Column(scale=3):
-                chatbot = gr.Chatbot(
-                    label="Chat",
-                    height=480,
-                    elem_id="qa-chat",
-                    latex_delimiters=[],  # "$$" in an article is text, not maths
-                    buttons=["copy", "copy_all"],  # no share button: nothing leaves this machine
-                )
-                question = gr.Textbox(
-                    placeholder="Ask a question about the articles…",
-                    show_label=False,
-                    max_length=MAX_QUESTION_CHARS,
-                    elem_id="qa-question",
-                    submit_btn=True,
-                )
-                with gr.Row():
-                    clear = gr.Button("New conversation", elem_id="qa-clear")
-                gr.Examples(EXAMPLES, inputs=question)
-            with gr.Column(scale=2):
-                sources = gr.HTML(sources_html(None), elem_id="qa-sources")
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(
+        description="article-qa web chat. Each option also reads a QA_* environment variable."
+    )
+    parser.add_argument(
+        "--articles",
+        default=env("QA_ARTICLES", str(HERE / "examples" / "articles")),
+        help="articles to index on first start, when the index does not exist yet "
+        "(QA_ARTICLES; default: the sample corpus)",
+    )
+    parser.add_argument(
+        "--index", default=env("QA_INDEX", str(HERE / "index")), help="index folder (QA_INDEX)"
+    )
+    parser.add_argument(
+        "--host", default=env("QA_HOST", "127.0.0.1"), help="address to bind (QA_HOST; default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", default=env("QA_PORT", "7860"), help="port to listen on (QA_PORT; default 7860)"
+    )
+    parser.add_argument(
+        "--auth-file",
+        default=env("QA_AUTH_FILE"),
+        help="require a login: a file of user:password-hash lines written by `qa passwd FILE USER` (QA_AUTH_FILE)",
+    )
+    parser.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        default=env("QA_INSECURE_NO_AUTH", "") == "1",
+        help="allow binding a non-loopback address without --auth-file (anyone who can reach it can ask)",
+    )
+    return parser.parse_args(argv)
 
-        def on_submit(message: str, history: list[Message], state: list[Turn]) -> tuple[Any, ...]:
-            return respond(qa, message, history, state)
 
-        question.submit(
-            on_submit,
-            [question, chatbot, turns],
-            [chatbot, sources, turns, question],
-            api_visibility="private",
-        )
-        clear.click(
-            lambda: ([], sources_html(None), [], ""),
-            None,
-            [chatbot, sources, turns, question],
-            api_visibility="private",
-        )
-        # The chat's own trash button empties only the chat: reset the rest of the conversation.
-        chatbot.clear(
-            lambda: (sources_html(None), [], ""),
-            None,
-            [sources, turns, question],
-            api_visibility="private",
-        )
+class StartError(Exception):
+    """A problem with the options or the machine, said in one line."""
 
-        def ask(question: str, top_k: int = 5) -> dict[str, Any]:
-            """Answer one question; the same JSON as `qa ask --json`."""
-            try:
-                return qa.ask(question, top_k=top_k).to_dict()
-            except QAError as err:
-                raise gr.Error(str(err)) from err  # shown to API callers even with show_error=False
 
-        gr.api(ask, api_name="ask")
-    return demo
+def check_port(host: str, port: int) -> None:
+    """Fail early, in one line, when the port is taken (Gradio would print a traceback)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As the server itself will: a closed server's lingering TIME_WAIT sockets are no conflict.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise StartError(
+                    f"port {port} on {host} is in use (another app?). Start with --port N "
+                    "(or QA_PORT=N) to use another port."
+                ) from None
+            raise StartError(
+                f"cannot listen on {host}:{port}: {err.strerror}. Check --host and --port."
+            ) from None
+
+
+def port_number(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise StartError(f"--port must be a number from 1 to 65535, got {text!r}.")
+    return int(text)
 
 
 def ensure_index(articles: Path, index: Path) -> None:
@@ -120,26 +108,57 @@ def ensure_index(articles: Path, index: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="article-qa web chat")
-    parser.add_argument(
-        "--articles",
-        default=str(HERE / "examples" / "articles"),
-        help="articles to index on first start (default: the sample corpus)",
-    )
-    parser.add_argument("--index", default=os.environ.get("QA_INDEX", str(HERE / "index")))
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("QA_PORT", "7860")))
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     configure_logging()
     try:
+        port = port_number(str(args.port))
+        login = None
+        if args.auth_file:
+            from qa.web.auth import login_checker, read_auth_file
+
+            login = login_checker(read_auth_file(args.auth_file))
+        elif not is_loopback(args.host) and not args.insecure_no_auth:
+            raise StartError(
+                f"refusing to serve {args.host} without a login: anyone on the network could use it. "
+                "Create users with `qa passwd users.txt NAME` and start with --auth-file users.txt, "
+                "or pass --insecure-no-auth if that is what you want."
+            )
+        check_port(args.host, port)
         ensure_index(Path(args.articles), Path(args.index))
-        qa = QA.open(args.index)
-    except QAError as err:
+        # Gradio's import (~2.5 s) goes first: the model's load would only slow it down.
+        from qa.web.page import CSS, HEAD, build_page
+
+        qa = QA.open(args.index, background_model=True)
+    except (QAError, StartError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    demo = build_demo(qa)
-    demo.queue(max_size=64, default_concurrency_limit=1)
-    demo.launch(server_name=args.host, server_port=args.port, share=False, css=CSS, show_error=False)
+
+    exports = Path(tempfile.gettempdir()) / "article-qa-exports"
+    page = build_page(qa, exports)
+    page.queue(max_size=64, default_concurrency_limit=1)
+    try:
+        page.launch(
+            server_name=args.host,
+            server_port=port,
+            share=False,
+            css=CSS,
+            head=HEAD,
+            show_error=False,
+            quiet=True,
+            auth=login,
+            auth_message="Sign in with a user from the auth file (qa passwd FILE USER).",
+            allowed_paths=[str(exports)],
+            footer_links=["api"],
+            prevent_thread_lock=True,
+        )
+    except OSError as err:
+        print(f"error: cannot serve on {args.host}:{port} ({err}). Try another --port.", file=sys.stderr)
+        return 1
+    logger.warning("article-qa is up at http://%s:%d (the model loads in the background)", args.host, port)
+    try:
+        page.block_thread()  # until Ctrl+C
+    finally:
+        page.close()
     return 0
 
 

@@ -18,6 +18,7 @@ from qa.errors import (
 from qa.logs import configure_logging
 from qa.results import (
     Answer,
+    ArticleSummary,
     ArticleView,
     BuildReport,
     Citation,
@@ -33,6 +34,7 @@ __all__ = [
     "MAX_QUESTION_CHARS",
     "QA",
     "Answer",
+    "ArticleSummary",
     "ArticleView",
     "BadInputError",
     "BuildReport",

@@ -13,9 +13,15 @@ import threading
 from dataclasses import asdict
 from pathlib import Path
 
-from qa.embed import Encoder, SentenceTransformerEncoder, default_encoder, encode_queries
+from qa.embed import (
+    BackgroundEncoder,
+    Encoder,
+    SentenceTransformerEncoder,
+    default_encoder,
+    encode_queries,
+)
 from qa.errors import BadInputError, IndexCorruptError
-from qa.results import Answer, ArticleView, Citation, Hit, IndexInfo, ParagraphView
+from qa.results import Answer, ArticleSummary, ArticleView, Citation, Hit, IndexInfo, ParagraphView
 from qa.search.abstention import DEFAULT_ABSTAIN_BELOW, abstain_threshold
 from qa.search.answerer import assemble
 from qa.search.conversation import Chat
@@ -63,17 +69,22 @@ def index_info(index: str | os.PathLike[str] = "index") -> IndexInfo:
     return describe(index_dir, path, manifest, DEFAULT_ABSTAIN_BELOW if known is None else known)
 
 
-def _encoder_for(index_dir: Path) -> Encoder:
+def _encoder_for(index_dir: Path, background: bool = False) -> Encoder:
     """The model the index was built with: the packaged default, or its recorded folder."""
     manifest = read_manifest(current_generation(index_dir))  # files are verified when opened
-    if manifest.model.path is None:
-        return default_encoder()
-    if not Path(manifest.model.path).is_dir():
+    model_path = manifest.model.path
+    if model_path is not None and not Path(model_path).is_dir():
         raise BadInputError(
-            f"Index '{index_dir}' was built with the model in '{manifest.model.path}', which is gone. "
+            f"Index '{index_dir}' was built with the model in '{model_path}', which is gone. "
             "Put the model back there, or rebuild with: qa build ARTICLES --model PATH --force"
         )
-    return SentenceTransformerEncoder(manifest.model.path)
+
+    def load() -> Encoder:
+        return default_encoder() if model_path is None else SentenceTransformerEncoder(model_path)
+
+    if background:
+        return BackgroundEncoder(load, manifest.model.name, manifest.model.dim)
+    return load()
 
 
 class QA:
@@ -95,14 +106,17 @@ class QA:
         *,
         encoder: Encoder | None = None,
         abstain_below: float | None = None,
+        background_model: bool = False,
     ) -> QA:
         """Open the live generation of ``index`` and load its embedding model (unless given one).
 
         ``abstain_below`` overrides the evidence threshold under which answers abstain; by
-        default it is the one recorded for the index's model.
+        default it is the one recorded for the index's model. With ``background_model`` the
+        model loads in a thread: ``open`` returns in a fraction of a second, questions asked
+        before the model is ready wait for it (see :meth:`model_ready`).
         """
         index_dir = Path(index)
-        encoder = encoder or _encoder_for(index_dir)
+        encoder = encoder or _encoder_for(index_dir, background_model)
         return cls(index_dir, encoder, open_generation(index_dir, encoder), abstain_below)
 
     def _use(self, generation: Generation) -> None:
@@ -122,6 +136,16 @@ class QA:
                 DEFAULT_ABSTAIN_BELOW,
             )
             self.abstain_below = DEFAULT_ABSTAIN_BELOW
+
+    @property
+    def model_ready(self) -> bool:
+        """False only while a model opened with ``background_model=True`` is still loading."""
+        return not isinstance(self.encoder, BackgroundEncoder) or self.encoder.ready
+
+    def wait_for_model(self, timeout: float | None = None) -> None:
+        """Block until the model is loaded; raises its load error, or TimeoutError."""
+        if isinstance(self.encoder, BackgroundEncoder):
+            self.encoder.wait(timeout)
 
     @property
     def generation(self) -> str:
@@ -214,6 +238,12 @@ class QA:
                 "was handed out. Search again for its current version."
             )
         return _hit_of(row, score=0.0)
+
+    def articles(self) -> list[ArticleSummary]:
+        """Every indexed article (id, title, url, date, paragraph count), in index order."""
+        with self._lock:
+            self.refresh()
+            return [ArticleSummary(*row) for row in self._generation.store.article_list()]
 
     def article(self, article_id: str) -> ArticleView:
         """A whole article with its paragraphs, flags and keys (for a source viewer)."""

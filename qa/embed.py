@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -262,3 +263,51 @@ class LazyDefaultEncoder:
         self, texts: Sequence[str], spans: Sequence[Spans]
     ) -> tuple[Vectors, list[Vectors]]:
         return default_encoder().encode_with_spans(texts, spans)
+
+
+class BackgroundEncoder:
+    """An encoder whose model loads in a thread: ``name`` and ``dim`` are known at once.
+
+    Lets the web chat serve its page while the model (5-10 s on a laptop) loads; ``encode``
+    waits for the load, and re-raises its error if it failed.
+    """
+
+    def __init__(self, load: Callable[[], Encoder], name: str, dim: int) -> None:
+        self.name = name
+        self.dim = dim
+        self._encoder: Encoder | None = None
+        self._error: BaseException | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._load, args=(load,), name="qa-model-load", daemon=True)
+        self._thread.start()
+
+    def _load(self, load: Callable[[], Encoder]) -> None:
+        try:
+            self._encoder = load()
+        except BaseException as err:  # handed to the thread that asks for a vector
+            self._error = err
+        finally:
+            self._done.set()
+
+    @property
+    def ready(self) -> bool:
+        """True once the model is loaded (or failed to load: ``wait`` then raises)."""
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> Encoder:
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"the embedding model did not load within {timeout} s")
+        if self._error is not None:
+            raise self._error
+        assert self._encoder is not None
+        return self._encoder
+
+    @property
+    def path(self) -> str | None:
+        return getattr(self.wait(), "path", None)
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> Vectors:
+        return self.wait().encode(texts, show_progress=show_progress)
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        return encode_queries(self.wait(), texts)

@@ -181,6 +181,20 @@ class ParagraphView:
 
 
 @dataclass(frozen=True)
+class ArticleSummary:
+    """One indexed article, as :meth:`qa.QA.articles` lists it."""
+
+    article_id: str
+    title: str
+    url: str | None
+    published: str | None
+    paragraphs: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class ArticleView:
     """A whole indexed article: what a source viewer shows around a citation."""
 

@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -69,7 +69,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=STOP_SECONDS)
 
 
-def _start(index: Path, workdir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _start(
+    index: Path, workdir: Path, port: int, log: Path, extra_args: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "GRADIO_ANALYTICS_ENABLED": "False",
@@ -78,7 +80,16 @@ def _start(index: Path, workdir: Path, port: int, log: Path) -> subprocess.Popen
         "GRADIO_TEMP_DIR": str(workdir / "gradio-tmp"),
         "PYTHONUNBUFFERED": "1",
     }
-    for name in ("QA_INDEX", "QA_PORT", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT"):
+    for name in (
+        "QA_INDEX",
+        "QA_PORT",
+        "QA_HOST",
+        "QA_AUTH_FILE",
+        "QA_ARTICLES",
+        "QA_INSECURE_NO_AUTH",
+        "GRADIO_SERVER_NAME",
+        "GRADIO_SERVER_PORT",
+    ):
         env.pop(name, None)
     command = [
         sys.executable,
@@ -89,6 +100,7 @@ def _start(index: Path, workdir: Path, port: int, log: Path) -> subprocess.Popen
         str(port),
         "--host",
         HOST,
+        *extra_args,
     ]
     with log.open("wb") as out:
         return subprocess.Popen(
@@ -103,7 +115,9 @@ def _start(index: Path, workdir: Path, port: int, log: Path) -> subprocess.Popen
 
 
 @contextlib.contextmanager
-def running_app(index: Path, workdir: Path, *, attempts: int = 3) -> Iterator[str]:
+def running_app(
+    index: Path, workdir: Path, *, attempts: int = 3, extra_args: Sequence[str] = ()
+) -> Iterator[str]:
     """Run ``app.py --index INDEX`` on 127.0.0.1 and a free port; yield its URL.
 
     Retries on a new port if the server dies before listening (another process may have taken
@@ -114,7 +128,7 @@ def running_app(index: Path, workdir: Path, *, attempts: int = 3) -> Iterator[st
         port = free_port()
         url = f"http://{HOST}:{port}/"
         log = workdir / f"server-{port}.log"
-        proc = _start(index, workdir, port, log)
+        proc = _start(index, workdir, port, log, extra_args)
         try:
             deadline = time.monotonic() + STARTUP_SECONDS
             while time.monotonic() < deadline:
@@ -133,7 +147,9 @@ def running_app(index: Path, workdir: Path, *, attempts: int = 3) -> Iterator[st
                     f"app.py did not answer {url} within {STARTUP_SECONDS:.0f}s:\n{_log_tail(log)}"
                 )
             if proc.poll() is not None:
-                if attempt < attempts and "address already in use" in _log_tail(log).lower():
+                if attempt < attempts and any(
+                    busy in _log_tail(log).lower() for busy in ("address already in use", "is in use")
+                ):
                     continue
                 raise RuntimeError(f"app.py exited with {proc.returncode}:\n{_log_tail(log)}")
             yield url

@@ -6,7 +6,9 @@ tags, event handlers, javascript: links, tracking images, LaTeX) that must stay 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
+from tests.conftest import SEED
 from tests.servers import HOST, running_app
 
 pytestmark = pytest.mark.slow
@@ -30,8 +33,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 WAIT_MS = 60_000
-SCREENSHOT = Path("/tmp/browser-shot.png")
-XSS_SCREENSHOT = Path("/tmp/browser-shot-xss.png")
+# Screenshots of the main screens (README and docs/ use them): set QA_SCREENSHOTS=docs/screenshots.
+SCREENSHOTS = Path(os.environ.get("QA_SCREENSHOTS", "/tmp/qa-screenshots"))
 
 TRACKER_HOST = "203.0.113.9"  # TEST-NET-3: must never be contacted
 PAYLOAD = (
@@ -65,6 +68,34 @@ def ask(page: Page, question: str) -> None:
     box.press("Enter")
     expect(bots).to_have_count(before + 1, timeout=WAIT_MS)
     expect(box).to_have_value("", timeout=WAIT_MS)  # the app clears the box after an answer
+    expect(bots.last).not_to_contain_text("Loading the model", timeout=WAIT_MS)
+
+
+def shoot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def in_viewport(page: Page, selector: str) -> bool:
+    return bool(
+        page.eval_on_selector(
+            selector,
+            "e => { const r = e.getBoundingClientRect();"
+            " return r.top >= 0 && r.bottom <= window.innerHeight && r.height > 0; }",
+        )
+    )
+
+
+def luminance(rgb: str) -> float:
+    """WCAG relative luminance of a computed ``rgb(r, g, b)`` colour."""
+    channels = [int(v) / 255 for v in re.findall(r"\d+", rgb)[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(foreground: str, background: str) -> float:
+    hi, lo = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
 
 
 @pytest.fixture(scope="module")
@@ -84,50 +115,184 @@ def chromium(pw: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
-@pytest.fixture
-def page(chromium: Browser) -> Iterator[Page]:
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+def new_page(chromium: Browser, width: int = 1366, height: int = 900, scheme: str = "light") -> Page:
+    context = chromium.new_context(
+        viewport={"width": width, "height": height},
+        color_scheme=scheme,  # type: ignore[arg-type]
+        accept_downloads=True,
+    )
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
+    return page
+
+
+@pytest.fixture
+def page(chromium: Browser) -> Iterator[Page]:
+    page = new_page(chromium)
     yield page
-    context.close()
+    page.context.close()
 
 
-def test_chat_answers_cites_and_follows_up(page: Page, app_url: str) -> None:
+def test_answer_reads_as_written_and_its_citation_opens_the_article(page: Page, app_url: str) -> None:
+    page.goto(app_url)
+    ask(page, "Which mercenary group has spearheaded the assault on Bakhmut?")
+
+    bot = page.locator("#qa-chat [data-testid='bot']").first
+    expect(bot).to_contain_text("Russia's mercenary group Wagner")  # an apostrophe, not &#x27;
+    assert "&#" not in bot.inner_text() and "\\" not in bot.inner_text()
+    card = page.locator("#qa-src-0-1")
+    expect(card.locator("mark")).to_contain_text("Russia's mercenary group Wagner")
+    expect(card.locator(".qa-title")).to_have_text("Russia Reaffirms Bakhmut Push")
+    expect(card.locator(".qa-meta")).to_contain_text("paragraph 10")
+    expect(page.locator("#qa-sources mark")).to_have_count(1)  # close matches are not highlighted
+    expect(card.locator(".qa-details")).not_to_have_attribute("open", "")  # score and path tucked away
+    shoot(page, "answer")
+
+    # [1] in the answer brings its card into view.
+    page.mouse.wheel(0, -5000)
+    bot.locator("a.qa-ref").first.click()
+    page.wait_for_timeout(1200)
+    assert in_viewport(page, "#qa-src-0-1")
+
+    # "Open article" shows the whole article at the cited paragraph, highlighted.
+    card.get_by_role("button", name="Open article").click()
+    target = page.locator("#qa-viewer .qa-target")
+    expect(target).to_have_count(1)
+    expect(target).to_have_attribute("id", "qa-para-10")
+    expect(target.locator("mark")).to_contain_text("Russia's mercenary group Wagner")
+    paragraphs = [line for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
+    expect(page.locator("#qa-viewer .qa-para")).to_have_count(len(paragraphs))  # the whole article
+    page.wait_for_timeout(1200)
+    assert in_viewport(page, "#qa-viewer .qa-target")
+    shoot(page, "source-viewer")
+
+
+def test_follow_up_says_what_it_searched_and_abstention_looks_different(page: Page, app_url: str) -> None:
     page.goto(app_url)
     ask(page, "What did Ukraine vow to do in Bakhmut?")
+    bots = page.locator("#qa-chat [data-testid='bot']")
+    expect(bots.first).to_contain_text("bolster its defenses")
+    expect(bots.first.locator(".qa-searched")).to_have_count(0)
 
-    bot = page.locator("#qa-chat [data-testid='bot']")
-    expect(bot.first).to_contain_text("[1]")
-    expect(bot.first).to_contain_text("bolster its defenses")
-    mark = page.locator("#qa-sources mark").first
-    expect(mark).to_contain_text("bolster its defenses")
-    expect(page.locator("#qa-sources .qa-citation").first).to_contain_text("paragraph 4")
-    assert chat_count(page) == 2
-
-    # A follow-up that names nothing itself ("there" = Bakhmut).
-    ask(page, "How many civilians remain there?")
-    assert chat_count(page) == 4
-    expect(bot.nth(1)).to_contain_text("[1]")
-    expect(bot.nth(1)).to_contain_text("4,000 civilians")
+    ask(page, "How many civilians remain there?")  # "there" = Bakhmut
+    expect(bots.nth(1)).to_contain_text("4,000 civilians")
+    expect(bots.nth(1).locator(".qa-searched")).to_contain_text(
+        "Searched as: “What did Ukraine vow to do in Bakhmut? How many civilians remain there?”"
+    )
     expect(page.locator("#qa-sources mark").first).to_contain_text("4,000 civilians")
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    shoot(page, "follow-up")
 
-    # "New conversation" empties the chat and the sources panel.
+    # [1] of the first answer puts that answer's sources back in the panel.
+    bots.first.locator("a.qa-ref").first.click()
+    expect(page.locator("#qa-sources .qa-sources-for")).to_contain_text("What did Ukraine vow")
+    expect(page.locator("#qa-src-0-1 mark")).to_contain_text("bolster its defenses")
+
+    ask(page, "What is the recommended tyre pressure for a mountain bike?")
+    expect(bots.nth(2).locator(".qa-notfound")).to_have_text("Not found in the articles.")
+    expect(page.locator("#qa-sources")).to_contain_text("Closest matches")
+    expect(page.locator("#qa-sources mark")).to_have_count(0)
+    shoot(page, "abstention")
+
     page.locator("#qa-clear").click()
-    expect(page.locator("#qa-chat [data-testid='bot']")).to_have_count(0)
-    expect(page.locator("#qa-sources")).to_contain_text("Cited passages appear here.")
+    expect(bots).to_have_count(0)
+    expect(page.locator("#qa-sources")).to_contain_text("the passages that answer it appear here")
 
 
-def test_empty_question_is_explained_in_the_chat(page: Page, app_url: str) -> None:
+def test_bad_input_adds_no_bubble_and_is_never_cut(page: Page, app_url: str) -> None:
     page.goto(app_url)
     box = page.locator("#qa-question textarea")
     box.fill("   ")
     box.press("Enter")
-    bot = page.locator("#qa-chat [data-testid='bot']")
-    expect(bot).to_have_count(1, timeout=WAIT_MS)
-    expect(bot.first).to_contain_text("question is empty")
-    expect(box).to_have_value("   ")  # kept, so the user can fix it
+    expect(page.locator("#qa-status")).to_contain_text("Type a question first.")
+    long_question = "Why " + "really " * 800 + "?"
+    box.fill(long_question)
+    box.press("Enter")
+    expect(page.locator("#qa-status")).to_contain_text(f"{len(long_question.strip()):,} characters long")
+    expect(page.locator("#qa-status")).to_contain_text("the limit is 2,000")
+    expect(box).to_have_value(long_question)  # kept whole, for the user to shorten
+    assert chat_count(page) == 0
+
+
+def test_examples_come_from_the_index_and_ask_when_clicked(page: Page, app_url: str) -> None:
+    page.goto(app_url)
+    examples = page.locator("#qa-examples button")
+    expect(examples.first).to_contain_text("What is “")
+    first = examples.first.inner_text().strip()
+    examples.first.click()
+    user = page.locator("#qa-chat [data-testid='user']")
+    expect(user).to_have_count(1)
+    shown = first.removesuffix("...").removesuffix("…")  # long examples are cut on their button
+    assert user.first.inner_text().strip().startswith(shown)
+    expect(page.locator("#qa-chat [data-testid='bot']")).to_have_count(1)
+
+
+def test_export_and_feedback(page: Page, app_url: str, real_index: Path) -> None:
+    page.goto(app_url)
+    ask(page, "What did Ukraine vow to do in Bakhmut?")
+    ask(page, "How many civilians remain there?")
+
+    with page.expect_download() as download:
+        page.locator("#qa-export-json").click()
+    document = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert [t["question"] for t in document["turns"]] == [
+        "What did Ukraine vow to do in Bakhmut?",
+        "How many civilians remain there?",
+    ]
+    assert "bolster its defenses" in document["turns"][0]["answer"]
+    assert document["turns"][0]["citations"][0]["paragraph"] == 4
+    with page.expect_download() as download:
+        page.locator("#qa-export-md").click()
+    markdown = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "## 2. How many civilians remain there?" in markdown
+
+    feedback = real_index / "feedback.jsonl"
+    before = feedback.read_text(encoding="utf-8").count("\n") if feedback.exists() else 0
+    page.locator("#qa-chat [data-testid='bot']").first.hover()
+    page.locator("#qa-chat").get_by_role("button", name="Like", exact=True).first.click()
+    expect(page.locator("#qa-status")).to_contain_text("Feedback thanks")
+    lines = feedback.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == before + 1
+    record = json.loads(lines[-1])
+    assert record["rating"] == "up" and record["question"] == "What did Ukraine vow to do in Bakhmut?"
+    assert record["citation_keys"] and record["citation_keys"][0].startswith("news/russia-reaffirms")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_highlight_is_readable_in_both_themes(chromium: Browser, app_url: str, scheme: str) -> None:
+    page = new_page(chromium, scheme=scheme)
+    try:
+        page.goto(app_url)
+        ask(page, "What did Ukraine vow to do in Bakhmut?")
+        dark = page.evaluate("!!document.querySelector('.dark')")
+        assert dark is (scheme == "dark")
+        colours = page.eval_on_selector(
+            "#qa-sources mark",
+            "m => { const s = getComputedStyle(m); return [s.color, s.backgroundColor]; }",
+        )
+        assert contrast(*colours) >= 7.0, colours
+        if scheme == "dark":
+            shoot(page, "dark")
+    finally:
+        page.context.close()
+
+
+def test_phone_width_shows_the_sources_right_after_the_answer(chromium: Browser, app_url: str) -> None:
+    page = new_page(chromium, width=390, height=844)
+    try:
+        page.goto(app_url)
+        ask(page, "What did Ukraine vow to do in Bakhmut?")
+        card = page.locator("#qa-src-0-1").bounding_box()
+        box = page.locator("#qa-question").bounding_box()
+        examples = page.locator("#qa-examples").bounding_box()
+        assert card and box and examples
+        assert box["y"] < card["y"] < examples["y"]  # the sources come before the examples
+        assert card["y"] - (box["y"] + box["height"]) < 260  # only the chat's own buttons between
+        page.locator("#qa-chat a.qa-ref").first.click()
+        page.wait_for_timeout(1200)
+        assert in_viewport(page, "#qa-src-0-1")
+        shoot(page, "phone")
+    finally:
+        page.context.close()
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +336,6 @@ def hostile_page(chromium: Browser, hostile_url: str) -> Iterator[tuple[Page, li
     ask(page, "How many gulls did the lighthouse keeper count?")
     expect(page.locator("#qa-sources mark").first).to_contain_text("seventeen gulls")
     page.wait_for_timeout(1500)  # give any injected image or script the time to fire
-    page.screenshot(path=str(XSS_SCREENSHOT), full_page=True)
     yield page, requested
     context.close()
 
@@ -179,7 +343,7 @@ def hostile_page(chromium: Browser, hostile_url: str) -> Iterator[tuple[Page, li
 def test_hostile_article_stays_inert_text(hostile_page: tuple[Page, list[str]]) -> None:
     page, requested = hostile_page
     sources = page.locator("#qa-sources")
-    expect(sources.locator(".qa-citation").first).to_contain_text("lighthouse.md")
+    expect(sources.locator(".qa-card").first).to_contain_text("lighthouse.md")
 
     assert page.evaluate("window.__pwned") is None
     assert page.locator('img[src="x"]').count() == 0
@@ -187,7 +351,7 @@ def test_hostile_article_stays_inert_text(hostile_page: tuple[Page, list[str]]) 
     assert sources.locator("img, script").count() == 0
     hrefs: list[str] = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
     assert not [h for h in hrefs if h.lower().startswith("javascript:")], hrefs
-    assert "open source" not in sources.inner_text()  # the javascript: url gets no link
+    assert "Open original" not in sources.inner_text()  # the javascript: url gets no link
 
     # Shown as text, in the passage, its title and the chat.
     expect(sources).to_contain_text("<script>window.__pwned=1</script>")
@@ -195,6 +359,16 @@ def test_hostile_article_stays_inert_text(hostile_page: tuple[Page, list[str]]) 
     expect(sources.locator("mark").first).to_contain_text("[the log](javascript:window.__pwned=1)")
     bot = page.locator("#qa-chat [data-testid='bot']").first
     expect(bot).to_contain_text("<script>window.__pwned=1</script>")
+
+    # The source viewer shows the whole article as text too.
+    sources.get_by_role("button", name="Open article").first.click()
+    viewer = page.locator("#qa-viewer")
+    expect(viewer.locator(".qa-target")).to_contain_text("<script>window.__pwned=1</script>")
+    expect(viewer.locator(".qa-article-title")).to_contain_text('<img src=x onerror="window.__pwned=1">')
+    assert viewer.locator("img, script").count() == 0
+    assert "Open original" not in viewer.inner_text()
+    page.wait_for_timeout(1000)
+    assert page.evaluate("window.__pwned") is None
 
     # Only what the article asked for is asserted here; Gradio's own assets were all served
     # from 127.0.0.1 when this was written (no fonts or CDN requests).
@@ -206,7 +380,8 @@ def test_hostile_article_stays_inert_text(hostile_page: tuple[Page, list[str]]) 
 def test_article_urls_are_not_links_in_the_chat(hostile_page: tuple[Page, list[str]]) -> None:
     page, _ = hostile_page
     bot = page.locator("#qa-chat [data-testid='bot']").first
-    assert bot.locator("a").count() == 0  # answer_markdown makes no links of its own
+    links = bot.locator("a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert links and all(h.startswith("#qa-src-") for h in links), links  # only our [n] markers
     expect(bot).to_contain_text(f"http://{TRACKER_HOST}/bare.png", timeout=1000)
 
 
@@ -223,4 +398,6 @@ def test_chat_trash_button_clears_the_sources_too(page: Page, hostile_url: str) 
     expect(page.locator("#qa-sources mark").first).to_contain_text("forty loaves")
     page.locator("#qa-chat button[aria-label='Clear']").click()
     expect(page.locator("#qa-chat [data-testid='bot']")).to_have_count(0)
-    expect(page.locator("#qa-sources")).to_contain_text("Cited passages appear here.", timeout=5000)
+    expect(page.locator("#qa-sources")).to_contain_text(
+        "the passages that answer it appear here", timeout=5000
+    )

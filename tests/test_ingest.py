@@ -18,7 +18,7 @@ def test_seed_article_one_paragraph_per_line(tmp_path: Path) -> None:
     assert len(article.paragraphs) == len(lines) == 22
     for p, line in zip(article.paragraphs, lines, strict=True):
         assert raw[p.start : p.end] == line.strip()
-    assert article.title == "Russia reaffirms bakhmut push"  # no short first line: file name
+    assert article.title == "Russia Reaffirms Bakhmut Push"  # no short first line: file name, title case
 
 
 def test_txt_short_first_line_is_the_title(articles: Path) -> None:

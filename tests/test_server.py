@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import pytest
 from gradio_client import Client
-from gradio_client.exceptions import AppError
+from gradio_client.exceptions import AppError, AuthenticationError
 
 from qa import QA, Citation
+from qa.web.auth import set_password
 from tests.conftest import EXAMPLES
-from tests.servers import HOST, listening_addresses, non_loopback_ipv4
+from tests.servers import HOST, listening_addresses, non_loopback_ipv4, running_app
 
 pytestmark = pytest.mark.slow
 
@@ -82,3 +87,40 @@ def test_server_listens_on_loopback_only(app_url: str) -> None:
     for address in outside:
         with pytest.raises(OSError):  # refused (or at worst dropped): never served
             socket.create_connection((address, port), timeout=3).close()
+
+
+USER, PASSWORD = "alice", "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def auth_url(real_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second app over the same index that requires a login (``--auth-file``)."""
+    base = tmp_path_factory.mktemp("auth")
+    users = base / "users.txt"
+    set_password(users, USER, PASSWORD)
+    with running_app(real_index, base / "server", extra_args=["--auth-file", str(users)]) as url:
+        yield url
+
+
+def test_api_refuses_callers_without_a_login(auth_url: str) -> None:
+    request = urllib.request.Request(
+        f"{auth_url}gradio_api/call/ask",
+        data=json.dumps({"data": [QUESTION, 5]}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 401
+    assert "Not authenticated" in refused.value.read().decode()
+    with pytest.raises(AuthenticationError):
+        Client(auth_url, verbose=False)
+    with pytest.raises(ValueError, match="Could not login"):  # gradio_client's wrong-password error
+        Client(auth_url, verbose=False, auth=(USER, "wrong password"))
+
+
+def test_api_answers_a_logged_in_caller(auth_url: str, real_index: Path) -> None:
+    client = Client(auth_url, verbose=False, auth=(USER, PASSWORD))
+    result = client.predict(QUESTION, 5, api_name="/ask")
+    with QA.open(real_index) as qa:
+        assert result == qa.ask(QUESTION).to_dict()

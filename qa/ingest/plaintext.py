@@ -12,10 +12,21 @@ from qa.textspans import Span, split_paragraphs
 MAX_TITLE_CHARS = 120
 
 
+# Words a headline keeps in lower case unless they open it.
+_MINOR_WORDS = frozenset("a an and as at but by for from in into of on or the to vs via with".split())
+
+
 def title_from_filename(path: str) -> str:
+    """The last resort for a title: ``russia-reaffirms-bakhmut-push.txt`` -> "Russia Reaffirms Bakhmut Push"."""
     stem = Path(path).stem
-    words = re.sub(r"[_\-]+", " ", stem).strip()
-    return words[:1].upper() + words[1:] if words else stem
+    words = re.sub(r"[_\-]+", " ", stem).split()
+    if not words:
+        return stem
+    cased = [
+        w if any(c.isupper() for c in w) or (i and w in _MINOR_WORDS) else w[:1].upper() + w[1:]
+        for i, w in enumerate(words)
+    ]
+    return " ".join(cased)
 
 
 def looks_like_title(line: str) -> bool:

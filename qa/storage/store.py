@@ -266,6 +266,13 @@ class Store:
             found[text_hash].append((pid, article_id))
         return found
 
+    def article_list(self) -> list[tuple[str, str, str | None, str | None, int]]:
+        """(article id, title, url, published, paragraphs) of every article, in index order."""
+        return self.connection.execute(
+            "SELECT a.article_id, a.title, a.url, a.published, COUNT(p.article_row) FROM articles a "
+            "LEFT JOIN passages p ON p.article_row = a.row GROUP BY a.row ORDER BY a.row"
+        ).fetchall()
+
     def article(self, article_id: str) -> tuple[ArticleRow, list[PassageRow]] | None:
         """An article's record and all its paragraphs (boilerplate and headings included)."""
         row = self.connection.execute(
