@@ -31,7 +31,7 @@ def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
 def test_python_sample_runs_as_written(
     real_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (sample,) = _blocks("python")
+    sample = _blocks("python")[0]
     # Run where the README assumes: a checkout with examples/ and an index/ (a copy of the
     # session's real index, so the sample's build_index call finds it up to date).
     (tmp_path / "examples").symlink_to(ROOT / "examples")
@@ -41,6 +41,18 @@ def test_python_sample_runs_as_written(
     assert "is up to date" in out
     assert "[1]" in out and "bolster its defenses" in out
     assert "Manning" in out or "Newton" in out  # the follow-up's answering sentence
+
+
+@pytest.mark.slow
+def test_web_api_sample_runs_against_the_app(app_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    (sample,) = [block for block in _blocks("python") if "gradio_client" in block]
+    assert "http://127.0.0.1:7860/" in sample  # the app's default address, as the README says
+    exec(
+        compile(sample.replace("http://127.0.0.1:7860/", app_url), "README.md", "exec"),
+        {"__name__": "readme"},
+    )
+    out = capsys.readouterr().out
+    assert "bolster its defenses" in out and out.strip().endswith("4")
 
 
 @pytest.mark.slow

@@ -44,8 +44,7 @@ CSS = """
 .qa-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 12px;
   margin: 8px 0; background: var(--background-fill-secondary); }
 .qa-card.qa-cited { border-left: 4px solid #b8860b; }
-.qa-card.qa-other { font-size: 0.93em; }
-.qa-card.qa-other .qa-passage { color: var(--body-text-color-subdued); }
+.qa-card.qa-other { font-size: 0.93em; background: transparent; }
 .qa-card-head { font-weight: 600; }
 .qa-num { color: #9a6f00; }
 .dark .qa-num { color: #f0c040; }
