@@ -265,6 +265,7 @@ def _build(
             abstain_below=settings.abstain_below,
         ),
         index_type=vector_index.index_type,
+        ef_search=vector_index.ef_search,
         counts=Counts(
             articles=len(corpus.articles),
             passages=len(rows),

@@ -188,9 +188,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
         f"{info.searchable} searchable)"
     )
     model = info.model if info.model_path is None else f"{info.model} from {info.model_path}"
-    print(
-        f"model       {model} ({info.dim}-d), {info.index_type} index, abstains below {info.abstain_below:.2f}"
+    index_type = (
+        info.index_type if info.ef_search is None else f"{info.index_type} (efSearch {info.ef_search})"
     )
+    print(f"model       {model} ({info.dim}-d), {index_type} index, abstains below {info.abstain_below:.2f}")
     return 0
 
 

@@ -232,6 +232,7 @@ class IndexInfo:
     headings: int
     source: str
     size_bytes: int
+    ef_search: int | None = None  # HNSW search depth; None for an exact (Flat) index
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

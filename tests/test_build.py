@@ -5,6 +5,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 import pytest
 
@@ -16,7 +17,7 @@ from qa.errors import (
     IndexMismatchError,
     IndexNotFoundError,
 )
-from qa.storage.faiss_index import FaissIndex
+from qa.storage.faiss_index import HNSW_EF_SEARCH, FaissIndex
 from qa.storage.generations import build_lock, current_name, generations
 from qa.storage.manifest import FORMAT_VERSION, read_manifest
 from tests.conftest import FakeEncoder
@@ -300,3 +301,45 @@ def test_unchanged_files_are_not_parsed_again(
     monkeypatch.setattr(qa.ingest, "READER_VERSION", 99)  # readers changed: every file is read anew
     report = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
     assert report.reused_files == 0 and len(parsed) == 5
+
+
+def test_hnsw_searches_at_the_recorded_depth_and_saves_it(
+    articles: Path, fake_encoder: FakeEncoder, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(200, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(200, dtype=np.int64)
+    assert FaissIndex.build(ids, vectors, "Flat").ef_search is None
+    index = FaissIndex.build(ids, vectors, "HNSW32")
+    assert index.ef_search == HNSW_EF_SEARCH  # never FAISS's default of 16
+    index.save(tmp_path / "v.faiss")
+    reloaded = FaissIndex.load(tmp_path / "v.faiss", "HNSW32", ef_search=40)
+    assert reloaded.ef_search == 40
+    # The build records the depth in the manifest; opening searches at it; qa info shows it.
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False, index_type="HNSW32")
+    with QA.open("idx", encoder=fake_encoder) as qa:
+        assert qa.info().ef_search == HNSW_EF_SEARCH
+        assert qa.ask("When did the harbour bridge reopen?").citations[0].paragraph == 1
+    manifest = json.loads(next(Path("idx").glob("gen-*/manifest.json")).read_text(encoding="utf-8"))
+    assert manifest["ef_search"] == HNSW_EF_SEARCH and manifest["index_type"] == "HNSW32"
+
+
+def test_a_single_query_runs_on_one_thread() -> None:
+    """One query must not wake an OpenMP team (on a busy box that costs 100s of ms)."""
+    seen: list[int] = []
+
+    class Recording:
+        ntotal = 3
+        d = 4
+
+        def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+            seen.append(faiss.omp_get_max_threads())
+            return np.zeros((len(query), k), dtype=np.float32), np.zeros((len(query), k), dtype=np.int64)
+
+    index = FaissIndex(Recording(), "Flat")  # type: ignore[arg-type]
+    before = faiss.omp_get_max_threads()
+    index.search(np.ones((1, 4), dtype=np.float32), 2)
+    index.search(np.ones((5, 4), dtype=np.float32), 2)
+    assert seen == [1, before]  # one thread for one query; a batch keeps the pool
+    assert faiss.omp_get_max_threads() == before  # restored

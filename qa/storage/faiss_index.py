@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import faiss
@@ -19,6 +22,11 @@ logger = logging.getLogger(__name__)
 # HNSW graph keeps queries fast at a small, benchmarked recall cost.
 FLAT_LIMIT = 300_000
 HNSW_NEIGHBORS = 32
+# FAISS's default efSearch (16) found 45% of Flat's top 10; bench/hnsw.py measures recall@10 vs
+# Flat on real MiniLM embeddings and this is the smallest depth that keeps it >= 0.95 there.
+HNSW_EF_SEARCH = 128
+
+_threads_lock = threading.Lock()
 
 
 _INDEX_TYPE = re.compile(r"Flat|HNSW(\d{1,3})")
@@ -43,12 +51,22 @@ def check_index_type(index_type: str | None) -> None:
 class FaissIndex:
     """Implements :class:`qa.search.protocols.VectorIndex` with a FAISS ``IndexIDMap2``."""
 
-    def __init__(self, index: faiss.Index, index_type: str) -> None:
+    def __init__(self, index: faiss.Index, index_type: str, ef_search: int | None = None) -> None:
         self._index = index
         self.index_type = index_type
+        self.ef_search: int | None = None
+        if index_type.startswith("HNSW"):
+            self.ef_search = ef_search or HNSW_EF_SEARCH
+            faiss.ParameterSpace().set_index_parameter(index, "efSearch", self.ef_search)
 
     @classmethod
-    def build(cls, ids: npt.NDArray[np.int64], vectors: Vectors, index_type: str | None = None) -> FaissIndex:
+    def build(
+        cls,
+        ids: npt.NDArray[np.int64],
+        vectors: Vectors,
+        index_type: str | None = None,
+        ef_search: int | None = None,
+    ) -> FaissIndex:
         if vectors.ndim != 2 or len(ids) != len(vectors):
             raise ValueError(f"{len(ids)} ids for vectors of shape {vectors.shape}")
         dim = vectors.shape[1]
@@ -62,11 +80,12 @@ class FaissIndex:
         index = faiss.IndexIDMap2(inner)
         if len(ids):
             index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
-        return cls(index, index_type)
+        return cls(index, index_type, ef_search)
 
     @classmethod
-    def load(cls, path: Path, index_type: str) -> FaissIndex:
-        return cls(faiss.read_index(str(path)), index_type)
+    def load(cls, path: Path, index_type: str, ef_search: int | None = None) -> FaissIndex:
+        """Read a saved index; an HNSW one searches at ``ef_search`` (the manifest's value)."""
+        return cls(faiss.read_index(str(path)), index_type, ef_search)
 
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
@@ -84,7 +103,8 @@ class FaissIndex:
         if len(self) == 0:
             empty = np.full((len(query), 1), -1, dtype=np.int64)
             return np.zeros((len(query), 1), dtype=np.float32), empty
-        scores, ids = self._index.search(np.ascontiguousarray(query, dtype=np.float32), k)
+        with _one_thread() if len(query) == 1 else contextlib.nullcontext():
+            scores, ids = self._index.search(np.ascontiguousarray(query, dtype=np.float32), k)
         return scores, ids
 
     def vectors_for(self, ids: npt.NDArray[np.int64]) -> Vectors:
@@ -93,3 +113,16 @@ class FaissIndex:
         for row, passage_id in enumerate(ids):
             out[row] = self._index.reconstruct(int(passage_id))
         return out
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """One OpenMP thread for a single query: spinning up a team costs more than it saves, and on
+    a busy machine the spin-waiting threads turn milliseconds into hundreds (see MODELS.md)."""
+    with _threads_lock:
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            yield
+        finally:
+            faiss.omp_set_num_threads(before)

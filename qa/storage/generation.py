@@ -66,6 +66,7 @@ def describe(index_dir: Path, generation: Path, manifest: Manifest, abstain_belo
         headings=counts.headings,
         source=manifest.source,
         size_bytes=manifest.size_bytes,
+        ef_search=manifest.ef_search,
     )
 
 
@@ -100,7 +101,7 @@ def open_generation(index_dir: Path, encoder: Encoder) -> Generation:
                 f"Rebuild with: qa build ARTICLES --index {index_dir} --force"
             ) from None
         ids = store.searchable_passage_ids()
-        vectors = FaissIndex.load(path / FAISS_NAME, manifest.index_type)
+        vectors = FaissIndex.load(path / FAISS_NAME, manifest.index_type, manifest.ef_search)
         if len(vectors) != len(ids) or vectors.dim != encoder.dim:
             raise IndexCorruptError(
                 f"Index '{path}' holds {len(vectors)} vectors of dimension {vectors.dim} for "

@@ -60,6 +60,7 @@ class Manifest:
     corpus_hash: str
     source: str
     files: dict[str, FileEntry] = field(default_factory=dict)  # relative path -> checksum
+    ef_search: int | None = None  # HNSW search depth the index was tuned for; None for Flat
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -92,6 +93,7 @@ _TYPES: dict[Any, tuple[type, ...]] = {
     "bool": (bool,),
     "float | None": (float, int, type(None)),
     "str | None": (str, type(None)),
+    "int | None": (int, type(None)),
 }
 
 
@@ -111,7 +113,7 @@ def _typed(cls: type, data: object, where: str) -> Any:
             raise IndexCorruptError(f"{where} is missing the field {f.name!r}. {REBUILD}")
         value = data[f.name]
         allowed = _TYPES.get(f.type)
-        bad_bool = isinstance(value, bool) and f.type in ("int", "float | None")
+        bad_bool = isinstance(value, bool) and f.type in ("int", "int | None", "float | None")
         if allowed is not None and (not isinstance(value, allowed) or bad_bool):
             raise IndexCorruptError(
                 f"{where} field {f.name!r} should be {f.type}, found {value!r}. {REBUILD}"
@@ -153,6 +155,7 @@ class _ManifestHead:
     index_type: str
     corpus_hash: str
     source: str
+    ef_search: int | None = None
 
 
 def read_manifest(generation: Path) -> Manifest:

@@ -1,0 +1,199 @@
+"""HNSW search depth vs recall on real MiniLM embeddings: which ``efSearch`` keeps recall@10 >= 0.95.
+
+    python bench/hnsw.py [--squad ../shared/evaldata/squad-dev-v1.1-tune.json] [--grow 100000]
+                         [--ef 16 32 64 128 256] [--out bench/results/hnsw.json]
+
+The corpus is every SQuAD tune paragraph and sentence, embedded with the packaged model (the
+vectors a real index holds); the queries are the tune questions, embedded as queries. Recall@10
+is the share of Flat's exact top 10 that HNSW32 (the type ``qa build`` picks past 300,000
+passages) also returns, at each ``efSearch``; latency is one query at a time on one thread, as
+``QA.ask`` searches. ``--grow N`` adds a second, larger corpus: the real vectors plus noisy
+copies of them (cosine ~0.9 to their source, renormalised) up to N vectors, a stand-in for a
+bigger collection of similar text that is labelled as such in the output. Embeddings are cached
+in the work folder, so a second run only rebuilds the graphs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+from machine import describe_machine  # bench/machine.py: the script's folder is on sys.path
+
+from qa.embed import Vectors, default_encoder, encode_queries
+from qa.storage.faiss_index import HNSW_NEIGHBORS
+from qa.textspans import split_sentences
+
+logger = logging.getLogger("bench.hnsw")
+HERE = Path(__file__).resolve().parent
+SQUAD = HERE.parent.parent / "shared" / "evaldata" / "squad-dev-v1.1-tune.json"
+K = 10
+NOISE_COSINE = 0.9
+
+
+def squad_texts(path: Path) -> tuple[list[str], list[str]]:
+    """(paragraphs and their sentences, questions) of a SQuAD JSON file."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    passages: list[str] = []
+    questions: list[str] = []
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            passages.append(context)
+            passages += [context[a:b] for a, b in split_sentences(context)]
+            questions += [q["question"] for q in paragraph["qas"]]
+    return passages, questions
+
+
+def embeddings(squad: Path, work: Path) -> tuple[Vectors, Vectors]:
+    """Corpus and query vectors from the packaged model, cached in ``work``."""
+    corpus_file, query_file = work / "corpus.npy", work / "queries.npy"
+    if corpus_file.exists() and query_file.exists():
+        return np.load(corpus_file), np.load(query_file)
+    passages, questions = squad_texts(squad)
+    logger.info("Embedding %d passages and sentences, %d questions", len(passages), len(questions))
+    encoder = default_encoder()
+    corpus = encoder.encode(passages, show_progress=True)
+    queries = encode_queries(encoder, questions)
+    work.mkdir(parents=True, exist_ok=True)
+    np.save(corpus_file, corpus)
+    np.save(query_file, queries)
+    return corpus, queries
+
+
+def grown(corpus: Vectors, size: int, seed: int = 7) -> Vectors:
+    """``corpus`` plus noisy unit-length copies of its rows, ``size`` rows in all."""
+    rng = np.random.default_rng(seed)
+    extra = size - len(corpus)
+    if extra <= 0:
+        return corpus
+    sources = corpus[rng.integers(0, len(corpus), extra)]
+    # Noise orthogonal-ish to the source with a norm that puts the copy at ~NOISE_COSINE from it.
+    noise = rng.standard_normal(sources.shape).astype(np.float32)
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    scale = np.sqrt(1 / NOISE_COSINE**2 - 1)
+    copies = sources + scale * noise
+    copies /= np.linalg.norm(copies, axis=1, keepdims=True)
+    return np.vstack([corpus, copies.astype(np.float32)])
+
+
+def exact_top(corpus: Vectors, queries: Vectors) -> npt.NDArray[np.int64]:
+    flat = faiss.IndexFlatIP(corpus.shape[1])
+    flat.add(corpus)
+    _, ids = flat.search(queries, K)
+    return ids
+
+
+def recall(found: npt.NDArray[np.int64], truth: npt.NDArray[np.int64]) -> float:
+    hits = sum(len(set(f) & set(t)) for f, t in zip(found.tolist(), truth.tolist(), strict=True))
+    return hits / truth.size
+
+
+def one_at_a_time_ms(index: faiss.Index, queries: Vectors, count: int = 500) -> list[float]:
+    times = []
+    for row in queries[:count]:
+        start = time.perf_counter()
+        index.search(row[None, :], K)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def measure(name: str, corpus: Vectors, queries: Vectors, depths: list[int]) -> dict[str, Any]:
+    """Recall@10 and single-query latency of HNSW32 at each depth, next to Flat."""
+    faiss.omp_set_num_threads(os.cpu_count() or 1)  # building may use every core
+    truth = exact_top(corpus, queries)
+    start = time.perf_counter()
+    graph = faiss.IndexHNSWFlat(corpus.shape[1], HNSW_NEIGHBORS, faiss.METRIC_INNER_PRODUCT)
+    graph.add(corpus)
+    built = time.perf_counter() - start
+    faiss.omp_set_num_threads(1)  # queries run on one thread, as QA.ask runs them
+    flat = faiss.IndexFlatIP(corpus.shape[1])
+    flat.add(corpus)
+    rows: list[dict[str, Any]] = [
+        {"index": "Flat", "ef_search": None, "recall_at_10": 1.0, **latency(one_at_a_time_ms(flat, queries))}
+    ]
+    for ef in depths:
+        graph.hnsw.efSearch = ef
+        _, found = graph.search(queries, K)
+        rows.append(
+            {
+                "index": f"HNSW{HNSW_NEIGHBORS}",
+                "ef_search": ef,
+                "recall_at_10": round(recall(found, truth), 4),
+                **latency(one_at_a_time_ms(graph, queries)),
+            }
+        )
+    return {
+        "corpus": name,
+        "vectors": len(corpus),
+        "queries": len(queries),
+        "build_s": round(built, 1),
+        "rows": rows,
+    }
+
+
+def latency(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+    return {
+        "p50_ms": round(statistics.median(ordered), 3),
+        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 3),
+    }
+
+
+def smallest_depth(result: dict[str, Any], target: float = 0.95) -> int | None:
+    for row in result["rows"]:
+        if row["ef_search"] is not None and row["recall_at_10"] >= target:
+            return int(row["ef_search"])
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--squad", type=Path, default=SQUAD)
+    parser.add_argument("--grow", type=int, default=100_000, help="size of the grown corpus (0: none)")
+    parser.add_argument("--ef", type=int, nargs="+", default=[16, 32, 64, 128, 256])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/qa-hnsw"))
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "hnsw.json")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    results: dict[str, Any] = {"machine": describe_machine(), "k": K, "neighbors": HNSW_NEIGHBORS}
+    corpus, queries = embeddings(args.squad, args.work)
+    results["runs"] = [measure("SQuAD paragraphs + sentences (real)", corpus, queries, args.ef)]
+    if args.grow > len(corpus):
+        bigger = grown(corpus, args.grow)
+        results["runs"].append(
+            measure(f"real + noisy copies (cos ~{NOISE_COSINE})", bigger, queries, args.ef)
+        )
+    results["machine"]["load_after"] = os.getloadavg()
+    results["smallest_ef_for_0.95"] = {r["corpus"]: smallest_depth(r) for r in results["runs"]}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+    for run in results["runs"]:
+        print(
+            f"\n{run['corpus']}: {run['vectors']:,} vectors, {run['queries']:,} queries, graph built in {run['build_s']} s"
+        )
+        print(f"{'index':<8} {'efSearch':>8} {'recall@10':>10} {'p50 ms':>8} {'p95 ms':>8}")
+        for row in run["rows"]:
+            ef = "" if row["ef_search"] is None else row["ef_search"]
+            print(
+                f"{row['index']:<8} {ef!s:>8} {row['recall_at_10']:>10.4f} {row['p50_ms']:>8.3f} {row['p95_ms']:>8.3f}"
+            )
+    print(f"\nsmallest efSearch with recall@10 >= 0.95: {results['smallest_ef_for_0.95']}")
+    print(f"load {results['machine']['load_before']} -> {results['machine']['load_after']}; wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
