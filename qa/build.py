@@ -31,7 +31,7 @@ from qa.ingest.article import text_hash
 from qa.results import BuildReport
 from qa.storage.bm25_index import Bm25Index
 from qa.storage.faiss_index import FaissIndex, check_index_type
-from qa.storage.generation import BM25_DIR, FAISS_NAME, REQUIRED_FILES, SQLITE_NAME
+from qa.storage.generation import BM25_DIR, FAISS_NAME, SQLITE_NAME, required_files
 from qa.storage.generations import build_lock, current_name, new_generation, publish, remove_debris
 from qa.storage.manifest import (
     FORMAT_VERSION,
@@ -43,6 +43,7 @@ from qa.storage.manifest import (
     read_manifest,
     verify_files,
 )
+from qa.storage.milvus_index import MilvusIndex, drop_stale_collections, parse_vector_store
 from qa.storage.store import Store, StoreWriter, passage_key
 from qa.textspans import split_sentences
 from qa.version import __version__
@@ -127,6 +128,7 @@ def build_index(
     index_type: str | None = None,
     model: str | os.PathLike[str] | None = None,
     abstain_below: float | None = None,
+    vector_store: str | None = None,
 ) -> BuildReport:
     """Build or update the index at ``index`` from the articles under ``articles``.
 
@@ -134,10 +136,13 @@ def build_index(
     ``model`` is a local sentence-transformers folder to embed with instead of the packaged
     all-MiniLM-L6-v2 (recorded in the manifest; ``QA.open`` loads it again); ``abstain_below``
     is the evidence threshold to record for it (see ``qa eval`` to calibrate one).
+    ``vector_store`` keeps the vectors in Milvus (``milvus://HOST:PORT[/COLLECTION]``) instead of
+    a FAISS file; by default a rebuild keeps the live generation's choice, ``"faiss"`` goes back.
     """
     started = time.perf_counter()
     show = _progress_default(show_progress)
     check_index_type(index_type)  # before anything is written
+    wanted_store = _vector_store_option(vector_store)
     if abstain_below is not None and (
         isinstance(abstain_below, bool) or not isinstance(abstain_below, int | float)
     ):
@@ -159,7 +164,10 @@ def build_index(
                     f"skipped ({reasons}). Fix or remove those files."
                 )
             corpus_hash = _corpus_hash(corpus, encoder)
-            settings = _Settings(index_type, force, abstain_below, show, started)
+            store_uri = (
+                wanted_store if wanted_store != _KEEP else (previous[0].vector_store if previous else None)
+            )
+            settings = _Settings(index_type, force, abstain_below, show, started, store_uri)
             return _build(corpus, corpus_hash, previous, encoder, index_dir, live, settings)
         finally:
             if previous:
@@ -173,6 +181,21 @@ class _Settings:
     abstain_below: float | None
     show: bool
     started: float
+    vector_store: str | None  # a normalised milvus:// URI, or None for FAISS
+
+
+_KEEP = "keep"  # no --vector-store given: keep what the live generation uses
+
+
+def _vector_store_option(value: str | None) -> str | None:
+    """--vector-store checked before anything is written: a Milvus URI, None (FAISS) or _KEEP."""
+    if value is None:
+        return _KEEP
+    if not isinstance(value, str):
+        raise BadInputError(f"vector_store must be text like 'milvus://HOST:PORT', got {value!r}.")
+    if value.strip().lower() == "faiss":
+        return None
+    return parse_vector_store(value).uri
 
 
 def _reuse_from(store: Store) -> Reuse:
@@ -219,7 +242,8 @@ def _build(
         embedded=0,
         **diff,
     )
-    if not force and previous and previous[0].corpus_hash == corpus_hash and live:
+    same_store = previous is not None and previous[0].vector_store == settings.vector_store
+    if not force and previous and previous[0].corpus_hash == corpus_hash and live and same_store:
         logger.info("Index %s is up to date", index_dir)
         return replace(report, up_to_date=True, seconds=time.perf_counter() - started)
 
@@ -245,8 +269,13 @@ def _build(
     matrix = np.zeros((len(searchable), encoder.dim), dtype=np.float32)
     for row, (_, p) in enumerate(searchable):
         matrix[row] = vectors[p.key]
-    vector_index = FaissIndex.build(ids, matrix, settings.index_type)
-    vector_index.save(generation / FAISS_NAME)
+    ef_search, index_type = None, "Flat"
+    if settings.vector_store is None:
+        vector_index = FaissIndex.build(ids, matrix, settings.index_type)
+        vector_index.save(generation / FAISS_NAME)
+        ef_search, index_type = vector_index.ef_search, vector_index.index_type
+    else:
+        _write_to_milvus(settings.vector_store, generation, ids, matrix)
     # The title (and the subheading above) help BM25 (measured on SQuAD: hit@1 +1 point);
     # dense vectors stay paragraph-only.
     Bm25Index.build(["\n".join(filter(None, (p.title, p.section, p.text))) for _, p in searchable], ids).save(
@@ -264,8 +293,9 @@ def _build(
             path=getattr(encoder, "path", None),
             abstain_below=settings.abstain_below,
         ),
-        index_type=vector_index.index_type,
-        ef_search=vector_index.ef_search,
+        index_type=index_type,
+        ef_search=ef_search,
+        vector_store=settings.vector_store,
         counts=Counts(
             articles=len(corpus.articles),
             passages=len(rows),
@@ -280,12 +310,15 @@ def _build(
         source=str(Path(corpus.root).resolve()),
         files=describe_files(generation),
     )
-    missing_files = [name for name in REQUIRED_FILES if name not in manifest.files]
+    missing_files = [name for name in required_files(manifest) if name not in manifest.files]
     if missing_files:
         raise QAError(f"The build wrote no {missing_files}; this is a bug in article-qa.")
     (generation / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     publish(index_dir, generation)
     remove_debris(index_dir, keep={generation.name})
+    _drop_stale_collections(
+        settings.vector_store, previous[0].vector_store if previous else None, generation.name
+    )
     seconds = time.perf_counter() - started
     logger.info(
         "Published %s: %d passages, %d embedded, %.1fs (%.1fs encoding)",
@@ -349,3 +382,31 @@ def _encode(encoder: Encoder, passages: list[_Passage], show: bool) -> dict[str,
                 out.update(zip(passage.vector_keys, [vector, *sentence_vectors], strict=True))
             bar.update(len(chunk))
     return out
+
+
+def _write_to_milvus(uri: str, generation: Path, ids: np.ndarray, matrix: np.ndarray) -> None:
+    """This generation's vectors into its own Milvus collection, with passage keys and articles."""
+    written = Store(generation / SQLITE_NAME)
+    try:
+        rows = written.passages(ids.tolist())
+    finally:
+        written.close()
+    MilvusIndex.build(
+        parse_vector_store(uri),
+        generation.name,
+        ids,
+        matrix,
+        keys=[rows[int(i)].key for i in ids],
+        article_ids=[rows[int(i)].article_id for i in ids],
+    )
+
+
+def _drop_stale_collections(uri: str | None, previous_uri: str | None, live: str) -> None:
+    """After a publish: drop Milvus collections of generations that are gone (best effort)."""
+    for store_uri, keep in ((uri, {live}), (previous_uri, {live} if previous_uri == uri else set())):
+        if store_uri is None:
+            continue
+        try:
+            drop_stale_collections(parse_vector_store(store_uri), keep)
+        except Exception as err:  # the new generation is live: a leftover collection only costs space
+            logger.warning("Could not drop old Milvus collections at %s (%s)", store_uri, err)

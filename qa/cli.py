@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="X",
         help="evidence threshold to record for --model (calibrate with qa eval)",
     )
+    build.add_argument(
+        "--vector-store",
+        metavar="URI",
+        help="keep the vectors in Milvus: milvus://HOST:PORT[/COLLECTION] (needs article-qa[milvus]); "
+        "'faiss' goes back to the local file. Default: what the index already uses",
+    )
 
     for name, help_text, default_k in (
         ("ask", "answer a question with citations", 5),
@@ -122,6 +128,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         show_progress=not args.quiet,
         model=args.model,
         abstain_below=args.abstain_below,
+        vector_store=args.vector_store,
     )
     for skipped in report.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
@@ -192,6 +199,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
         info.index_type if info.ef_search is None else f"{info.index_type} (efSearch {info.ef_search})"
     )
     print(f"model       {model} ({info.dim}-d), {index_type} index, abstains below {info.abstain_below:.2f}")
+    if info.vector_store:
+        print(f"vectors     in Milvus: {info.vector_store}")
     return 0
 
 

@@ -233,6 +233,7 @@ class IndexInfo:
     source: str
     size_bytes: int
     ef_search: int | None = None  # HNSW search depth; None for an exact (Flat) index
+    vector_store: str | None = None  # milvus://HOST:PORT/COLLECTION when the vectors are in Milvus
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

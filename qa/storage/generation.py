@@ -14,6 +14,7 @@ from qa.storage.bm25_index import Bm25Index
 from qa.storage.faiss_index import FaissIndex
 from qa.storage.generations import current_generation
 from qa.storage.manifest import Manifest, read_manifest, verify_files
+from qa.storage.milvus_index import MilvusIndex, parse_vector_store
 from qa.storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ SQLITE_NAME = "qa.sqlite"
 FAISS_NAME = "vectors.faiss"
 BM25_DIR = "bm25"
 # Every generation has these; a manifest that does not list one has been tampered with.
+# (vectors.faiss only when the vectors are not kept in Milvus: see required_files.)
 REQUIRED_FILES = (
     SQLITE_NAME,
     FAISS_NAME,
@@ -33,12 +35,19 @@ REQUIRED_FILES = (
 )
 
 
+def required_files(manifest: Manifest) -> tuple[str, ...]:
+    """The files a generation must list: all of REQUIRED_FILES, less FAISS's with Milvus."""
+    if manifest.vector_store is None:
+        return REQUIRED_FILES
+    return tuple(name for name in REQUIRED_FILES if name != FAISS_NAME)
+
+
 @dataclass
 class Generation:
     path: Path
     manifest: Manifest
     store: Store
-    vectors: FaissIndex
+    vectors: FaissIndex | MilvusIndex
     lexical: Bm25Index
 
     def close(self) -> None:
@@ -67,6 +76,7 @@ def describe(index_dir: Path, generation: Path, manifest: Manifest, abstain_belo
         source=manifest.source,
         size_bytes=manifest.size_bytes,
         ef_search=manifest.ef_search,
+        vector_store=manifest.vector_store,
     )
 
 
@@ -84,7 +94,7 @@ def read_checked_manifest(index_dir: Path) -> tuple[Path, Manifest]:
     """The live generation's folder and manifest, every file verified against it."""
     path = current_generation(index_dir)
     manifest = read_manifest(path)
-    verify_files(path, manifest, REQUIRED_FILES)
+    verify_files(path, manifest, required_files(manifest))
     return path, manifest
 
 
@@ -101,7 +111,7 @@ def open_generation(index_dir: Path, encoder: Encoder) -> Generation:
                 f"Rebuild with: qa build ARTICLES --index {index_dir} --force"
             ) from None
         ids = store.searchable_passage_ids()
-        vectors = FaissIndex.load(path / FAISS_NAME, manifest.index_type, manifest.ef_search)
+        vectors = _open_vectors(path, manifest, len(ids), encoder.dim)
         if len(vectors) != len(ids) or vectors.dim != encoder.dim:
             raise IndexCorruptError(
                 f"Index '{path}' holds {len(vectors)} vectors of dimension {vectors.dim} for "
@@ -113,3 +123,10 @@ def open_generation(index_dir: Path, encoder: Encoder) -> Generation:
         raise
     logger.info("Opened %s: %s", path, manifest.counts)
     return Generation(path, manifest, store, vectors, lexical)
+
+
+def _open_vectors(path: Path, manifest: Manifest, count: int, dim: int) -> FaissIndex | MilvusIndex:
+    if manifest.vector_store is None:
+        return FaissIndex.load(path / FAISS_NAME, manifest.index_type, manifest.ef_search)
+    location = parse_vector_store(manifest.vector_store)
+    return MilvusIndex.connect(location, path.name, dim, count)

@@ -61,6 +61,7 @@ class Manifest:
     source: str
     files: dict[str, FileEntry] = field(default_factory=dict)  # relative path -> checksum
     ef_search: int | None = None  # HNSW search depth the index was tuned for; None for Flat
+    vector_store: str | None = None  # milvus://HOST:PORT/COLLECTION, or None: FAISS in the folder
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -156,6 +157,7 @@ class _ManifestHead:
     corpus_hash: str
     source: str
     ef_search: int | None = None
+    vector_store: str | None = None
 
 
 def read_manifest(generation: Path) -> Manifest:
