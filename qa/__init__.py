@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from qa.api import MAX_QUESTION_CHARS, QA, index_info
+from qa.api import MAX_QUESTION_CHARS, QA, index_info, verify_index
 from qa.build import build_index
 from qa.embed import Encoder
 from qa.errors import (
@@ -55,6 +55,7 @@ __all__ = [
     "build_index",
     "configure_logging",
     "index_info",
+    "verify_index",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

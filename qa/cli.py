@@ -23,6 +23,7 @@ EPILOG = """examples:
   qa ask --json "Who won Super Bowl 50?"     the answer and citations as JSON
   qa search "Wagner" --top-k 5
   qa info
+  qa verify                                  check every byte of the index (opening only samples)
   qa eval questions.jsonl --json             score the index on your own questions
   qa passwd users.txt alice                  add a login, then: python app.py --auth-file users.txt
 
@@ -79,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
+    verify = with_index(
+        commands.add_parser(
+            "verify",
+            help="read every byte of the index against its checksums (opening only samples them)",
+        )
+    )
+    verify.add_argument("--json", action="store_true", help="print the index info as JSON when intact")
     info = with_index(commands.add_parser("info", help="describe the index"))
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
 
@@ -179,6 +187,20 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from qa import verify_index
+
+    info = verify_index(args.index)  # raises IndexCorruptError naming the damaged file
+    if args.json:
+        _print_json(info.to_dict())
+        return 0
+    where = f" and its {info.searchable:,} vectors in Milvus" if info.vector_store else ""
+    print(
+        f"ok: {info.index} ({info.generation}): every file matches its sha256{where}, {info.size_bytes / 2**20:.1f} MiB read"
+    )
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from qa import index_info
 
@@ -272,6 +294,7 @@ COMMANDS = {
     "ask": _cmd_ask,
     "search": _cmd_search,
     "info": _cmd_info,
+    "verify": _cmd_verify,
     "eval": _cmd_eval,
     "passwd": _cmd_passwd,
 }

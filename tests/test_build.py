@@ -343,3 +343,49 @@ def test_a_single_query_runs_on_one_thread() -> None:
     index.search(np.ones((5, 4), dtype=np.float32), 2)
     assert seen == [1, before]  # one thread for one query; a batch keeps the pool
     assert faiss.omp_get_max_threads() == before  # restored
+
+
+def flip_byte(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_opening_samples_big_files_and_qa_verify_reads_every_byte(
+    articles: Path,
+    fake_encoder: FakeEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Files past the whole-file limit are fingerprinted by sampled blocks at open; `qa verify`
+    (and verify_index) still compares every byte."""
+    from qa import verify_index
+    from qa.cli import main as cli
+    from qa.storage import manifest as manifest_module
+
+    monkeypatch.setattr(manifest_module, "WHOLE_FILE_LIMIT", 4096)  # our test files count as big
+    monkeypatch.setattr(manifest_module, "SAMPLE_BLOCK", 512)
+    monkeypatch.setattr(manifest_module, "SAMPLE_COUNT", 4)
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    generation = next(Path("idx").glob("gen-*"))
+    sqlite = generation / "qa.sqlite"
+    size = sqlite.stat().st_size
+    assert size > 4 * 512 * 2  # there are unsampled gaps between the blocks
+    entry = read_manifest(generation).files["qa.sqlite"]
+    assert entry.fingerprint and entry.fingerprint.startswith("sampled:")
+    assert verify_index("idx").generation == generation.name
+    assert cli(["verify", "--index", "idx"]) == 0
+    assert "every file matches its sha256" in capsys.readouterr().out
+
+    gap = (size - 512) // 3 + 600  # inside the gap after the second sampled block
+    flip_byte(sqlite, gap)
+    QA.open("idx", encoder=fake_encoder).close()  # opening reads only the samples: not noticed
+    with pytest.raises(IndexCorruptError, match=r"qa\.sqlite' does not match its checksum"):
+        verify_index("idx")
+    assert cli(["verify", "--index", "idx"]) == 1
+    assert "does not match its checksum" in capsys.readouterr().err
+
+    flip_byte(sqlite, gap)  # repair, then damage a sampled block: opening notices
+    flip_byte(sqlite, 10)
+    with pytest.raises(IndexCorruptError, match="does not match its checksum"):
+        QA.open("idx", encoder=fake_encoder)

@@ -90,11 +90,18 @@ def check_model(manifest: Manifest, encoder: Encoder, where: Path) -> None:
         )
 
 
-def read_checked_manifest(index_dir: Path) -> tuple[Path, Manifest]:
-    """The live generation's folder and manifest, every file verified against it."""
+def read_checked_manifest(index_dir: Path, *, thorough: bool = False) -> tuple[Path, Manifest]:
+    """The live generation's folder and manifest, every file checked against it.
+
+    Opening checks sizes and fingerprints (megabytes read, even for a huge index); ``thorough``
+    compares every byte with its sha256, as ``qa verify`` does.
+    """
     path = current_generation(index_dir)
     manifest = read_manifest(path)
-    verify_files(path, manifest, required_files(manifest))
+    verify_files(path, manifest, required_files(manifest), thorough=thorough)
+    if thorough and manifest.vector_store is not None:
+        count = int(manifest.counts.searchable)
+        MilvusIndex.connect(parse_vector_store(manifest.vector_store), path.name, manifest.model.dim, count)
     return path, manifest
 
 
