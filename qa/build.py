@@ -57,6 +57,7 @@ CHUNKING = {
     "bm25": "title + section + paragraph text",
 }
 ENCODE_CHUNK = 256  # texts per encoder call: bounded memory, steady progress
+STREAM_CHUNK = 4096  # distinct passages whose vectors are in memory at once during a build
 
 
 @dataclass
@@ -251,24 +252,12 @@ def _build(
     with StoreWriter(generation / SQLITE_NAME) as writer:  # closed even if embedding is interrupted
         rows = _write_articles(writer, corpus.articles, show)
         searchable = [(pid, p) for pid, p in rows if p.searchable]
-        unique = {p.key: p for _, p in searchable}  # identical paragraphs share their vectors
-        cached = (
-            previous[1].vectors(k for p in unique.values() for k in p.vector_keys)
-            if previous and not force
-            else {}
-        )
-        missing = [p for p in unique.values() if any(k not in cached for k in p.vector_keys)]
-        encode_started = time.perf_counter()
-        vectors = dict(cached)
-        vectors.update(_encode(encoder, missing, show))
-        encode_seconds = time.perf_counter() - encode_started
         writer.add_files(corpus.files)
-        writer.add_vectors({k: vectors[k] for p in unique.values() for k in p.vector_keys})
+        cache = previous[1] if previous and not force else None
+        matrix = np.zeros((len(searchable), encoder.dim), dtype=np.float32)
+        embedded, encode_seconds = _embed_into(writer, matrix, searchable, cache, encoder, show)
 
     ids = np.array([pid for pid, _ in searchable], dtype=np.int64)
-    matrix = np.zeros((len(searchable), encoder.dim), dtype=np.float32)
-    for row, (_, p) in enumerate(searchable):
-        matrix[row] = vectors[p.key]
     ef_search, index_type = None, "Flat"
     if settings.vector_store is None:
         vector_index = FaissIndex.build(ids, matrix, settings.index_type)
@@ -276,6 +265,7 @@ def _build(
         ef_search, index_type = vector_index.ef_search, vector_index.index_type
     else:
         _write_to_milvus(settings.vector_store, generation, ids, matrix)
+    del matrix  # the vector index holds its own copy: free ours before BM25 is built
     # The title (and the subheading above) help BM25 (measured on SQuAD: hit@1 +1 point);
     # dense vectors stay paragraph-only.
     Bm25Index.build(["\n".join(filter(None, (p.title, p.section, p.text))) for _, p in searchable], ids).save(
@@ -302,7 +292,7 @@ def _build(
             searchable=len(searchable),
             boilerplate=boilerplate,
             headings=sum(1 for a in corpus.articles for q in a.paragraphs if q.heading),
-            vectors=len(unique) + sum(len(p.sentences) for p in unique.values()),
+            vectors=sum(1 + len(p.sentences) for p in {p.key: p for _, p in searchable}.values()),
             skipped_files=len(corpus.skipped),
         ),
         chunking=CHUNKING,
@@ -324,14 +314,14 @@ def _build(
         "Published %s: %d passages, %d embedded, %.1fs (%.1fs encoding)",
         generation.name,
         len(rows),
-        len(missing),
+        embedded,
         seconds,
         encode_seconds,
     )
     return replace(
         report,
         generation=generation.name,
-        embedded=len(missing),
+        embedded=embedded,
         seconds=seconds,
         encode_seconds=encode_seconds,
     )
@@ -362,25 +352,62 @@ def _write_articles(
     return rows
 
 
-def _encode(encoder: Encoder, passages: list[_Passage], show: bool) -> dict[str, np.ndarray]:
+def _embed_into(
+    writer: StoreWriter,
+    matrix: np.ndarray,
+    searchable: list[tuple[int, _Passage]],
+    cache: Store | None,
+    encoder: Encoder,
+    show: bool,
+) -> tuple[int, float]:
+    """Store every passage's and sentence's vector; put the passages' own vectors in ``matrix``.
+
+    Works through the distinct passages STREAM_CHUNK at a time: their vectors come from the
+    previous generation (``cache``) or the encoder, are written to the new store and dropped,
+    so memory holds one chunk of vectors (plus ``matrix``), never the corpus's. Returns how many
+    passages were encoded and the seconds spent encoding.
+    """
+    rows_of: dict[str, list[int]] = {}
+    for row, (_, p) in enumerate(searchable):
+        rows_of.setdefault(p.key, []).append(row)  # identical paragraphs share their vectors
+    unique = list({p.key: p for _, p in searchable}.values())
+    embedded, encode_seconds = 0, 0.0
+    with tqdm(total=len(unique), desc="Embedding", unit="passage", disable=not show or not unique) as bar:
+        for start in range(0, len(unique), STREAM_CHUNK):
+            chunk = unique[start : start + STREAM_CHUNK]
+            vectors = cache.vectors(k for p in chunk for k in p.vector_keys) if cache else {}
+            missing = [p for p in chunk if any(k not in vectors for k in p.vector_keys)]
+            for batch_start in range(0, len(missing), ENCODE_CHUNK):
+                batch = missing[batch_start : batch_start + ENCODE_CHUNK]
+                started = time.perf_counter()
+                vectors.update(_encode(encoder, batch))
+                encode_seconds += time.perf_counter() - started
+                bar.update(len(batch))
+            embedded += len(missing)
+            writer.add_vectors({k: vectors[k] for p in chunk for k in p.vector_keys})
+            for p in chunk:
+                matrix[rows_of[p.key]] = vectors[p.key]
+            bar.update(len(chunk) - len(missing))
+    return embedded, encode_seconds
+
+
+def _encode(encoder: Encoder, passages: list[_Passage]) -> dict[str, np.ndarray]:
     """Vectors of the passages and of their sentences, keyed by ``_Passage.vector_keys``."""
     out: dict[str, np.ndarray] = {}
-    with tqdm(total=len(passages), desc="Embedding", unit="passage", disable=not show or not passages) as bar:
-        for start in range(0, len(passages), ENCODE_CHUNK):
-            chunk = passages[start : start + ENCODE_CHUNK]
-            texts = [p.text for p in chunk]
-            spans = [p.relative_sentences for p in chunk]
-            if isinstance(encoder, SpanEncoder):
-                text_vectors, span_vectors = encoder.encode_with_spans(texts, spans)
-            else:
-                text_vectors, span_vectors = encode_spans_separately(encoder, texts, spans)
-            if text_vectors.shape != (len(chunk), encoder.dim):
-                raise QAError(
-                    f"Encoder {encoder.name!r} returned shape {text_vectors.shape} for {len(chunk)} texts"
-                )
-            for passage, vector, sentence_vectors in zip(chunk, text_vectors, span_vectors, strict=True):
-                out.update(zip(passage.vector_keys, [vector, *sentence_vectors], strict=True))
-            bar.update(len(chunk))
+    if not passages:
+        return out
+    texts = [p.text for p in passages]
+    spans = [p.relative_sentences for p in passages]
+    if isinstance(encoder, SpanEncoder):
+        text_vectors, span_vectors = encoder.encode_with_spans(texts, spans)
+    else:
+        text_vectors, span_vectors = encode_spans_separately(encoder, texts, spans)
+    if text_vectors.shape != (len(passages), encoder.dim):
+        raise QAError(
+            f"Encoder {encoder.name!r} returned shape {text_vectors.shape} for {len(passages)} texts"
+        )
+    for passage, vector, sentence_vectors in zip(passages, text_vectors, span_vectors, strict=True):
+        out.update(zip(passage.vector_keys, [vector, *sentence_vectors], strict=True))
     return out
 
 

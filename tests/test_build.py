@@ -389,3 +389,41 @@ def test_opening_samples_big_files_and_qa_verify_reads_every_byte(
     flip_byte(sqlite, 10)
     with pytest.raises(IndexCorruptError, match="does not match its checksum"):
         QA.open("idx", encoder=fake_encoder)
+
+
+def test_vectors_stream_through_the_build_a_chunk_at_a_time(
+    articles: Path, fake_encoder: FakeEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build holds one chunk of vectors, not the corpus's: tiny chunks give the same index."""
+    import qa.build as build_module
+    from qa.storage.store import Store
+
+    build_index(articles, "whole", encoder=fake_encoder, show_progress=False)
+    monkeypatch.setattr(build_module, "STREAM_CHUNK", 2)
+    asked: list[int] = []
+    real_vectors = Store.vectors
+
+    def counting(self: Store, keys: Any) -> dict[str, np.ndarray]:
+        wanted = list(keys)
+        asked.append(len(wanted))
+        return real_vectors(self, wanted)
+
+    build_index(articles, "chunked", encoder=fake_encoder, show_progress=False)
+    (articles / "news" / "extra.txt").write_text(
+        "Extra story\n\nThe ferry now runs hourly.\n", encoding="utf-8"
+    )
+    monkeypatch.setattr(Store, "vectors", counting)
+    report = build_index(articles, "chunked", encoder=fake_encoder, show_progress=False)
+    assert report.embedded == 1  # the rest came from the previous generation, two passages at a time
+    assert asked and max(asked) <= 2 * 12  # two passages' keys (a paragraph and its sentences)
+    monkeypatch.setattr(Store, "vectors", real_vectors)
+    (articles / "news" / "extra.txt").unlink()
+    build_index(articles, "chunked", encoder=fake_encoder, show_progress=False)
+    with QA.open("whole", encoder=fake_encoder) as whole, QA.open("chunked", encoder=fake_encoder) as chunked:
+        for question in ("When did the harbour bridge reopen?", "What did Ukraine vow to do in Bakhmut?"):
+            assert whole.ask(question).to_dict() == chunked.ask(question).to_dict()
+        ids = whole._generation.store.searchable_passage_ids()
+        np.testing.assert_array_equal(ids, chunked._generation.store.searchable_passage_ids())
+        np.testing.assert_array_equal(
+            whole._generation.vectors.vectors_for(ids), chunked._generation.vectors.vectors_for(ids)
+        )
