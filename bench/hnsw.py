@@ -5,7 +5,7 @@
 
 The corpus is every SQuAD tune paragraph and sentence, embedded with the packaged model (the
 vectors a real index holds); the queries are the tune questions, embedded as queries. Recall@10
-is the share of Flat's exact top 10 that HNSW32 (the type ``qa build`` picks past 300,000
+is the share of Flat's exact top 10 that HNSW32 (the type ``qa build`` picks past 200,000
 passages) also returns, at each ``efSearch``; latency is one query at a time on one thread, as
 ``QA.ask`` searches. ``--grow N`` adds a second, larger corpus: the real vectors plus noisy
 copies of them (cosine ~0.9 to their source, renormalised) up to N vectors, a stand-in for a
