@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -46,11 +47,11 @@ def _vocabulary(size: int = 30_000, seed: int = 11) -> list[str]:
     return ["".join(rng.choice(letters) for _ in range(rng.randint(3, 10))) for _ in range(size)]
 
 
-def _paragraph(rng: random.Random, words: list[str], weights: list[float]) -> str:
+def _paragraph(rng: random.Random, words: list[str], cumulative: list[float]) -> str:
     """Three to six sentences of 10-22 words: about the length of a news paragraph."""
     sentences = []
     for _ in range(rng.randint(3, 6)):
-        chosen = rng.choices(words, weights=weights, k=rng.randint(10, 22))
+        chosen = rng.choices(words, cum_weights=cumulative, k=rng.randint(10, 22))
         sentences.append(" ".join(chosen).capitalize() + ".")
     return " ".join(sentences)
 
@@ -58,11 +59,11 @@ def _paragraph(rng: random.Random, words: list[str], weights: list[float]) -> st
 def write_corpus(folder: Path, paragraphs: int, first_article: int = 0, seed: int = 5) -> int:
     """``paragraphs`` paragraphs in .txt articles of ten; returns the number of articles."""
     words = _vocabulary()
-    weights = [1 / (rank + 1) for rank in range(len(words))]  # Zipf, as words in text are
+    cumulative = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(words))))  # Zipf
     articles = max(1, paragraphs // PARAGRAPHS_PER_ARTICLE)
     for number in range(first_article, first_article + articles):
         rng = random.Random(seed * 1_000_003 + number)
-        body = "\n\n".join(_paragraph(rng, words, weights) for _ in range(PARAGRAPHS_PER_ARTICLE))
+        body = "\n\n".join(_paragraph(rng, words, cumulative) for _ in range(PARAGRAPHS_PER_ARTICLE))
         path = folder / f"part-{number // 1000:04d}" / f"article-{number:07d}.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"Article number {number}\n\n{body}\n", encoding="utf-8")
