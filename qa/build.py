@@ -18,20 +18,25 @@ import numpy as np
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from qa.build_vectors import (
+    KEEP_STORE,
+    Passage,
+    drop_replaced_collections,
+    embed_into,
+    vector_store_option,
+    write_vector_index,
+)
 from qa.embed import (
     Encoder,
     LazyDefaultEncoder,
     SentenceTransformerEncoder,
-    SpanEncoder,
-    encode_spans_separately,
 )
 from qa.errors import BadInputError, QAError
 from qa.ingest import Article, Corpus, Reuse, read_corpus
-from qa.ingest.article import text_hash
 from qa.results import BuildReport
 from qa.storage.bm25_index import Bm25Index
-from qa.storage.faiss_index import FaissIndex, check_index_type
-from qa.storage.generation import BM25_DIR, FAISS_NAME, SQLITE_NAME, required_files
+from qa.storage.faiss_index import check_index_type
+from qa.storage.generation import BM25_DIR, SQLITE_NAME, required_files
 from qa.storage.generations import build_lock, current_name, new_generation, publish, remove_debris
 from qa.storage.manifest import (
     FORMAT_VERSION,
@@ -43,7 +48,6 @@ from qa.storage.manifest import (
     read_manifest,
     verify_files,
 )
-from qa.storage.milvus_index import MilvusIndex, drop_stale_collections, parse_vector_store
 from qa.storage.store import Store, StoreWriter, passage_key
 from qa.textspans import split_sentences
 from qa.version import __version__
@@ -56,37 +60,6 @@ CHUNKING = {
     "dense": "paragraph text; past the model's window, the mean of sentence-aligned windows",
     "bm25": "title + section + paragraph text",
 }
-ENCODE_CHUNK = 256  # texts per encoder call: bounded memory, steady progress
-STREAM_CHUNK = 4096  # distinct passages whose vectors are in memory at once during a build
-
-
-@dataclass
-class _Passage:
-    title: str
-    section: str | None
-    start: int  # offset of the passage in its article's text
-    text: str
-    searchable: bool  # neither boilerplate nor a heading
-    sentences: list[tuple[int, int]]  # offsets in the article's text
-
-    @property
-    def key(self) -> str:
-        """Key of the passage's cached vectors: the hash of its text."""
-        return text_hash(self.text)
-
-    @property
-    def relative_sentences(self) -> list[tuple[int, int]]:
-        return [(s - self.start, e - self.start) for s, e in self.sentences]
-
-    @property
-    def vector_keys(self) -> list[str]:
-        """The passage's vector key, then one per sentence.
-
-        Sentence vectors are pooled in the context of their paragraph, so their key names the
-        paragraph and the span rather than the sentence's own text.
-        """
-        key = self.key
-        return [key, *(f"{key}:{s}:{e}" for s, e in self.relative_sentences)]
 
 
 def _progress_default(show_progress: bool | None) -> bool:
@@ -143,7 +116,7 @@ def build_index(
     started = time.perf_counter()
     show = _progress_default(show_progress)
     check_index_type(index_type)  # before anything is written
-    wanted_store = _vector_store_option(vector_store)
+    wanted_store = vector_store_option(vector_store)
     if abstain_below is not None and (
         isinstance(abstain_below, bool) or not isinstance(abstain_below, int | float)
     ):
@@ -166,7 +139,9 @@ def build_index(
                 )
             corpus_hash = _corpus_hash(corpus, encoder)
             store_uri = (
-                wanted_store if wanted_store != _KEEP else (previous[0].vector_store if previous else None)
+                wanted_store
+                if wanted_store != KEEP_STORE
+                else (previous[0].vector_store if previous else None)
             )
             settings = _Settings(index_type, force, abstain_below, show, started, store_uri)
             return _build(corpus, corpus_hash, previous, encoder, index_dir, live, settings)
@@ -183,20 +158,6 @@ class _Settings:
     show: bool
     started: float
     vector_store: str | None  # a normalised milvus:// URI, or None for FAISS
-
-
-_KEEP = "keep"  # no --vector-store given: keep what the live generation uses
-
-
-def _vector_store_option(value: str | None) -> str | None:
-    """--vector-store checked before anything is written: a Milvus URI, None (FAISS) or _KEEP."""
-    if value is None:
-        return _KEEP
-    if not isinstance(value, str):
-        raise BadInputError(f"vector_store must be text like 'milvus://HOST:PORT', got {value!r}.")
-    if value.strip().lower() == "faiss":
-        return None
-    return parse_vector_store(value).uri
 
 
 def _reuse_from(store: Store) -> Reuse:
@@ -255,16 +216,12 @@ def _build(
         writer.add_files(corpus.files)
         cache = previous[1] if previous and not force else None
         matrix = np.zeros((len(searchable), encoder.dim), dtype=np.float32)
-        embedded, encode_seconds = _embed_into(writer, matrix, searchable, cache, encoder, show)
+        embedded, encode_seconds = embed_into(writer, matrix, searchable, cache, encoder, show)
 
     ids = np.array([pid for pid, _ in searchable], dtype=np.int64)
-    ef_search, index_type = None, "Flat"
-    if settings.vector_store is None:
-        vector_index = FaissIndex.build(ids, matrix, settings.index_type)
-        vector_index.save(generation / FAISS_NAME)
-        ef_search, index_type = vector_index.ef_search, vector_index.index_type
-    else:
-        _write_to_milvus(settings.vector_store, generation, ids, matrix)
+    index_type, ef_search = write_vector_index(
+        generation, ids, matrix, settings.vector_store, settings.index_type
+    )
     del matrix  # the vector index holds its own copy: free ours before BM25 is built
     # The title (and the subheading above) help BM25 (measured on SQuAD: hit@1 +1 point);
     # dense vectors stay paragraph-only.
@@ -306,7 +263,7 @@ def _build(
     (generation / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     publish(index_dir, generation)
     remove_debris(index_dir, keep={generation.name})
-    _drop_stale_collections(
+    drop_replaced_collections(
         settings.vector_store, previous[0].vector_store if previous else None, generation.name
     )
     seconds = time.perf_counter() - started
@@ -329,8 +286,8 @@ def _build(
 
 def _write_articles(
     writer: StoreWriter, articles: tuple[Article, ...], show: bool
-) -> list[tuple[int, _Passage]]:
-    rows: list[tuple[int, _Passage]] = []
+) -> list[tuple[int, Passage]]:
+    rows: list[tuple[int, Passage]] = []
     for article in tqdm(articles, desc="Indexing articles", unit="article", disable=not show):
         article_row = writer.add_article(article)
         section: str | None = None
@@ -339,7 +296,7 @@ def _write_articles(
             text = p.text_of(article)
             searchable = p.boilerplate is None and not p.heading
             sentences = split_sentences(article.text, p.start, p.end) if searchable else []
-            passage = _Passage(article.title, section, p.start, text, searchable, sentences)
+            passage = Passage(article.title, section, p.start, text, searchable, sentences)
             repeats[passage.key] = repeats.get(passage.key, 0) + 1
             key = passage_key(article.id, passage.key, repeats[passage.key])
             pid = writer.add_passage(key, article_row, p, passage.key, section)
@@ -350,90 +307,3 @@ def _write_articles(
             )
             rows.append((pid, passage))
     return rows
-
-
-def _embed_into(
-    writer: StoreWriter,
-    matrix: np.ndarray,
-    searchable: list[tuple[int, _Passage]],
-    cache: Store | None,
-    encoder: Encoder,
-    show: bool,
-) -> tuple[int, float]:
-    """Store every passage's and sentence's vector; put the passages' own vectors in ``matrix``.
-
-    Works through the distinct passages STREAM_CHUNK at a time: their vectors come from the
-    previous generation (``cache``) or the encoder, are written to the new store and dropped,
-    so memory holds one chunk of vectors (plus ``matrix``), never the corpus's. Returns how many
-    passages were encoded and the seconds spent encoding.
-    """
-    rows_of: dict[str, list[int]] = {}
-    for row, (_, p) in enumerate(searchable):
-        rows_of.setdefault(p.key, []).append(row)  # identical paragraphs share their vectors
-    unique = list({p.key: p for _, p in searchable}.values())
-    embedded, encode_seconds = 0, 0.0
-    with tqdm(total=len(unique), desc="Embedding", unit="passage", disable=not show or not unique) as bar:
-        for start in range(0, len(unique), STREAM_CHUNK):
-            chunk = unique[start : start + STREAM_CHUNK]
-            vectors = cache.vectors(k for p in chunk for k in p.vector_keys) if cache else {}
-            missing = [p for p in chunk if any(k not in vectors for k in p.vector_keys)]
-            for batch_start in range(0, len(missing), ENCODE_CHUNK):
-                batch = missing[batch_start : batch_start + ENCODE_CHUNK]
-                started = time.perf_counter()
-                vectors.update(_encode(encoder, batch))
-                encode_seconds += time.perf_counter() - started
-                bar.update(len(batch))
-            embedded += len(missing)
-            writer.add_vectors({k: vectors[k] for p in chunk for k in p.vector_keys})
-            for p in chunk:
-                matrix[rows_of[p.key]] = vectors[p.key]
-            bar.update(len(chunk) - len(missing))
-    return embedded, encode_seconds
-
-
-def _encode(encoder: Encoder, passages: list[_Passage]) -> dict[str, np.ndarray]:
-    """Vectors of the passages and of their sentences, keyed by ``_Passage.vector_keys``."""
-    out: dict[str, np.ndarray] = {}
-    if not passages:
-        return out
-    texts = [p.text for p in passages]
-    spans = [p.relative_sentences for p in passages]
-    if isinstance(encoder, SpanEncoder):
-        text_vectors, span_vectors = encoder.encode_with_spans(texts, spans)
-    else:
-        text_vectors, span_vectors = encode_spans_separately(encoder, texts, spans)
-    if text_vectors.shape != (len(passages), encoder.dim):
-        raise QAError(
-            f"Encoder {encoder.name!r} returned shape {text_vectors.shape} for {len(passages)} texts"
-        )
-    for passage, vector, sentence_vectors in zip(passages, text_vectors, span_vectors, strict=True):
-        out.update(zip(passage.vector_keys, [vector, *sentence_vectors], strict=True))
-    return out
-
-
-def _write_to_milvus(uri: str, generation: Path, ids: np.ndarray, matrix: np.ndarray) -> None:
-    """This generation's vectors into its own Milvus collection, with passage keys and articles."""
-    written = Store(generation / SQLITE_NAME)
-    try:
-        rows = written.passages(ids.tolist())
-    finally:
-        written.close()
-    MilvusIndex.build(
-        parse_vector_store(uri),
-        generation.name,
-        ids,
-        matrix,
-        keys=[rows[int(i)].key for i in ids],
-        article_ids=[rows[int(i)].article_id for i in ids],
-    )
-
-
-def _drop_stale_collections(uri: str | None, previous_uri: str | None, live: str) -> None:
-    """After a publish: drop Milvus collections of generations that are gone (best effort)."""
-    for store_uri, keep in ((uri, {live}), (previous_uri, {live} if previous_uri == uri else set())):
-        if store_uri is None:
-            continue
-        try:
-            drop_stale_collections(parse_vector_store(store_uri), keep)
-        except Exception as err:  # the new generation is live: a leftover collection only costs space
-            logger.warning("Could not drop old Milvus collections at %s (%s)", store_uri, err)

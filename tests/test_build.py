@@ -395,7 +395,7 @@ def test_vectors_stream_through_the_build_a_chunk_at_a_time(
     articles: Path, fake_encoder: FakeEncoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A build holds one chunk of vectors, not the corpus's: tiny chunks give the same index."""
-    import qa.build as build_module
+    import qa.build_vectors as build_module
     from qa.storage.store import Store
 
     build_index(articles, "whole", encoder=fake_encoder, show_progress=False)
