@@ -427,3 +427,37 @@ def test_vectors_stream_through_the_build_a_chunk_at_a_time(
         np.testing.assert_array_equal(
             whole._generation.vectors.vectors_for(ids), chunked._generation.vectors.vectors_for(ids)
         )
+
+
+def test_reused_files_keep_their_own_flags_and_rule_3_is_worked_out_again(
+    tmp_path: Path, fake_encoder: FakeEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild does not run the appeal patterns on unchanged files, yet flags what a fresh build would."""
+    import qa.ingest.boilerplate as boilerplate
+
+    folder = tmp_path / "site"
+    folder.mkdir()
+    footer = "Reporting by the regional desk; editing by the evening team."
+    appeal = "Please support our journalism: become a member today from just $5 a month."
+    for i in range(2):
+        (folder / f"story{i}.txt").write_text(
+            f"Story {i}\n\nThe ferry to island {i} now runs hourly in summer.\n\n{footer}\n\n{appeal}\n",
+            encoding="utf-8",
+        )
+    build_index(folder, "idx", encoder=fake_encoder, show_progress=False)
+    (folder / "story2.txt").write_text(
+        f"Story 2\n\nThe tram line {2} reopens on Monday.\n\n{footer}\n\n{appeal}\n", encoding="utf-8"
+    )
+    calls: list[int] = []
+    real = boilerplate.flag_article
+    monkeypatch.setattr(boilerplate, "flag_article", lambda texts: calls.append(len(texts)) or real(texts))
+    build_index(folder, "idx", encoder=fake_encoder, show_progress=False)
+    assert len(calls) == 1  # only the new file's paragraphs went through rules 1-2
+    build_index(folder, "fresh", encoder=fake_encoder, show_progress=False)
+    with QA.open("idx", encoder=fake_encoder) as rebuilt, QA.open("fresh", encoder=fake_encoder) as fresh:
+        for article_id in ("story0.txt", "story1.txt", "story2.txt"):
+            flags = [(p.boilerplate, p.heading) for p in rebuilt.article(article_id).paragraphs]
+            assert flags == [(p.boilerplate, p.heading) for p in fresh.article(article_id).paragraphs]
+        footer_flag = rebuilt.article("story0.txt").paragraphs[1].boilerplate
+        assert footer_flag == "repeated in 3 articles of this source"  # rule 3 saw the new file
+        assert rebuilt.article("story0.txt").paragraphs[2].boilerplate == "appeal to readers"

@@ -54,10 +54,12 @@ READERS: dict[str, Callable[[bytes, str], tuple[list[Article], list[str]]]] = {
 SUPPORTED_SUFFIXES = tuple(READERS)
 
 
-# Bump when a reader's output for the same bytes changes, so saved parses are not reused.
-READER_VERSION = 1
+# Bump when a reader's output for the same bytes changes, so saved parses are not reused; the
+# same when boilerplate rules 1-2 change (reused articles keep the flags those rules gave).
+READER_VERSION = 2
 
-# Given a file's path and content key, the articles an earlier build read from it, or None.
+# Given a file's path and content key, the articles an earlier build read from it, with each
+# paragraph's own boilerplate flag (rules 1-2, see qa.ingest.boilerplate), or None.
 Reuse = Callable[[str, str], list[Article] | None]
 
 
@@ -111,6 +113,7 @@ def read_corpus(
     ids: set[str] = set()
     read_cleanly: dict[str, str] = {}
     reused = 0
+    flagged: set[str] = set()  # reused articles: their own boilerplate flags are already known
     anchor = base if base.is_dir() else base.parent
     for path in tqdm(files, desc="Reading articles", unit="file", disable=not show_progress):
         rel = path.relative_to(anchor).as_posix()
@@ -126,6 +129,7 @@ def read_corpus(
             if previous is not None:
                 new, problems = previous, list[str]()
                 reused += 1
+                flagged.update(a.id for a in previous)
             else:
                 new, problems = READERS[path.suffix.lower()](data, rel)
         except (UnreadableFileError, OSError) as err:
@@ -150,7 +154,7 @@ def read_corpus(
                 articles.append(article)
     return Corpus(
         root=str(base),
-        articles=tuple(flag_corpus(articles)),
+        articles=tuple(flag_corpus(articles, own_flags_known=flagged)),
         skipped=tuple(skipped),
         files=read_cleanly,
         reused=reused,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from qa.ingest.article import Article, Paragraph, make_paragraphs
+from qa.ingest.boilerplate import own_flag
 
 SCHEMA = """
 CREATE TABLE articles (
@@ -23,6 +24,8 @@ CREATE TABLE articles (
     text TEXT NOT NULL,
     content_hash TEXT NOT NULL
 );
+-- A rebuild looks up each reused file's articles: without this, one scan per file (quadratic).
+CREATE INDEX articles_by_source ON articles(source_path);
 CREATE TABLE passages (
     id INTEGER PRIMARY KEY,  -- this generation's row; search indexes use it, results do not
     key TEXT NOT NULL UNIQUE,  -- stable across rebuilds: article id + hash of the text
@@ -318,16 +321,24 @@ class Store:
         return dict(self.connection.execute("SELECT source_path, content_key FROM files"))
 
     def articles_from(self, source_path: str) -> list[Article]:
-        """The articles read from one file, as the reader returned them (flags are recomputed)."""
+        """The articles read from one file, as the reader returned them, each paragraph with
+        its own boilerplate flag (rules 1-2; the corpus-wide rule 3 is worked out again)."""
         articles = []
         for row, article_id, title, url, published, byline, text in self.connection.execute(
             "SELECT row, article_id, title, url, published, byline, text FROM articles "
             "WHERE source_path = ? ORDER BY row",
             (source_path,),
         ).fetchall():
-            spans = self.connection.execute(
-                'SELECT start, "end" FROM passages WHERE article_row = ? ORDER BY paragraph', (row,)
+            stored = self.connection.execute(
+                'SELECT start, "end", boilerplate FROM passages WHERE article_row = ? ORDER BY paragraph',
+                (row,),
             ).fetchall()
+            paragraphs = tuple(
+                replace(p, boilerplate=own_flag(reason))
+                for p, (_, _, reason) in zip(
+                    make_paragraphs([(s, e) for s, e, _ in stored]), stored, strict=True
+                )
+            )
             articles.append(
                 Article(
                     id=article_id,
@@ -337,7 +348,7 @@ class Store:
                     url=url,
                     published=published,
                     byline=byline,
-                    paragraphs=make_paragraphs(spans),
+                    paragraphs=paragraphs,
                 )
             )
         return articles
