@@ -103,6 +103,7 @@ def build_index(
     model: str | os.PathLike[str] | None = None,
     abstain_below: float | None = None,
     vector_store: str | None = None,
+    device: str | None = None,
 ) -> BuildReport:
     """Build or update the index at ``index`` from the articles under ``articles``.
 
@@ -112,6 +113,8 @@ def build_index(
     is the evidence threshold to record for it (see ``qa eval`` to calibrate one).
     ``vector_store`` keeps the vectors in Milvus (``milvus://HOST:PORT[/COLLECTION]``) instead of
     a FAISS file; by default a rebuild keeps the live generation's choice, ``"faiss"`` goes back.
+    ``device`` (``auto``, ``cpu``, ``cuda``) is where the model embeds; auto takes a GPU if torch
+    sees one.
     """
     started = time.perf_counter()
     show = _progress_default(show_progress)
@@ -121,7 +124,9 @@ def build_index(
         isinstance(abstain_below, bool) or not isinstance(abstain_below, int | float)
     ):
         raise BadInputError(f"abstain_below must be a number, got {abstain_below!r}.")
-    if encoder is None:
+    if encoder is None and device is not None:  # a bad or missing device fails before loading
+        encoder = SentenceTransformerEncoder(model, device=device)
+    elif encoder is None:
         encoder = LazyDefaultEncoder() if model is None else SentenceTransformerEncoder(model)
     index_dir = Path(index)
     with build_lock(index_dir), logging_redirect_tqdm():

@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
         help="evidence threshold to record for --model (calibrate with qa eval)",
     )
     build.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        help="where the model embeds (default: auto, a GPU when torch sees one)",
+    )
+    build.add_argument(
         "--vector-store",
         metavar="URI",
         help="keep the vectors in Milvus: milvus://HOST:PORT[/COLLECTION] (needs article-qa[milvus]); "
@@ -137,6 +142,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         model=args.model,
         abstain_below=args.abstain_below,
         vector_store=args.vector_store,
+        device=args.device,
     )
     for skipped in report.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)

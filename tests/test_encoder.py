@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import QA, build_index, index_info
+from qa import QA, BadInputError, build_index, index_info
 from qa.embed import SentenceTransformerEncoder, default_encoder
 from qa.storage.manifest import read_manifest
 from qa.textspans import split_sentences
@@ -82,3 +82,29 @@ def test_an_index_built_with_a_local_model_folder_reopens_with_it(
             qa.ask("How much did the repairs cost?").citations[0].sentence == "Repairs cost 40 million euros."
         )
     assert index_info(tmp_path / "idx").model_path == str(folder.resolve())
+
+
+def test_the_device_follows_torch_and_a_missing_gpu_is_one_clear_error(
+    articles: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    from qa.cli import main as cli
+    from qa.embed import resolve_device
+
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device(None) == resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert default_encoder().device == resolve_device("auto")
+    with pytest.raises(BadInputError, match="Unknown device 'tpu'"):
+        resolve_device("tpu")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the no-GPU error cannot be shown here")
+    assert cli(["build", str(articles), "--index", "idx", "--device", "cuda", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "torch sees no CUDA GPU" in err and "--device cpu" in err and "Traceback" not in err
+    assert not Path("idx", "CURRENT").exists()
+    assert cli(["build", str(articles), "--index", "idx", "--device", "cpu", "--quiet"]) == 0
+    assert (
+        read_manifest(Path("idx") / Path("idx", "CURRENT").read_text().strip()).model.name
+        == "all-MiniLM-L6-v2"
+    )
