@@ -1,0 +1,141 @@
+"""Milvus next to FAISS Flat on the same corpus: identical top 10, and query latency on loopback.
+
+    python bench/milvus.py [--articles examples/articles] [--questions examples/questions/news.jsonl]
+                           [--out bench/results/milvus.json]
+
+Starts ``milvus-lite server`` on a free 127.0.0.1 port, builds the corpus twice with the
+packaged model (once into FAISS Flat, once into Milvus), then asks every question of the file
+through both: top-10 agreement of the vector search, and p50/p95 of the vector search alone and
+of a whole ``QA.search``, one query at a time, alternating backends so load hits both alike.
+Needs ``pip install 'article-qa[milvus]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from machine import describe_machine  # bench/machine.py: the script's folder is on sys.path
+
+from qa import QA, build_index
+from qa.embed import default_encoder, encode_queries
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def milvus_server(data: Path) -> Iterator[str]:
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "milvus_lite",
+            "server",
+            "--data-dir",
+            str(data),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("milvus-lite did not start") from None
+                time.sleep(0.2)
+        yield f"milvus://127.0.0.1:{port}/bench"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def percentiles(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+    return {
+        "p50_ms": round(statistics.median(ordered), 2),
+        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--articles", type=Path, default=ROOT / "examples" / "articles")
+    parser.add_argument("--questions", type=Path, default=ROOT / "examples" / "questions" / "news.jsonl")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "milvus.json")
+    args = parser.parse_args()
+    questions = [
+        json.loads(line)["question"] for line in args.questions.read_text(encoding="utf-8").splitlines()
+    ]
+    results: dict[str, Any] = {"machine": describe_machine(), "questions": len(questions)}
+    with tempfile.TemporaryDirectory(prefix="qa-milvus-") as temp, milvus_server(Path(temp) / "db") as store:
+        build_index(args.articles, Path(temp) / "flat", show_progress=False, index_type="Flat")
+        build_index(args.articles, Path(temp) / "milvus", show_progress=False, vector_store=store)
+        with QA.open(Path(temp) / "flat") as flat, QA.open(Path(temp) / "milvus") as milvus:
+            vectors = encode_queries(default_encoder(), questions)
+            same_ids, max_score_gap = 0, 0.0
+            search_ms: dict[str, list[float]] = {"faiss": [], "milvus": []}
+            qa_ms: dict[str, list[float]] = {"faiss": [], "milvus": []}
+            for row, question in enumerate(questions):
+                found = {}
+                for name, qa in (("faiss", flat), ("milvus", milvus)):
+                    started = time.perf_counter()
+                    found[name] = qa._generation.vectors.search(vectors[row : row + 1], 10)
+                    search_ms[name].append((time.perf_counter() - started) * 1000)
+                    started = time.perf_counter()
+                    qa.search(question, 10)
+                    qa_ms[name].append((time.perf_counter() - started) * 1000)
+                same_ids += set(found["faiss"][1][0]) == set(found["milvus"][1][0])
+                max_score_gap = max(
+                    max_score_gap, float(np.abs(found["faiss"][0] - found["milvus"][0]).max())
+                )
+    results["machine"]["load_after"] = os.getloadavg()
+    results["identical_top10_share"] = round(same_ids / len(questions), 4)
+    results["max_score_gap"] = max_score_gap
+    results["vector_search"] = {k: percentiles(v) for k, v in search_ms.items()}
+    results["qa_search"] = {k: percentiles(v) for k, v in qa_ms.items()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(
+        f"{len(questions)} questions; identical top-10 sets: {results['identical_top10_share']:.1%}; largest score gap {max_score_gap:.2e}"
+    )
+    print(f"{'backend':<8} {'vector p50':>11} {'vector p95':>11} {'QA.search p50':>14} {'QA.search p95':>14}")
+    for name in ("faiss", "milvus"):
+        v, q = results["vector_search"][name], results["qa_search"][name]
+        print(f"{name:<8} {v['p50_ms']:>9} ms {v['p95_ms']:>9} ms {q['p50_ms']:>12} ms {q['p95_ms']:>12} ms")
+    print(f"load {results['machine']['load_before']} -> {results['machine']['load_after']}; wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
