@@ -112,6 +112,12 @@ def test_hidden_files_and_folders_are_ignored(tmp_path: Path) -> None:
         ("latin1.txt", "Caf\u00e9 au lait\n\nna\u00efve".encode("latin-1"), "not valid UTF-8 (byte 0xe9"),
         ("bad.md", b"---\ntitle: [unclosed\n---\nBody text.", "front matter is not valid YAML"),
         ("nothing.html", b"<html><body><nav>Home</nav></body></html>", "no article text"),
+        pytest.param(
+            "dump.txt",
+            b"Log dump\n\n" + b"words " * 30_000 + b"\n\nA normal closing line.\n",
+            "has a paragraph of 179,999 characters (the limit is 100,000): separate its paragraphs",
+            id="over-long paragraph",
+        ),
     ],
 )
 def test_bad_files_are_skipped_with_a_reason(tmp_path: Path, name: str, content: bytes, reason: str) -> None:

@@ -35,6 +35,14 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
+# A news paragraph is a few hundred characters; one past this is a dump, not prose, and would be
+# embedded as thousands of windows at once. Such an article is skipped with this limit named.
+MAX_PARAGRAPH_CHARS = 100_000
+
+
+def _too_long(article: Article) -> int | None:
+    """The length of the article's first paragraph past MAX_PARAGRAPH_CHARS, if any."""
+    return next((p.end - p.start for p in article.paragraphs if p.end - p.start > MAX_PARAGRAPH_CHARS), None)
 
 
 def _single(
@@ -140,10 +148,17 @@ def read_corpus(
         for problem in problems:
             logger.warning("Skipping %s %s", rel, problem)
             skipped.append(SkippedFile(rel, problem))
-        if not problems and all(a.paragraphs and a.id not in ids for a in new):
+        if not problems and all(a.paragraphs and a.id not in ids and not _too_long(a) for a in new):
             read_cleanly[rel] = key  # only files whose every article is kept may be reused
         for article in new:
-            if not article.paragraphs:
+            if (length := _too_long(article)) is not None:
+                reason = (
+                    f"article {article.id!r} has a paragraph of {length:,} characters (the limit is "
+                    f"{MAX_PARAGRAPH_CHARS:,}): separate its paragraphs with blank lines"
+                )
+                skipped.append(SkippedFile(rel, reason))
+                logger.warning("Skipping %s: %s", rel, reason)
+            elif not article.paragraphs:
                 skipped.append(SkippedFile(rel, f"article {article.id!r} has no paragraphs"))
                 logger.warning("Skipping %s: article %r has no paragraphs", rel, article.id)
             elif article.id in ids:
