@@ -18,6 +18,7 @@ from qa.errors import (
     IndexMismatchError,
     IndexNotFoundError,
 )
+from qa.ingest.article import text_hash
 from qa.storage.faiss_index import HNSW_EF_SEARCH, FaissIndex
 from qa.storage.generations import build_lock, current_name, generations
 from qa.storage.manifest import FORMAT_VERSION, read_manifest
@@ -467,3 +468,40 @@ def test_reused_files_keep_their_own_flags_and_rule_3_is_worked_out_again(
         footer_flag = rebuilt.article("story0.txt").paragraphs[1].boilerplate
         assert footer_flag == "repeated in 3 articles of this source"  # rule 3 saw the new file
         assert rebuilt.article("story0.txt").paragraphs[2].boilerplate == "appeal to readers"
+
+
+def test_sentence_vectors_are_stored_at_half_precision_and_paragraph_vectors_exactly(
+    articles: Path, fake_encoder: FakeEncoder
+) -> None:
+    import sqlite3
+
+    from qa.storage.store import Store
+
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    generation = next(Path("idx").glob("gen-*"))
+    with sqlite3.connect(generation / "qa.sqlite") as connection:
+        rows = dict(connection.execute("SELECT key, vector FROM vectors").fetchall())
+    sentences = {k: b for k, b in rows.items() if ":" in k}
+    paragraphs = {k: b for k, b in rows.items() if ":" not in k}
+    assert sentences and paragraphs
+    assert {len(b) for b in sentences.values()} == {2 * fake_encoder.dim + 1}
+    assert {len(b) for b in paragraphs.values()} == {4 * fake_encoder.dim}
+    store = Store(generation / "qa.sqlite")
+    try:
+        read = store.vectors(rows)
+    finally:
+        store.close()
+    with QA.open("idx", encoder=fake_encoder) as qa:
+        ids = qa._generation.store.searchable_passage_ids()[:3]
+        rows_by_id = qa._generation.store.passages(ids.tolist())
+        exact = qa._generation.vectors.vectors_for(ids)
+        for row, pid in enumerate(ids):  # the FAISS vector and the stored one are the same float32
+            text = rows_by_id[int(pid)].text
+            np.testing.assert_array_equal(read[text_hash(text)], exact[row])
+    for key in sentences:  # half precision is within 1e-3 of the unit vector it stands for
+        assert read[key].dtype == np.float32 and abs(float(np.linalg.norm(read[key])) - 1) < 1e-3
+    # Blobs written before sentence vectors were halved (plain float32) still read back.
+    from qa.storage.store import _vector
+
+    legacy = np.arange(4, dtype="<f4")
+    np.testing.assert_array_equal(_vector(legacy.tobytes()), legacy)

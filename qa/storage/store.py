@@ -53,7 +53,7 @@ CREATE TABLE files (  -- what each cleanly read file held, to skip parsing it ag
 );
 CREATE TABLE vectors (
     key TEXT PRIMARY KEY,  -- passage: sha256 of its text; sentence: "<passage key>:<start>:<end>"
-    -- little-endian float32. A rowid table keeps these 1.5 KB rows inline; WITHOUT ROWID
+    -- little-endian float32 (sentences: a 0x01 tag + float16). A rowid table keeps these rows inline; WITHOUT ROWID
     -- spilled each to an overflow page and made the file 2.3x larger.
     vector BLOB NOT NULL
 );
@@ -116,8 +116,22 @@ class SentenceRow:
     vector_key: str
 
 
-def _blob(vector: np.ndarray) -> bytes:
+# Sentence vectors (keys "<passage key>:<start>:<end>", ~6 per paragraph) are stored as float16
+# behind a one-byte tag: half the bytes, and an odd length no float32 blob can have. Paragraph
+# vectors stay float32: FAISS is rebuilt from them and must get exactly the model's vectors.
+_HALF = b"\x01"
+
+
+def _blob(key: str, vector: np.ndarray) -> bytes:
+    if ":" in key:
+        return _HALF + np.asarray(vector, dtype="<f2").tobytes()
     return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def _vector(blob: bytes) -> np.ndarray:
+    if len(blob) % 2 and blob[:1] == _HALF:
+        return np.frombuffer(blob, dtype="<f2", offset=1).astype(np.float32)
+    return np.frombuffer(blob, dtype="<f4")
 
 
 class StoreWriter:
@@ -184,7 +198,7 @@ class StoreWriter:
     def add_vectors(self, vectors: dict[str, np.ndarray]) -> None:
         self.connection.executemany(
             "INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
-            ((h, _blob(v)) for h, v in vectors.items()),
+            ((h, _blob(h, v)) for h, v in vectors.items()),
         )
 
     def __enter__(self) -> StoreWriter:
@@ -314,7 +328,7 @@ class Store:
             for key, blob in self.connection.execute(
                 f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk
             ):
-                found[key] = np.frombuffer(blob, dtype="<f4")
+                found[key] = _vector(blob)
         return found
 
     def file_keys(self) -> dict[str, str]:
