@@ -62,11 +62,8 @@ def check_top_k(top_k: object) -> int:
 
 
 def index_info(index: str | os.PathLike[str] = "index") -> IndexInfo:
-    """Describe an index without loading its model; checks every file against the manifest."""
-    index_dir = Path(index)
-    path, manifest = read_checked_manifest(index_dir)
-    known = abstain_threshold(manifest.model)
-    return describe(index_dir, path, manifest, DEFAULT_ABSTAIN_BELOW if known is None else known)
+    """Describe an index without loading its model; checks every file's size and fingerprint."""
+    return _checked_info(Path(index), thorough=False)
 
 
 def verify_index(index: str | os.PathLike[str] = "index") -> IndexInfo:
@@ -75,8 +72,11 @@ def verify_index(index: str | os.PathLike[str] = "index") -> IndexInfo:
     Opening an index only checks sizes and sampled fingerprints; run this after copying an
     index or when in doubt. Raises IndexCorruptError naming the damaged file.
     """
-    index_dir = Path(index)
-    path, manifest = read_checked_manifest(index_dir, thorough=True)
+    return _checked_info(Path(index), thorough=True)
+
+
+def _checked_info(index_dir: Path, thorough: bool) -> IndexInfo:
+    path, manifest = read_checked_manifest(index_dir, thorough=thorough)
     known = abstain_threshold(manifest.model)
     return describe(index_dir, path, manifest, DEFAULT_ABSTAIN_BELOW if known is None else known)
 

@@ -148,9 +148,9 @@ def _write_to_milvus(uri: str, generation: Path, ids: np.ndarray, matrix: np.nda
 
 def drop_replaced_collections(uri: str | None, previous_uri: str | None, live: str) -> None:
     """After a publish: drop Milvus collections of generations that are gone (best effort)."""
-    for store_uri, keep in ((uri, {live}), (previous_uri, {live} if previous_uri == uri else set())):
-        if store_uri is None:
-            continue
+    for store_uri in {uri, previous_uri} - {None}:
+        assert store_uri is not None
+        keep = {live} if store_uri == uri else set()  # a store the index left keeps nothing
         try:
             drop_stale_collections(parse_vector_store(store_uri), keep)
         except Exception as err:  # the new generation is live: a leftover collection only costs space

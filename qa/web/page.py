@@ -16,6 +16,7 @@ import gradio as gr
 
 from qa.api import QA
 from qa.errors import QAError
+from qa.results import ArticleSummary
 from qa.web.records import WRONG_CITATION, append_feedback, feedback_record, write_exports
 from qa.web.render import (
     EMPTY_ARTICLE,
@@ -273,8 +274,14 @@ def build_page(qa: QA, exports_root: Path) -> gr.Blocks:
             None, None, None, js=FOCUS_TARGET_JS
         )
 
+        listed: dict[str, list[ArticleSummary]] = {}  # generation -> its articles, read once
+
         def filter_articles(query: str) -> str:
-            return article_list_html(qa.articles(), query)
+            qa.refresh()
+            if qa.generation not in listed:
+                listed.clear()
+                listed[qa.generation] = qa.articles()
+            return article_list_html(listed[qa.generation], query)
 
         title_filter.change(filter_articles, [title_filter], [article_list], api_visibility="private")
         page.load(lambda: corpus_html(qa.info()), None, [corpus], api_visibility="private")
