@@ -20,7 +20,6 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from qa.build_vectors import (
     KEEP_STORE,
-    Passage,
     drop_replaced_collections,
     embed_into,
     vector_store_option,
@@ -31,6 +30,7 @@ from qa.embed import (
     LazyDefaultEncoder,
     SentenceTransformerEncoder,
 )
+from qa.engines import EmbeddingEngine, Passage, make_engine
 from qa.errors import BadInputError, QAError
 from qa.ingest import Article, Corpus, Reuse, read_corpus
 from qa.results import BuildReport
@@ -104,6 +104,9 @@ def build_index(
     abstain_below: float | None = None,
     vector_store: str | None = None,
     device: str | None = None,
+    engine: str | None = None,
+    ray_address: str | None = None,
+    ray_actors: int | None = None,
 ) -> BuildReport:
     """Build or update the index at ``index`` from the articles under ``articles``.
 
@@ -114,7 +117,10 @@ def build_index(
     ``vector_store`` keeps the vectors in Milvus (``milvus://HOST:PORT[/COLLECTION]``) instead of
     a FAISS file; by default a rebuild keeps the live generation's choice, ``"faiss"`` goes back.
     ``device`` (``auto``, ``cpu``, ``cuda``) is where the model embeds; auto takes a GPU if torch
-    sees one.
+    sees one. ``engine`` is where embedding runs: ``local`` (default, this process) or ``ray``
+    (Ray Data actors on the cluster at ``ray_address``, or a local Ray when it is None;
+    ``ray_actors`` of them, by default one per GPU or per two CPUs; ``pip install
+    'article-qa[ray]'``). Either way the index is the same.
     """
     started = time.perf_counter()
     show = _progress_default(show_progress)
@@ -128,6 +134,7 @@ def build_index(
         encoder = SentenceTransformerEncoder(model, device=device)
     elif encoder is None:
         encoder = LazyDefaultEncoder() if model is None else SentenceTransformerEncoder(model)
+    embedding = make_engine(engine, encoder, ray_address, ray_actors)
     index_dir = Path(index)
     with build_lock(index_dir), logging_redirect_tqdm():
         live = current_name(index_dir)
@@ -149,7 +156,14 @@ def build_index(
                 else (previous[0].vector_store if previous else None)
             )
             settings = _Settings(index_type, force, abstain_below, show, started, store_uri)
-            return _build(corpus, corpus_hash, previous, encoder, index_dir, live, settings)
+            try:
+                return _build(corpus, corpus_hash, previous, encoder, embedding, index_dir, live, settings)
+            except Exception:
+                # A failed build leaves nothing half-written; whatever is live stays. (An
+                # interrupt or a crash leaves its debris to the next build, which removes it.)
+                now_live = current_name(index_dir)
+                remove_debris(index_dir, keep={now_live} if now_live else set())
+                raise
         finally:
             if previous:
                 previous[1].close()
@@ -189,6 +203,7 @@ def _build(
     corpus_hash: str,
     previous: tuple[Manifest, Store] | None,
     encoder: Encoder,
+    embedding: EmbeddingEngine,
     index_dir: Path,
     live: str | None,
     settings: _Settings,
@@ -221,7 +236,7 @@ def _build(
         writer.add_files(corpus.files)
         cache = previous[1] if previous and not force else None
         matrix = np.zeros((len(searchable), encoder.dim), dtype=np.float32)
-        embedded, encode_seconds = embed_into(writer, matrix, searchable, cache, encoder, show)
+        embedded, encode_seconds = embed_into(writer, matrix, searchable, cache, embedding, show)
 
     ids = np.array([pid for pid, _ in searchable], dtype=np.int64)
     index_type, ef_search = write_vector_index(

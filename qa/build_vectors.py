@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from qa.embed import Encoder, SpanEncoder, encode_spans_separately
-from qa.errors import BadInputError, QAError
-from qa.ingest.article import text_hash
+from qa.engines import EmbeddingEngine, Passage
+from qa.errors import BadInputError
 from qa.storage.faiss_index import FaissIndex
 from qa.storage.generation import FAISS_NAME, SQLITE_NAME
 from qa.storage.milvus_index import MilvusIndex, drop_stale_collections, parse_vector_store
@@ -21,39 +20,7 @@ from qa.storage.store import Store, StoreWriter
 
 logger = logging.getLogger(__name__)
 
-ENCODE_CHUNK = 256  # texts per encoder call: bounded memory, steady progress
-STREAM_CHUNK = 4096  # distinct passages whose vectors are in memory at once during a build
-
-
-@dataclass
-class Passage:
-    """A paragraph as the build sees it: its text, flags, sentences and vector keys."""
-
-    title: str
-    section: str | None
-    start: int  # offset of the passage in its article's text
-    text: str
-    searchable: bool  # neither boilerplate nor a heading
-    sentences: list[tuple[int, int]]  # offsets in the article's text
-
-    @property
-    def key(self) -> str:
-        """Key of the passage's cached vectors: the hash of its text."""
-        return text_hash(self.text)
-
-    @property
-    def relative_sentences(self) -> list[tuple[int, int]]:
-        return [(s - self.start, e - self.start) for s, e in self.sentences]
-
-    @property
-    def vector_keys(self) -> list[str]:
-        """The passage's vector key, then one per sentence.
-
-        Sentence vectors are pooled in the context of their paragraph, so their key names the
-        paragraph and the span rather than the sentence's own text.
-        """
-        key = self.key
-        return [key, *(f"{key}:{s}:{e}" for s, e in self.relative_sentences)]
+STREAM_CHUNK = 4096  # distinct passages whose cached vectors are in memory at once during a build
 
 
 KEEP_STORE = "keep"  # no --vector-store given: keep what the live generation uses
@@ -75,58 +42,41 @@ def embed_into(
     matrix: np.ndarray,
     searchable: list[tuple[int, Passage]],
     cache: Store | None,
-    encoder: Encoder,
+    engine: EmbeddingEngine,
     show: bool,
 ) -> tuple[int, float]:
     """Store every passage's and sentence's vector; put the passages' own vectors in ``matrix``.
 
-    Works through the distinct passages STREAM_CHUNK at a time: their vectors come from the
-    previous generation (``cache``) or the encoder, are written to the new store and dropped,
-    so memory holds one chunk of vectors (plus ``matrix``), never the corpus's. Returns how many
-    passages were encoded and the seconds spent encoding.
+    First the vectors the previous generation (``cache``) has, STREAM_CHUNK distinct passages at
+    a time; then the engine embeds the rest and they are written as its batches come back. Memory
+    holds a chunk or a few batches of vectors (plus ``matrix``), never the corpus's. Returns how
+    many passages were embedded and the seconds spent waiting for the engine.
     """
     rows_of: dict[str, list[int]] = {}
     for row, (_, p) in enumerate(searchable):
         rows_of.setdefault(p.key, []).append(row)  # identical paragraphs share their vectors
     unique = list({p.key: p for _, p in searchable}.values())
-    embedded, encode_seconds = 0, 0.0
+
+    def keep(vectors: dict[str, np.ndarray], keys: Iterable[str]) -> None:
+        writer.add_vectors(vectors)
+        for key in keys:
+            matrix[rows_of[key]] = vectors[key]
+
+    missing: list[Passage] = []
     with tqdm(total=len(unique), desc="Embedding", unit="passage", disable=not show or not unique) as bar:
         for start in range(0, len(unique), STREAM_CHUNK):
             chunk = unique[start : start + STREAM_CHUNK]
-            vectors = cache.vectors(k for p in chunk for k in p.vector_keys) if cache else {}
-            missing = [p for p in chunk if any(k not in vectors for k in p.vector_keys)]
-            for batch_start in range(0, len(missing), ENCODE_CHUNK):
-                batch = missing[batch_start : batch_start + ENCODE_CHUNK]
-                started = time.perf_counter()
-                vectors.update(encode(encoder, batch))
-                encode_seconds += time.perf_counter() - started
-                bar.update(len(batch))
-            embedded += len(missing)
-            writer.add_vectors({k: vectors[k] for p in chunk for k in p.vector_keys})
-            for p in chunk:
-                matrix[rows_of[p.key]] = vectors[p.key]
-            bar.update(len(chunk) - len(missing))
-    return embedded, encode_seconds
-
-
-def encode(encoder: Encoder, passages: list[Passage]) -> dict[str, np.ndarray]:
-    """Vectors of the passages and of their sentences, keyed by ``Passage.vector_keys``."""
-    out: dict[str, np.ndarray] = {}
-    if not passages:
-        return out
-    texts = [p.text for p in passages]
-    spans = [p.relative_sentences for p in passages]
-    if isinstance(encoder, SpanEncoder):
-        text_vectors, span_vectors = encoder.encode_with_spans(texts, spans)
-    else:
-        text_vectors, span_vectors = encode_spans_separately(encoder, texts, spans)
-    if text_vectors.shape != (len(passages), encoder.dim):
-        raise QAError(
-            f"Encoder {encoder.name!r} returned shape {text_vectors.shape} for {len(passages)} texts"
-        )
-    for passage, vector, sentence_vectors in zip(passages, text_vectors, span_vectors, strict=True):
-        out.update(zip(passage.vector_keys, [vector, *sentence_vectors], strict=True))
-    return out
+            cached = cache.vectors(k for p in chunk for k in p.vector_keys) if cache else {}
+            have = [p for p in chunk if all(k in cached for k in p.vector_keys)]
+            missing += [p for p in chunk if any(k not in cached for k in p.vector_keys)]
+            keep({k: cached[k] for p in have for k in p.vector_keys}, (p.key for p in have))
+            bar.update(len(have))
+        started = time.perf_counter()
+        for batch in engine.embed(missing):
+            keep(batch.vectors, (k for k in batch.vectors if k in rows_of))
+            bar.update(batch.passages)
+        encode_seconds = time.perf_counter() - started if missing else 0.0
+    return len(missing), encode_seconds
 
 
 def _write_to_milvus(uri: str, generation: Path, ids: np.ndarray, matrix: np.ndarray) -> None:

@@ -73,6 +73,23 @@ def _parser() -> argparse.ArgumentParser:
         help="keep the vectors in Milvus: milvus://HOST:PORT[/COLLECTION] (needs article-qa[milvus]); "
         "'faiss' goes back to the local file. Default: what the index already uses",
     )
+    build.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="where embedding runs: this process (default) or Ray Data actors (needs article-qa[ray])",
+    )
+    build.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="the Ray cluster for --engine ray (e.g. ray://HEAD:10001 or auto); default: a local Ray",
+    )
+    build.add_argument(
+        "--ray-actors",
+        type=int,
+        metavar="N",
+        help="embedding actors for --engine ray (default: one per GPU, else one per two CPUs)",
+    )
 
     for name, help_text, default_k in (
         ("ask", "answer a question with citations", 5),
@@ -143,6 +160,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
         abstain_below=args.abstain_below,
         vector_store=args.vector_store,
         device=args.device,
+        engine=args.engine,
+        ray_address=args.ray_address,
+        ray_actors=args.ray_actors,
     )
     for skipped in report.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)

@@ -111,6 +111,7 @@ class SentenceTransformerEncoder:
         device: str | None = None,
     ) -> None:
         _offline_environment()
+        self.requested_device = device  # what another process should ask for (a Ray actor)
         self.device = resolve_device(device)
         batch_size = batch_size or BATCH_SIZES[self.device]
         from sentence_transformers import SentenceTransformer
