@@ -137,7 +137,9 @@ class RayEngine:
                 ray.shutdown()
 
     def _connect(self, ray: Any) -> None:
-        if not logger.isEnabledFor(logging.DEBUG):  # Ray's notices (token created, progress bars off...), unless -v
+        if not logger.isEnabledFor(
+            logging.DEBUG
+        ):  # Ray's notices (token created, progress bars off...), unless -v
             for name in ("ray", "ray.data"):
                 logging.getLogger(name).setLevel(logging.ERROR)
         try:
