@@ -41,12 +41,23 @@ from qa.storage.generations import build_lock, current_name, new_generation, pub
 from qa.storage.manifest import (
     FORMAT_VERSION,
     MANIFEST_NAME,
+    REUSABLE_VERSIONS,
     Counts,
     Manifest,
     ModelInfo,
+    SegmentEntry,
     describe_files,
+    describe_segment,
     read_manifest,
     verify_files,
+)
+from qa.storage.segments import (
+    MAX_ROWS_PER_LIVE,
+    MAX_SEGMENTS,
+    SegmentWriter,
+    listed_segments,
+    new_segment_path,
+    remove_unlisted_segments,
 )
 from qa.storage.store import Store, StoreWriter, passage_key
 from qa.textspans import split_sentences
@@ -81,15 +92,19 @@ def _previous_store(index_dir: Path, encoder: Encoder) -> tuple[Manifest, Store]
     if name is None or not (index_dir / name).is_dir():
         return None
     try:
-        manifest = read_manifest(index_dir / name)
-        verify_files(index_dir / name, manifest)
+        manifest = read_manifest(index_dir / name, REUSABLE_VERSIONS)
+        # Its own files byte by byte; the shared segments by fingerprint (they were hashed whole
+        # when written, never change, and `qa verify` reads them all).
+        verify_files(index_dir / name, manifest, thorough_segments=False)
     except QAError as err:
         logger.warning("Ignoring the current generation (%s); rebuilding from scratch", err)
         return None
     if manifest.model.name != encoder.name or manifest.model.dim != encoder.dim:
         logger.warning("The current generation used another model; re-embedding everything")
         return None
-    return manifest, Store(index_dir / name / SQLITE_NAME)
+    return manifest, Store(
+        index_dir / name / SQLITE_NAME, listed_segments(index_dir, manifest.vector_segments)
+    )
 
 
 def build_index(
@@ -107,6 +122,7 @@ def build_index(
     engine: str | None = None,
     ray_address: str | None = None,
     ray_actors: int | None = None,
+    compact: bool = False,
 ) -> BuildReport:
     """Build or update the index at ``index`` from the articles under ``articles``.
 
@@ -120,7 +136,9 @@ def build_index(
     sees one. ``engine`` is where embedding runs: ``local`` (default, this process) or ``ray``
     (Ray Data actors on the cluster at ``ray_address``, or a local Ray when it is None;
     ``ray_actors`` of them, by default one per GPU or per two CPUs; ``pip install
-    'article-qa[ray]'``). Either way the index is the same.
+    'article-qa[ray]'``). Either way the index is the same. ``compact`` copies the vectors in
+    use into one new segment, leaving out those of removed text (builds also do it on their own
+    once removed ones outweigh the rest).
     """
     started = time.perf_counter()
     show = _progress_default(show_progress)
@@ -138,7 +156,7 @@ def build_index(
     index_dir = Path(index)
     with build_lock(index_dir), logging_redirect_tqdm():
         live = current_name(index_dir)
-        remove_debris(index_dir, keep={live} if live else set())
+        _tidy(index_dir)
         previous = _previous_store(index_dir, encoder)
         try:
             reuse = None if previous is None or force else _reuse_from(previous[1])
@@ -155,14 +173,13 @@ def build_index(
                 if wanted_store != KEEP_STORE
                 else (previous[0].vector_store if previous else None)
             )
-            settings = _Settings(index_type, force, abstain_below, show, started, store_uri)
+            settings = _Settings(index_type, force, abstain_below, show, started, store_uri, compact)
             try:
                 return _build(corpus, corpus_hash, previous, encoder, embedding, index_dir, live, settings)
             except Exception:
                 # A failed build leaves nothing half-written; whatever is live stays. (An
                 # interrupt or a crash leaves its debris to the next build, which removes it.)
-                now_live = current_name(index_dir)
-                remove_debris(index_dir, keep={now_live} if now_live else set())
+                _tidy(index_dir)
                 raise
         finally:
             if previous:
@@ -177,6 +194,37 @@ class _Settings:
     show: bool
     started: float
     vector_store: str | None  # a normalised milvus:// URI, or None for FAISS
+    compact: bool = False  # copy the live vectors into one new segment
+
+
+def _tidy(index_dir: Path) -> None:
+    """Remove what the live generation does not use: unfinished or replaced generations, and
+    vector segments it does not list (replaced by a compaction, or a failed build's)."""
+    live = current_name(index_dir)
+    remove_debris(index_dir, keep={live} if live else set())
+    if live is None:
+        remove_unlisted_segments(index_dir, keep=())
+        return
+    try:
+        manifest = read_manifest(index_dir / live, REUSABLE_VERSIONS)
+    except QAError:
+        return  # which segments the live generation reads is unknown: delete none
+    remove_unlisted_segments(index_dir, keep=manifest.vector_segments)
+
+
+def _should_compact(inherited: dict[str, SegmentEntry], live_vectors: int, asked: bool, legacy: bool) -> bool:
+    """Whether this build copies the vectors in use into one new segment.
+
+    When asked; when the previous generation kept its vectors in its own file (format 3: there
+    are no segments to share, so ``legacy`` reuse copies them); or when the listed segments are
+    many or mostly hold vectors of text that is gone.
+    """
+    if asked:
+        return True
+    if not inherited:
+        return legacy
+    rows = sum(entry.vectors for entry in inherited.values())
+    return len(inherited) >= MAX_SEGMENTS or rows > MAX_ROWS_PER_LIVE * max(live_vectors, 1)
 
 
 def _reuse_from(store: Store) -> Reuse:
@@ -225,18 +273,43 @@ def _build(
         **diff,
     )
     same_store = previous is not None and previous[0].vector_store == settings.vector_store
-    if not force and previous and previous[0].corpus_hash == corpus_hash and live and same_store:
+    up_to_date = (
+        previous is not None
+        and previous[0].format_version == FORMAT_VERSION
+        and previous[0].corpus_hash == corpus_hash
+        and live
+        and same_store
+    )
+    if up_to_date and not force and not settings.compact:
         logger.info("Index %s is up to date", index_dir)
         return replace(report, up_to_date=True, seconds=time.perf_counter() - started)
 
     generation = new_generation(index_dir)
+    segment = SegmentWriter(new_segment_path(index_dir, generation.name))
+    inherited = previous[0].vector_segments if previous and not force else {}
     with StoreWriter(generation / SQLITE_NAME) as writer:  # closed even if embedding is interrupted
         rows = _write_articles(writer, corpus.articles, show)
         searchable = [(pid, p) for pid, p in rows if p.searchable]
         writer.add_files(corpus.files)
         cache = previous[1] if previous and not force else None
+        live_vectors = sum(1 + len(p.sentences) for p in {p.key: p for _, p in searchable}.values())
+        compact = _should_compact(inherited, live_vectors, settings.compact, legacy=cache is not None)
         matrix = np.zeros((len(searchable), encoder.dim), dtype=np.float32)
-        embedded, encode_seconds = embed_into(writer, matrix, searchable, cache, embedding, show)
+        try:
+            embedded, encode_seconds = embed_into(
+                segment, matrix, searchable, cache, embedding, show, copy_cached=compact
+            )
+        except BaseException:
+            segment.close(commit=False)
+            raise
+    segment.close()
+    segments: dict[str, SegmentEntry] = {} if compact else dict(inherited)
+    if segment.rows:
+        segments[segment.path.name] = describe_segment(segment.path, segment.rows)
+    else:
+        segment.path.unlink()  # nothing new to keep
+    if compact:
+        logger.info("Compacted the vectors into %s (%d vectors)", segment.path.name, segment.rows)
 
     ids = np.array([pid for pid, _ in searchable], dtype=np.int64)
     index_type, ef_search = write_vector_index(
@@ -263,13 +336,14 @@ def _build(
         index_type=index_type,
         ef_search=ef_search,
         vector_store=settings.vector_store,
+        vector_segments=segments,
         counts=Counts(
             articles=len(corpus.articles),
             passages=len(rows),
             searchable=len(searchable),
             boilerplate=boilerplate,
             headings=sum(1 for a in corpus.articles for q in a.paragraphs if q.heading),
-            vectors=sum(1 + len(p.sentences) for p in {p.key: p for _, p in searchable}.values()),
+            vectors=live_vectors,
             skipped_files=len(corpus.skipped),
         ),
         chunking=CHUNKING,
@@ -282,7 +356,7 @@ def _build(
         raise QAError(f"The build wrote no {missing_files}; this is a bug in article-qa.")
     (generation / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     publish(index_dir, generation)
-    remove_debris(index_dir, keep={generation.name})
+    _tidy(index_dir)
     drop_replaced_collections(
         settings.vector_store, previous[0].vector_store if previous else None, generation.name
     )

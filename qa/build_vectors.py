@@ -16,7 +16,8 @@ from qa.errors import BadInputError
 from qa.storage.faiss_index import FaissIndex
 from qa.storage.generation import FAISS_NAME, SQLITE_NAME
 from qa.storage.milvus_index import MilvusIndex, drop_stale_collections, parse_vector_store
-from qa.storage.store import Store, StoreWriter
+from qa.storage.segments import SegmentWriter
+from qa.storage.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -38,27 +39,31 @@ def vector_store_option(value: str | None) -> str | None:
 
 
 def embed_into(
-    writer: StoreWriter,
+    segment: SegmentWriter,
     matrix: np.ndarray,
     searchable: list[tuple[int, Passage]],
     cache: Store | None,
     engine: EmbeddingEngine,
     show: bool,
+    copy_cached: bool,
 ) -> tuple[int, float]:
-    """Store every passage's and sentence's vector; put the passages' own vectors in ``matrix``.
+    """Write the vectors this build embeds to ``segment``; put the passages' own vectors in ``matrix``.
 
     First the vectors the previous generation (``cache``) has, STREAM_CHUNK distinct passages at
-    a time; then the engine embeds the rest and they are written as its batches come back. Memory
-    holds a chunk or a few batches of vectors (plus ``matrix``), never the corpus's. Returns how
-    many passages were embedded and the seconds spent waiting for the engine.
+    a time (copied into ``segment`` only when ``copy_cached``: a compaction, or a previous
+    generation that kept them in its own file); then the engine embeds the rest and they are
+    written as its batches come back. Memory holds a chunk or a few batches of vectors (plus
+    ``matrix``), never the corpus's. Returns how many passages were embedded and the seconds
+    spent waiting for the engine.
     """
     rows_of: dict[str, list[int]] = {}
     for row, (_, p) in enumerate(searchable):
         rows_of.setdefault(p.key, []).append(row)  # identical paragraphs share their vectors
     unique = list({p.key: p for _, p in searchable}.values())
 
-    def keep(vectors: dict[str, np.ndarray], keys: Iterable[str]) -> None:
-        writer.add_vectors(vectors)
+    def keep(vectors: dict[str, np.ndarray], keys: Iterable[str], write: bool) -> None:
+        if write:
+            segment.add(vectors)
         for key in keys:
             matrix[rows_of[key]] = vectors[key]
 
@@ -69,11 +74,11 @@ def embed_into(
             cached = cache.vectors(k for p in chunk for k in p.vector_keys) if cache else {}
             have = [p for p in chunk if all(k in cached for k in p.vector_keys)]
             missing += [p for p in chunk if any(k not in cached for k in p.vector_keys)]
-            keep({k: cached[k] for p in have for k in p.vector_keys}, (p.key for p in have))
+            keep({k: cached[k] for p in have for k in p.vector_keys}, (p.key for p in have), copy_cached)
             bar.update(len(have))
         started = time.perf_counter()
         for batch in engine.embed(missing):
-            keep(batch.vectors, (k for k in batch.vectors if k in rows_of))
+            keep(batch.vectors, (k for k in batch.vectors if k in rows_of), True)
             bar.update(batch.passages)
         encode_seconds = time.perf_counter() - started if missing else 0.0
     return len(missing), encode_seconds

@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--json", action="store_true", help="print the build report as JSON")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     build.add_argument(
+        "--compact",
+        action="store_true",
+        help="copy the vectors in use into one new segment, dropping those of removed text",
+    )
+    build.add_argument(
         "--model",
         metavar="PATH",
         help="a local sentence-transformers model folder to embed with (default: the packaged all-MiniLM-L6-v2)",
@@ -163,6 +168,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         engine=args.engine,
         ray_address=args.ray_address,
         ray_actors=args.ray_actors,
+        compact=args.compact,
     )
     for skipped in report.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)

@@ -479,14 +479,15 @@ def test_sentence_vectors_are_stored_at_half_precision_and_paragraph_vectors_exa
 
     build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
     generation = next(Path("idx").glob("gen-*"))
-    with sqlite3.connect(generation / "qa.sqlite") as connection:
+    segment = Path("idx/segments") / f"{generation.name}.sqlite"
+    with sqlite3.connect(segment) as connection:
         rows = dict(connection.execute("SELECT key, vector FROM vectors").fetchall())
     sentences = {k: b for k, b in rows.items() if ":" in k}
     paragraphs = {k: b for k, b in rows.items() if ":" not in k}
     assert sentences and paragraphs
     assert {len(b) for b in sentences.values()} == {2 * fake_encoder.dim + 1}
     assert {len(b) for b in paragraphs.values()} == {4 * fake_encoder.dim}
-    store = Store(generation / "qa.sqlite")
+    store = Store(generation / "qa.sqlite", [segment])
     try:
         read = store.vectors(rows)
     finally:
@@ -501,7 +502,7 @@ def test_sentence_vectors_are_stored_at_half_precision_and_paragraph_vectors_exa
     for key in sentences:  # half precision is within 1e-3 of the unit vector it stands for
         assert read[key].dtype == np.float32 and abs(float(np.linalg.norm(read[key])) - 1) < 1e-3
     # Blobs written before sentence vectors were halved (plain float32) still read back.
-    from qa.storage.store import _vector
+    from qa.storage.vectors_codec import decode_vector
 
     legacy = np.arange(4, dtype="<f4")
-    np.testing.assert_array_equal(_vector(legacy.tobytes()), legacy)
+    np.testing.assert_array_equal(decode_vector(legacy.tobytes()), legacy)

@@ -41,7 +41,8 @@ def local_ray() -> Iterator[None]:
 
 
 def _all_vectors(index: Path) -> dict[str, np.ndarray]:
-    store = Store(index / str(current_name(index)) / "qa.sqlite")
+    name = str(current_name(index))
+    store = Store(index / name / "qa.sqlite", [index / "segments" / f"{name}.sqlite"])
     try:
         ids = store.searchable_passage_ids().tolist()
         keys = [s.vector_key for pid in ids for s in store.sentences([pid])[pid]]

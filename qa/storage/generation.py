@@ -15,6 +15,7 @@ from qa.storage.faiss_index import FaissIndex
 from qa.storage.generations import current_generation
 from qa.storage.manifest import Manifest, read_manifest, verify_files
 from qa.storage.milvus_index import MilvusIndex, parse_vector_store
+from qa.storage.segments import listed_segments
 from qa.storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def read_checked_manifest(index_dir: Path, *, thorough: bool = False) -> tuple[P
 def open_generation(index_dir: Path, encoder: Encoder) -> Generation:
     path, manifest = read_checked_manifest(index_dir)
     check_model(manifest, encoder, path)
-    store = Store(path / SQLITE_NAME)
+    store = Store(path / SQLITE_NAME, listed_segments(index_dir, manifest.vector_segments))
     try:
         try:
             store.check_schema()

@@ -15,8 +15,12 @@ from typing import Any
 from qa.errors import IndexCorruptError, IndexMismatchError
 
 # 3: stable passage keys, headings and sections, windows for long paragraphs, typed model record.
-FORMAT_VERSION = 3
+# 4: vectors in shared segments (qa.storage.segments), listed in the manifest.
+FORMAT_VERSION = 4
+# Generations a build can reuse vectors from (format 3 kept them in its own qa.sqlite).
+REUSABLE_VERSIONS = (3, 4)
 MANIFEST_NAME = "manifest.json"
+SEGMENTS_DIR = "segments"  # beside the generations: vector segments they share
 REBUILD = "Rebuild it with: qa build ARTICLES --index INDEX --force"
 
 
@@ -50,6 +54,13 @@ class FileEntry:
 
 
 @dataclass(frozen=True)
+class SegmentEntry(FileEntry):
+    """A vector segment the generation reads (``segments/NAME``), with its checksum."""
+
+    vectors: int = 0  # rows in it, live or not: what tells a build to compact
+
+
+@dataclass(frozen=True)
 class Manifest:
     format_version: int
     qa_version: str
@@ -63,13 +74,16 @@ class Manifest:
     files: dict[str, FileEntry] = field(default_factory=dict)  # relative path -> checksum
     ef_search: int | None = None  # HNSW search depth the index was tuned for; None for Flat
     vector_store: str | None = None  # milvus://HOST:PORT/COLLECTION, or None: FAISS in the folder
+    # Shared vector segments this generation reads, by file name under the index's segments/.
+    vector_segments: dict[str, SegmentEntry] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @property
     def size_bytes(self) -> int:
-        return sum(f.size for f in self.files.values())
+        """The bytes this generation reads: its own files and the segments it lists."""
+        return sum(f.size for f in self.files.values()) + sum(s.size for s in self.vector_segments.values())
 
 
 def file_sha256(path: Path) -> str:
@@ -100,6 +114,13 @@ def file_fingerprint(path: Path, size: int) -> str:
             f.seek(last * i // (SAMPLE_COUNT - 1))
             h.update(f.read(SAMPLE_BLOCK))
     return "sampled:" + h.hexdigest()
+
+
+def describe_segment(path: Path, vectors: int) -> SegmentEntry:
+    size = path.stat().st_size
+    return SegmentEntry(
+        sha256=file_sha256(path), size=size, fingerprint=file_fingerprint(path, size), vectors=vectors
+    )
 
 
 def describe_files(generation: Path) -> dict[str, FileEntry]:
@@ -149,11 +170,12 @@ def _typed(cls: type, data: object, where: str) -> Any:
     return cls(**values)
 
 
-def parse_manifest(data: object, where: str) -> Manifest:
+def parse_manifest(data: object, where: str, versions: tuple[int, ...] = (FORMAT_VERSION,)) -> Manifest:
+    """``versions``: the format versions accepted (a build reuses vectors of older ones)."""
     if not isinstance(data, dict):
         raise IndexCorruptError(f"{where} must be a JSON object. {REBUILD}")
     version = data.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in versions:
         raise IndexMismatchError(
             f"{where} has format version {version!r}; this article-qa reads version {FORMAT_VERSION}. "
             f"{REBUILD}"
@@ -165,11 +187,19 @@ def parse_manifest(data: object, where: str) -> Manifest:
     if not isinstance(files, dict) or not files:
         raise IndexCorruptError(f"{where} 'files' must list the generation's files. {REBUILD}")
     entries = {str(name): _typed(FileEntry, entry, f"{where} file {name!r}") for name, entry in files.items()}
+    listed = raw.pop("vector_segments", {})
+    if not isinstance(listed, dict) or any("/" in str(n) or str(n).startswith(".") for n in listed):
+        raise IndexCorruptError(
+            f"{where} 'vector_segments' must map segment file names to checksums. {REBUILD}"
+        )
+    segments = {str(n): _typed(SegmentEntry, e, f"{where} segment {n!r}") for n, e in listed.items()}
     chunking = raw.pop("chunking", None)
     if not isinstance(chunking, dict) or not all(isinstance(v, str) for v in chunking.values()):
         raise IndexCorruptError(f"{where} 'chunking' must map names to text. {REBUILD}")
     rest = _typed(_ManifestHead, raw, where)
-    return Manifest(model=model, counts=counts, files=entries, chunking=chunking, **asdict(rest))
+    return Manifest(
+        model=model, counts=counts, files=entries, chunking=chunking, vector_segments=segments, **asdict(rest)
+    )
 
 
 @dataclass(frozen=True)
@@ -186,7 +216,7 @@ class _ManifestHead:
     vector_store: str | None = None
 
 
-def read_manifest(generation: Path) -> Manifest:
+def read_manifest(generation: Path, versions: tuple[int, ...] = (FORMAT_VERSION,)) -> Manifest:
     path = generation / MANIFEST_NAME
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -196,24 +226,33 @@ def read_manifest(generation: Path) -> Manifest:
         ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise IndexCorruptError(f"Cannot read '{path}' ({err}). {REBUILD}") from None
-    return parse_manifest(data, f"'{path}'")
+    return parse_manifest(data, f"'{path}'", versions)
 
 
 def verify_files(
-    generation: Path, manifest: Manifest, required: tuple[str, ...] = (), *, thorough: bool = True
+    generation: Path,
+    manifest: Manifest,
+    required: tuple[str, ...] = (),
+    *,
+    thorough: bool = True,
+    thorough_segments: bool | None = None,
 ) -> None:
     """Raise IndexCorruptError unless every listed file exists with its recorded size and hash.
 
     ``required`` names files the format always has: a manifest that leaves one out is damaged
     even when the rest checks out. FAISS and SQLite both load damaged files without complaint
     and return changed results; the checksum is the only guard. Without ``thorough`` a file's
-    fingerprint stands in for its sha256 (see file_fingerprint).
+    fingerprint stands in for its sha256 (see file_fingerprint). The shared vector segments are
+    checked like the generation's files unless ``thorough_segments`` says otherwise.
     """
     for name in required:
         if name not in manifest.files:
             raise IndexCorruptError(f"'{generation / MANIFEST_NAME}' does not list {name}. {REBUILD}")
-    for name, expected in manifest.files.items():
-        path = generation / name
+    segments = generation.parent / SEGMENTS_DIR
+    checks = [(generation / name, expected, thorough) for name, expected in manifest.files.items()]
+    segment_thorough = thorough if thorough_segments is None else thorough_segments
+    checks += [(segments / name, e, segment_thorough) for name, e in manifest.vector_segments.items()]
+    for path, expected, whole in checks:
         if not path.is_file():
             raise IndexCorruptError(f"Index file '{path}' is missing. {REBUILD}")
         size = path.stat().st_size
@@ -222,7 +261,7 @@ def verify_files(
                 f"Index file '{path}' has {size} bytes, the manifest says {expected.size} "
                 f"(truncated or replaced). {REBUILD}"
             )
-        if thorough or expected.fingerprint is None:
+        if whole or expected.fingerprint is None:
             intact = file_sha256(path) == expected.sha256
         else:
             intact = file_fingerprint(path, size) == expected.fingerprint

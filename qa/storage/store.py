@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -11,6 +12,8 @@ import numpy as np
 
 from qa.ingest.article import Article, Paragraph, make_paragraphs
 from qa.ingest.boilerplate import own_flag
+from qa.storage.segments import LOOKUP_CHUNK, SegmentReader
+from qa.storage.vectors_codec import decode_vector
 
 SCHEMA = """
 CREATE TABLE articles (
@@ -51,10 +54,10 @@ CREATE TABLE files (  -- what each cleanly read file held, to skip parsing it ag
     source_path TEXT PRIMARY KEY,
     content_key TEXT NOT NULL
 );
+-- Vectors live in shared segments (qa.storage.segments). This table is empty; it is read only
+-- in the generations of format 3, which kept their vectors here, so a rebuild reuses them.
 CREATE TABLE vectors (
-    key TEXT PRIMARY KEY,  -- passage: sha256 of its text; sentence: "<passage key>:<start>:<end>"
-    -- little-endian float32 (sentences: a 0x01 tag + float16). A rowid table keeps these rows inline; WITHOUT ROWID
-    -- spilled each to an overflow page and made the file 2.3x larger.
+    key TEXT PRIMARY KEY,
     vector BLOB NOT NULL
 );
 """
@@ -114,24 +117,6 @@ class SentenceRow:
     start: int
     end: int
     vector_key: str
-
-
-# Sentence vectors (keys "<passage key>:<start>:<end>", ~6 per paragraph) are stored as float16
-# behind a one-byte tag: half the bytes, and an odd length no float32 blob can have. Paragraph
-# vectors stay float32: FAISS is rebuilt from them and must get exactly the model's vectors.
-_HALF = b"\x01"
-
-
-def _blob(key: str, vector: np.ndarray) -> bytes:
-    if ":" in key:
-        return _HALF + np.asarray(vector, dtype="<f2").tobytes()
-    return np.asarray(vector, dtype="<f4").tobytes()
-
-
-def _vector(blob: bytes) -> np.ndarray:
-    if len(blob) % 2 and blob[:1] == _HALF:
-        return np.frombuffer(blob, dtype="<f2", offset=1).astype(np.float32)
-    return np.frombuffer(blob, dtype="<f4")
 
 
 class StoreWriter:
@@ -195,12 +180,6 @@ class StoreWriter:
             "INSERT INTO files (source_path, content_key) VALUES (?, ?)", files.items()
         )
 
-    def add_vectors(self, vectors: dict[str, np.ndarray]) -> None:
-        self.connection.executemany(
-            "INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
-            ((h, _blob(h, v)) for h, v in vectors.items()),
-        )
-
     def __enter__(self) -> StoreWriter:
         return self
 
@@ -211,15 +190,17 @@ class StoreWriter:
 
 
 class Store:
-    """Read-only view of a published generation's ``qa.sqlite``."""
+    """Read-only view of a published generation's ``qa.sqlite`` and the vector segments it lists."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, segments: Sequence[Path] = ()) -> None:
         # immutable=1: a published generation never changes, so SQLite needs no locks or journal.
         uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
         self.connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self.segments = SegmentReader(segments)
 
     def close(self) -> None:
         self.connection.close()
+        self.segments.close()
 
     def check_schema(self) -> None:
         """Raise sqlite3.Error unless the tables have the columns this version reads."""
@@ -319,17 +300,25 @@ class Store:
             result[row[0]].append(SentenceRow(*row))
         return result
 
-    def vectors(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
-        wanted = list(dict.fromkeys(hashes))
+    def vectors(self, keys: Iterable[str]) -> dict[str, np.ndarray]:
+        """The cached vectors of ``keys`` that exist (paragraphs' and sentences')."""
+        wanted = list(dict.fromkeys(keys))
         found: dict[str, np.ndarray] = {}
-        for chunk_start in range(0, len(wanted), 500):
-            chunk = wanted[chunk_start : chunk_start + 500]
-            marks = ",".join("?" * len(chunk))
-            for key, blob in self.connection.execute(
-                f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk
-            ):
-                found[key] = _vector(blob)
+        if self.legacy_vectors:
+            for chunk_start in range(0, len(wanted), LOOKUP_CHUNK):
+                chunk = wanted[chunk_start : chunk_start + LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for key, blob in self.connection.execute(
+                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk
+                ):
+                    found[key] = decode_vector(blob)
+        self.segments.lookup(wanted, found)
         return found
+
+    @functools.cached_property
+    def legacy_vectors(self) -> bool:
+        """Whether this generation keeps vectors in its own file (format 3, before segments)."""
+        return self.connection.execute("SELECT 1 FROM vectors LIMIT 1").fetchone() is not None
 
     def file_keys(self) -> dict[str, str]:
         return dict(self.connection.execute("SELECT source_path, content_key FROM files"))

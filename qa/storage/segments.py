@@ -1,0 +1,136 @@
+"""Vector segments: the cached vectors, shared by generations instead of copied into each.
+
+A build writes the vectors it embedded into one new segment, ``segments/gen-NNNNNN.sqlite``
+(named after the generation that wrote it), and never changes it afterwards. A generation's
+manifest lists the segments it reads, with their checksums: the previous generation's, plus its
+own when it embedded anything. So a rebuild that adds 1% of the articles writes 1% of the
+vectors, not all of them. Vectors of removed text stay in old segments until a compaction
+(``qa build --compact``, or automatically once the dead outweigh the live) copies the live ones
+into a single new segment. Segments that the live generation does not list are deleted after a
+publish and at the start of every build (a crashed build's segment). docs/DESIGN-STORAGE.md
+gives the crash-safety argument.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qa.storage.manifest import SEGMENTS_DIR
+from qa.storage.vectors_codec import decode_vector, encode_vector
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE vectors (
+    key TEXT PRIMARY KEY,  -- passage: sha256 of its text; sentence: "<passage key>:<start>:<end>"
+    vector BLOB NOT NULL  -- see qa.storage.vectors_codec
+);
+"""
+# More segments than this and a build compacts: every lookup asks each segment in turn.
+MAX_SEGMENTS = 16
+# A build compacts when the listed segments hold more than this many vectors per live one.
+MAX_ROWS_PER_LIVE = 2.0
+LOOKUP_CHUNK = 500  # keys per SQL query (SQLite's bound-parameter limit is 999 on old builds)
+
+
+def segments_dir(index_dir: Path) -> Path:
+    return index_dir / SEGMENTS_DIR
+
+
+def segment_path(index_dir: Path, name: str) -> Path:
+    return segments_dir(index_dir) / name
+
+
+def new_segment_path(index_dir: Path, generation: str) -> Path:
+    """Where the build of ``generation`` writes its segment (named after it)."""
+    return segment_path(index_dir, f"{generation}.sqlite")
+
+
+class SegmentWriter:
+    """Writes one new segment; ``close`` commits and makes it durable."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # debris of a crashed build with the same generation number
+        self.path = path
+        self.rows = 0
+        self.connection = sqlite3.connect(path)
+        self.connection.executescript(SCHEMA)
+
+    def add(self, vectors: dict[str, np.ndarray]) -> None:
+        before = self.connection.total_changes
+        self.connection.executemany(
+            "INSERT OR IGNORE INTO vectors (key, vector) VALUES (?, ?)",
+            ((key, encode_vector(key, vector)) for key, vector in vectors.items()),
+        )
+        self.rows += self.connection.total_changes - before
+
+    def close(self, commit: bool = True) -> None:
+        if commit:
+            self.connection.commit()
+        self.connection.close()
+        if commit:
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+class SegmentReader:
+    """Read-only lookups across segments, newest first."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.connections: list[sqlite3.Connection] = []
+        for path in paths:
+            # immutable=1: a written segment never changes, so SQLite needs no locks or journal.
+            uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+            self.connections.append(sqlite3.connect(uri, uri=True, check_same_thread=False))
+
+    def close(self) -> None:
+        for connection in self.connections:
+            connection.close()
+
+    def lookup(self, keys: Iterable[str], found: dict[str, np.ndarray]) -> None:
+        """Add to ``found`` the vectors of ``keys`` that it lacks."""
+        for connection in self.connections:
+            wanted = [k for k in dict.fromkeys(keys) if k not in found]
+            if not wanted:
+                return
+            keys = wanted
+            for start in range(0, len(wanted), LOOKUP_CHUNK):
+                chunk = wanted[start : start + LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for key, blob in connection.execute(
+                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk
+                ):
+                    found[key] = decode_vector(blob)
+
+
+def listed_segments(index_dir: Path, names: Iterable[str]) -> list[Path]:
+    """The paths of a generation's segments, newest first (named after the generation)."""
+    return [segment_path(index_dir, name) for name in sorted(names, reverse=True)]
+
+
+def remove_unlisted_segments(index_dir: Path, keep: Iterable[str]) -> int:
+    """Delete segments no live generation lists (replaced ones, a crashed build's)."""
+    folder = segments_dir(index_dir)
+    if not folder.is_dir():
+        return 0
+    listed = set(keep)
+    removed = 0
+    for path in folder.iterdir():
+        if path.is_file() and path.name not in listed:
+            logger.info("Removing unused vector segment %s", path)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            removed += 1
+    return removed
