@@ -282,6 +282,7 @@ class QA:
                     boilerplate=r.boilerplate,
                     heading=r.heading,
                     section=r.section,
+                    page=r.page,
                 )
                 for r in rows
             ),
@@ -303,6 +304,7 @@ def _hit_of(row: PassageRow, score: float, also_in: tuple[str, ...] = ()) -> Hit
         end=row.end,
         section=row.section,
         also_in=also_in,
+        page=row.page,
     )
 
 

@@ -269,6 +269,7 @@ def _build(
         boilerplate=boilerplate,
         skipped=corpus.skipped,
         reused_files=corpus.reused,
+        undated=sum(1 for a in corpus.articles if a.published is None),
         embedded=0,
         **diff,
     )

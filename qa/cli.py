@@ -196,7 +196,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     label = "Closest matches" if answer.abstained else "Sources"
     print(f"{label}:")
     for c in answer.citations:
-        print(f"[{c.number}] {c.title} — paragraph {c.paragraph} ({c.source_path}), score {c.score:.3f}")
+        where = f"paragraph {c.paragraph}" + (f", p. {c.page}" if c.page else "")
+        print(f"[{c.number}] {c.title} — {where} ({c.source_path}), score {c.score:.3f}")
         print(f"    {c.sentence}")
     return 0
 
@@ -214,7 +215,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
         _print_json([h.to_dict() for h in hits])
         return 0
     for rank, h in enumerate(hits, start=1):
-        print(f"{rank}. {h.score:.3f}  {h.title} — paragraph {h.paragraph} ({h.source_path})")
+        where = f"paragraph {h.paragraph}" + (f", p. {h.page}" if h.page else "")
+        print(f"{rank}. {h.score:.3f}  {h.title} — {where} ({h.source_path})")
         print(f"    {h.text[:200]}{'…' if len(h.text) > 200 else ''}")
     return 0
 

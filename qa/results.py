@@ -28,6 +28,7 @@ class Hit:
     end: int
     section: str | None = None  # the subheading the passage sits under
     also_in: tuple[str, ...] = ()  # other articles with the same paragraph (syndicated copies)
+    page: int | None = None  # the page the passage starts on, for paged sources (PDF)
 
     def __post_init__(self) -> None:
         if self.paragraph < 1:
@@ -63,6 +64,7 @@ class Citation:
     sentence_end: int
     section: str | None = None  # the subheading the passage sits under
     also_in: tuple[str, ...] = ()  # other articles with the same paragraph (syndicated copies)
+    page: int | None = None  # the page the passage starts on, for paged sources (PDF)
 
     def __post_init__(self) -> None:
         if self.number < 1:
@@ -142,6 +144,7 @@ class BuildReport:
     boilerplate: int
     skipped: tuple[SkippedFile, ...] = field(default_factory=tuple)
     reused_files: int = 0  # files not parsed again: same bytes as in the previous build
+    undated: int = 0  # articles with no publication date in their source (never guessed)
     seconds: float = 0.0
     encode_seconds: float = 0.0
 
@@ -155,6 +158,8 @@ class BuildReport:
             f"added {self.added}, changed {self.changed}, removed {self.removed}, unchanged {self.unchanged}",
             f"embedded {self.embedded} passages",
         ]
+        if self.undated:
+            parts.append(f"{self.undated} undated")
         if self.skipped:
             parts.append(f"skipped {len(self.skipped)} files")
         return head + ": " + "; ".join(parts)
@@ -175,6 +180,7 @@ class ParagraphView:
     boilerplate: str | None  # why it is not article text (never cited), or None
     heading: bool  # a subheading: shown, never cited alone
     section: str | None
+    page: int | None = None  # paged sources (PDF): the page it starts on
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

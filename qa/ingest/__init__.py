@@ -15,8 +15,10 @@ from qa.errors import BadInputError
 from qa.ingest.article import Article, Paragraph
 from qa.ingest.boilerplate import flag_corpus
 from qa.ingest.errors import UnreadableFileError
+from qa.ingest.feed import read_feed
 from qa.ingest.jsonlines import read_jsonl
 from qa.ingest.markdown import read_markdown
+from qa.ingest.pdf import read_pdf
 from qa.ingest.plaintext import read_text
 from qa.ingest.webpage import read_html
 from qa.results import SkippedFile
@@ -58,13 +60,17 @@ READERS: dict[str, Callable[[bytes, str], tuple[list[Article], list[str]]]] = {
     ".html": _single(read_html),
     ".htm": _single(read_html),
     ".jsonl": read_jsonl,
+    ".pdf": _single(read_pdf),
+    ".rss": read_feed,
+    ".atom": read_feed,
+    ".xml": read_feed,  # only when its root element is a feed; other XML is skipped with that reason
 }
 SUPPORTED_SUFFIXES = tuple(READERS)
 
 
 # Bump when a reader's output for the same bytes changes, so saved parses are not reused; the
 # same when boilerplate rules 1-2 change (reused articles keep the flags those rules gave).
-READER_VERSION = 2
+READER_VERSION = 3  # 3: publication dates normalised to ISO 8601, never taken from a copyright line
 
 # Given a file's path and content key, the articles an earlier build read from it, with each
 # paragraph's own boilerplate flag (rules 1-2, see qa.ingest.boilerplate), or None.

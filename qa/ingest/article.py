@@ -15,6 +15,7 @@ class Paragraph:
     end: int
     boilerplate: str | None = None  # why it is not article text, or None
     heading: bool = False  # a subheading: context for the paragraphs under it, never cited alone
+    page: int | None = None  # the 1-based page it starts on, for paged sources (PDF)
 
     def text_of(self, article: Article) -> str:
         return article.text[self.start : self.end]
@@ -50,15 +51,22 @@ class Article:
             h.update((part or "").encode("utf-8"))
             h.update(b"\x00")
         for p in self.paragraphs:
-            h.update(f"{p.start}:{p.end}:{p.boilerplate or ''}:{int(p.heading)};".encode())
+            h.update(f"{p.start}:{p.end}:{p.boilerplate or ''}:{int(p.heading)}:{p.page or ''};".encode())
         return h.hexdigest()
 
     def with_paragraphs(self, paragraphs: tuple[Paragraph, ...]) -> Article:
         return replace(self, paragraphs=paragraphs)
 
 
-def make_paragraphs(spans: list[tuple[int, int]]) -> tuple[Paragraph, ...]:
-    return tuple(Paragraph(number=i, start=s, end=e) for i, (s, e) in enumerate(spans, start=1))
+def make_paragraphs(
+    spans: list[tuple[int, int]], pages: list[int | None] | None = None
+) -> tuple[Paragraph, ...]:
+    """Numbered paragraphs of ``spans``; ``pages``: the page each starts on (paged sources)."""
+    pages = pages if pages is not None else [None] * len(spans)
+    return tuple(
+        Paragraph(number=i, start=s, end=e, page=page)
+        for i, ((s, e), page) in enumerate(zip(spans, pages, strict=True), start=1)
+    )
 
 
 def text_hash(text: str) -> str:

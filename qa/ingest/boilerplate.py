@@ -17,9 +17,10 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
+from dataclasses import replace
 from pathlib import PurePosixPath
 
-from qa.ingest.article import Article, Paragraph
+from qa.ingest.article import Article
 from qa.ingest.headings import find_headings
 
 _APPEALS = [
@@ -141,7 +142,7 @@ def flag_corpus(
                 reasons[i] = f"{REPEATED} {repeats} articles of this source"
         headings = find_headings(texts, [r is not None for r in reasons])
         paragraphs = tuple(
-            Paragraph(number=p.number, start=p.start, end=p.end, boilerplate=reason, heading=heading)
+            replace(p, boilerplate=reason, heading=heading)
             for p, reason, heading in zip(article.paragraphs, reasons, headings, strict=True)
         )
         flagged.append(article.with_paragraphs(paragraphs))

@@ -6,6 +6,7 @@ import json
 import logging
 
 from qa.ingest.article import Article, make_paragraphs
+from qa.ingest.dates import published_or_warn
 from qa.ingest.decode import decode_utf8
 from qa.ingest.errors import UnreadableFileError
 from qa.textspans import split_paragraphs
@@ -47,7 +48,7 @@ def read_jsonl(data: bytes, rel_path: str) -> tuple[list[Article], list[str]]:
                 text=body,
                 source_path=rel_path,
                 url=_optional(record, "url"),
-                published=_optional(record, "published"),
+                published=published_or_warn(record.get("published"), f"{rel_path} line {line_number}"),
                 byline=_optional(record, "byline"),
                 paragraphs=make_paragraphs(spans),
             )

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from qa.ingest.article import Article, make_paragraphs
+from qa.ingest.dates import published_or_warn
 from qa.ingest.decode import decode_utf8
 from qa.ingest.errors import UnreadableFileError
 from qa.ingest.plaintext import split_title
@@ -61,7 +62,10 @@ def read_markdown(data: bytes, rel_path: str) -> list[Article]:
             text=text,
             source_path=rel_path,
             url=_optional(meta, "url", "link", "canonical_url"),
-            published=_optional(meta, "published", "date"),
+            published=published_or_warn(
+                next((meta[k] for k in ("published", "date") if meta.get(k) not in (None, "")), None),
+                rel_path,
+            ),
             byline=_optional(meta, "byline", "author", "authors"),
             paragraphs=make_paragraphs(paragraphs),
         )

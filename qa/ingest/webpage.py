@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from qa.ingest.article import Article, make_paragraphs
+from qa.ingest.dates import published_or_warn
 from qa.ingest.errors import UnreadableFileError
 from qa.ingest.plaintext import title_from_filename
 from qa.textspans import split_paragraphs
@@ -23,7 +24,14 @@ def read_html(data: bytes, rel_path: str) -> list[Article]:
     # trafilatura drops scripts, styles, navigation, footers and link lists; the text it keeps
     # has one paragraph per line.
     document: Any = trafilatura.bare_extraction(
-        data, with_metadata=True, include_comments=False, include_tables=False, deduplicate=False
+        data,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        deduplicate=False,
+        # Dates from the page's metadata and markup only: the extensive search takes a
+        # "(c) 2025" footer for a publication date of 2025-01-01.
+        date_extraction_params={"extensive_search": False, "original_date": True},
     )
     if document is None or len((document.text or "").split()) < MIN_WORDS:
         raise UnreadableFileError("no article text found in the page")
@@ -41,7 +49,7 @@ def read_html(data: bytes, rel_path: str) -> list[Article]:
             text=text,
             source_path=rel_path,
             url=document.url or None,
-            published=document.date or None,
+            published=published_or_warn(document.date, rel_path),
             byline=document.author or None,
             paragraphs=make_paragraphs(spans),
         )

@@ -35,6 +35,7 @@ def citation(number: int, e: Evidence) -> Citation:
         sentence_end=e.sentence.end,
         section=p.section,
         also_in=e.also_in,
+        page=p.page,
     )
 
 

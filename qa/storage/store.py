@@ -39,7 +39,8 @@ CREATE TABLE passages (
     text_hash TEXT NOT NULL,
     boilerplate TEXT,
     heading INTEGER NOT NULL,
-    section TEXT
+    section TEXT,
+    page INTEGER  -- the page it starts on, for paged sources (PDF)
 );
 CREATE INDEX passages_by_article ON passages(article_row, paragraph);
 CREATE INDEX passages_by_text ON passages(text_hash);
@@ -65,7 +66,7 @@ CREATE TABLE vectors (
 _PASSAGE_COLUMNS = """
     p.id, p.key, p.paragraph, p.start, p."end", substr(a.text, p.start + 1, p."end" - p.start),
     p.boilerplate, p.heading, p.section, p.text_hash, a.article_id, a.title, a.url, a.published,
-    a.source_path
+    a.source_path, p.page
 """
 
 
@@ -92,6 +93,7 @@ class PassageRow:
     url: str | None
     published: str | None
     source_path: str
+    page: int | None = None
 
 
 def _passage(row: Sequence[object]) -> PassageRow:
@@ -154,7 +156,7 @@ class StoreWriter:
     ) -> int:
         cursor = self.connection.execute(
             'INSERT INTO passages (key, article_row, paragraph, start, "end", text_hash, boilerplate, '
-            "heading, section) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "heading, section, page) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key,
                 article_row,
@@ -165,6 +167,7 @@ class StoreWriter:
                 paragraph.boilerplate,
                 int(paragraph.heading),
                 section,
+                paragraph.page,
             ),
         )
         assert cursor.lastrowid is not None
@@ -206,7 +209,7 @@ class Store:
         """Raise sqlite3.Error unless the tables have the columns this version reads."""
         self.connection.execute(
             'SELECT p.id, p.key, p.article_row, p.paragraph, p.start, p."end", p.text_hash, p.boilerplate, '
-            "p.heading, p.section, a.byline, a.article_id, a.title, a.url, a.published, a.source_path, a.text, s.vector_key, v.key, v.vector, "
+            "p.heading, p.section, p.page, a.byline, a.article_id, a.title, a.url, a.published, a.source_path, a.text, s.vector_key, v.key, v.vector, "
             "f.source_path, f.content_key FROM passages p, articles a, sentences s, vectors v, files f LIMIT 0"
         ).fetchall()
 
@@ -333,13 +336,15 @@ class Store:
             (source_path,),
         ).fetchall():
             stored = self.connection.execute(
-                'SELECT start, "end", boilerplate FROM passages WHERE article_row = ? ORDER BY paragraph',
+                'SELECT start, "end", boilerplate, page FROM passages WHERE article_row = ? ORDER BY paragraph',
                 (row,),
             ).fetchall()
             paragraphs = tuple(
                 replace(p, boilerplate=own_flag(reason))
-                for p, (_, _, reason) in zip(
-                    make_paragraphs([(s, e) for s, e, _ in stored]), stored, strict=True
+                for p, (_, _, reason, _) in zip(
+                    make_paragraphs([(s, e) for s, e, _, _ in stored], [page for *_, page in stored]),
+                    stored,
+                    strict=True,
                 )
             )
             articles.append(

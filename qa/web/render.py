@@ -104,6 +104,7 @@ def citation_card(c: Citation, turn: int, cited: bool) -> str:
             site_of(c.article_id, c.url),
             c.published,
             f"paragraph {c.paragraph}",
+            f"p. {c.page}" if c.page else None,
             c.section and f"under “{c.section}”",
         ]
     )
