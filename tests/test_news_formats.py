@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import logging
 import subprocess
 import sys
@@ -269,7 +270,7 @@ def test_pdf_and_feed_articles_are_searched_and_cited_with_page_and_date(
             "2023-03-07T09:30:00+00:00",
         )
         assert qa.search("speed limit bridge sensors calibrated", 1)[0].page == 2
-        card = citation_card(speed, turn=1, cited=True)
+        card = html.unescape(citation_card(speed, turn=1, cited=True))
         assert "paragraph 4" in card and "p. 2" in card and "2023-03-07" in card
         assert qa.article("release.pdf").paragraphs[-1].page == 2
         bridge = qa.ask("When did the harbour bridge reopen after repairs?").citations
