@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from qa.ingest.jsonlines import read_jsonl
 from qa.ingest.markdown import read_markdown
 from qa.ingest.pdf import read_pdf
 from qa.ingest.plaintext import read_text
+from qa.ingest.sidecar import apply_hints, read_hints
 from qa.ingest.webpage import read_html
 from qa.results import SkippedFile
 
@@ -86,9 +88,12 @@ class Corpus:
     reused: int = 0  # files whose articles came from the previous build instead of a reader
 
 
-def content_key(data: bytes) -> str:
-    """Identifies a file's bytes as read by this version of the readers."""
-    return f"r{READER_VERSION}:{hashlib.sha256(data).hexdigest()}"
+def content_key(data: bytes, hints: dict[str, str] | None = None) -> str:
+    """Identifies a file's bytes (and its fetch sidecar's hints) as read by this version of the readers."""
+    digest = hashlib.sha256(data)
+    if hints:
+        digest.update(b"\x00" + json.dumps(hints, sort_keys=True).encode())
+    return f"r{READER_VERSION}:{digest.hexdigest()}"
 
 
 def _article_files(root: Path) -> list[Path]:
@@ -138,7 +143,8 @@ def read_corpus(
             if size == 0:
                 raise UnreadableFileError("empty file")
             data = path.read_bytes()
-            key = content_key(data)
+            hints = read_hints(path)  # what qa fetch knew about the file: URL, feed date
+            key = content_key(data, hints)
             previous = reuse(rel, key) if reuse else None
             if previous is not None:
                 new, problems = previous, list[str]()
@@ -146,6 +152,7 @@ def read_corpus(
                 flagged.update(a.id for a in previous)
             else:
                 new, problems = READERS[path.suffix.lower()](data, rel)
+                new = [apply_hints(article, hints) for article in new] if hints else new
         except (UnreadableFileError, OSError) as err:
             reason = str(err) if isinstance(err, UnreadableFileError) else f"cannot read ({err.strerror})"
             logger.warning("Skipping %s: %s", rel, reason)
