@@ -10,6 +10,7 @@ import logging
 import os
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from qa.search.answerer import assemble
 from qa.search.conversation import Chat
 from qa.search.ranking import Evidence, Ranker, Ranking
 from qa.search.retriever import Query, Retriever
+from qa.search.scope import Ids, PublicationIndex, Scope
 from qa.search.sentences import analyse_question
 from qa.storage.generation import Generation, describe, open_generation, read_checked_manifest
 from qa.storage.generations import current_generation, current_name
@@ -53,6 +55,16 @@ def check_question(question: object) -> str:
             "Ask the question itself, not a whole document."
         )
     return text
+
+
+def check_scope(
+    as_of: object = None,
+    since: object = None,
+    until: object = None,
+    sources: Iterable[str] | str | None = None,
+) -> None:
+    """Raise BadInputError unless the date and source options are usable (see :meth:`QA.ask`)."""
+    Scope.make(as_of, since, until, sources)
 
 
 def check_top_k(top_k: object) -> int:
@@ -135,6 +147,7 @@ class QA:
         self._generation = generation
         self._retriever = Retriever(generation.vectors, generation.lexical)
         self._ranker = Ranker(generation.store, default_analyzer())
+        self._publications: PublicationIndex | None = None  # loaded on the first scoped question
         known = abstain_threshold(generation.manifest.model)
         if self._abstain_override is not None:
             self.abstain_below = self._abstain_override
@@ -192,13 +205,26 @@ class QA:
     def chat(self) -> Chat:
         return Chat(self)
 
-    def search(self, query: str, top_k: int = 10) -> list[Hit]:
-        """Ranked passages for ``query``, without answer assembly (same order as ``ask``)."""
+    def search(
+        self,
+        query: str,
+        top_k: int = 10,
+        *,
+        as_of: object = None,
+        since: object = None,
+        until: object = None,
+        sources: Iterable[str] | str | None = None,
+    ) -> list[Hit]:
+        """Ranked passages for ``query``, without answer assembly (same order as ``ask``).
+
+        ``as_of``, ``since``, ``until`` and ``sources`` narrow what may be returned as for :meth:`ask`.
+        """
         text = check_question(query)
         top_k = check_top_k(top_k)
+        scope = Scope.make(as_of, since, until, sources)
         with self._lock:
             self.refresh()
-            return [_hit(e) for e in self._rank(text, None, top_k, ()).evidence]
+            return [_hit(e) for e in self._rank(text, None, top_k, (), scope).evidence]
 
     def ask(
         self,
@@ -207,35 +233,53 @@ class QA:
         *,
         context: str | None = None,
         prefer_articles: tuple[str, ...] = (),
+        as_of: object = None,
+        since: object = None,
+        until: object = None,
+        sources: Iterable[str] | str | None = None,
     ) -> Answer:
         """Answer ``question`` from the articles, citing the passages and sentences used.
 
+        ``as_of`` (a date, date-time or ISO 8601 text; default now) is when the question is
+        asked: nothing published after it is cited, and a question about the present ("so
+        far", "latest", "has risen") prefers the stories published closest before it.
+        ``since`` and ``until`` keep dated articles inside that range; ``sources`` keeps
+        articles whose site (URL host), folder or file is one of those named.
         ``context`` (the earlier question) and ``prefer_articles`` are how a :class:`Chat`
         resolves follow-ups; most callers leave them out.
         """
         text = check_question(question)
         top_k = check_top_k(top_k)
+        scope = Scope.make(as_of, since, until, sources)
         if context is not None:
             context = " ".join(context.split()[-MAX_CONTEXT_WORDS:])
         with self._lock:
             self.refresh()
-            ranked = self._rank(text, context, top_k, prefer_articles)
+            ranked = self._rank(text, context, top_k, prefer_articles, scope)
             resolved = text if context is None else f"{context} {text}"
             return assemble(text, ranked, self.abstain_below, resolved)
 
-    def _rank(self, text: str, context: str | None, top_k: int, prefer_articles: tuple[str, ...]) -> Ranking:
+    def _rank(
+        self, text: str, context: str | None, top_k: int, prefer_articles: tuple[str, ...], scope: Scope
+    ) -> Ranking:
         resolved = None if context is None else f"{context} {text}"
         vectors = encode_queries(self.encoder, [text] if resolved is None else [text, resolved])
         query = Query(text, vectors[0], resolved, None if resolved is None else vectors[1])
         question = analyse_question(text, vectors[0], default_analyzer(), context=resolved)
         try:
-            retrieval = self._retriever.retrieve(query, pool=max(50, 2 * top_k))
-            return self._ranker.rank(question, retrieval, top_k, prefer_articles)
+            retrieval = self._retriever.retrieve(query, pool=max(50, 2 * top_k), allowed=self._allowed(scope))
+            return self._ranker.rank(question, retrieval, top_k, prefer_articles, scope.as_of)
         except sqlite3.DatabaseError as err:
             raise IndexCorruptError(
                 f"Index '{self._generation.path}' cannot be read ({err}). "
                 f"Rebuild with: qa build ARTICLES --index {self.index_dir} --force"
             ) from None
+
+    def _allowed(self, scope: Scope) -> Ids | None:
+        """The passage ids ``scope`` admits (None: all), from publication data read once per generation."""
+        if self._publications is None:
+            self._publications = PublicationIndex.from_rows(self._generation.store.publication_rows())
+        return self._publications.allowed(scope)
 
     def passage(self, key: str) -> Hit:
         """The passage a ``passage_key`` names (from a Hit or Citation, even of an earlier build)."""

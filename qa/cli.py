@@ -106,6 +106,19 @@ def _parser() -> argparse.ArgumentParser:
             "--top-k", type=int, default=default_k, help=f"passages to return (default {default_k})"
         )
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        p.add_argument(
+            "--as-of",
+            metavar="DATE",
+            help="ask as of this date (ISO 8601; default now): nothing published later is cited",
+        )
+        p.add_argument("--since", metavar="DATE", help="only articles published on or after DATE")
+        p.add_argument("--until", metavar="DATE", help="only articles published on or before DATE")
+        p.add_argument(
+            "--source",
+            action="append",
+            metavar="NAME",
+            help="only articles from this site (URL host), folder or file; repeat for more",
+        )
 
     verify = with_index(
         commands.add_parser(
@@ -206,15 +219,25 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scope(args: argparse.Namespace) -> dict[str, Any]:
+    """--as-of, --since, --until and --source as ask/search keywords, checked before the model loads."""
+    from qa.api import check_scope
+
+    scope = {"as_of": args.as_of, "since": args.since, "until": args.until, "sources": args.source}
+    check_scope(**scope)  # a bad date is reported at once
+    return scope
+
+
 def _cmd_ask(args: argparse.Namespace) -> int:
     from qa import QA, index_info
     from qa.api import check_question, check_top_k
 
     check_question(args.question)  # fail fast, before the model loads
     check_top_k(args.top_k)
+    scope = _scope(args)
     index_info(args.index)  # a missing or damaged index is reported before the model loads
     with QA.open(args.index) as qa:
-        answer = qa.ask(args.question, top_k=args.top_k)
+        answer = qa.ask(args.question, top_k=args.top_k, **scope)
     if args.json:
         _print_json(answer.to_dict())
         return 0
@@ -235,9 +258,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     check_question(args.question)
     check_top_k(args.top_k)
+    scope = _scope(args)
     index_info(args.index)
     with QA.open(args.index) as qa:
-        hits = qa.search(args.question, top_k=args.top_k)
+        hits = qa.search(args.question, top_k=args.top_k, **scope)
     if args.json:
         _print_json([h.to_dict() for h in hits])
         return 0

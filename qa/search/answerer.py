@@ -3,6 +3,7 @@ their answering sentences, or abstain and list the closest matches."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 from qa.results import Answer, Citation
@@ -12,6 +13,9 @@ from qa.search.ranking import Evidence, Ranking
 # A second sentence joins the short answer when it is nearly as good as the first.
 SECOND_SENTENCE_RATIO = 0.9
 SECOND_PASSAGE_RATIO = 0.95
+# Stories this many days apart, or this much older than a question about the present, are dated
+# in the answer: a reader should know the figure may have moved on.
+STALE_DAYS = 30
 ABSTAIN_TEXT = "I could not find an answer to this in the articles. The closest matches are listed below."
 
 
@@ -56,4 +60,32 @@ def assemble(question: str, ranking: Ranking, abstain_below: float, resolved_que
             and (second.sentence.holds_kind or not first.sentence.holds_kind)
         ):
             parts.append(f"{citations[1].sentence} [2]")
-    return Answer(question, " ".join(parts), False, citations, resolved_query)
+    return Answer(question, _dated(" ".join(parts), citations, ranking), False, citations, resolved_query)
+
+
+def _day(published: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(published[:10]) if published else None
+    except ValueError:
+        return None
+
+
+def _spoken(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _dated(text: str, citations: Sequence[Citation], ranking: Ranking) -> str:
+    """Say when the answer dates from where that matters.
+
+    A question about the present answered by a story published a month or more before it was
+    asked starts "As of 7 March 2023:"; an answer whose two cited stories are a month or more
+    apart names both dates.
+    """
+    first = _day(citations[0].published)
+    if "[2]" in text:
+        second = _day(citations[1].published)
+        if first and second and abs((first - second).days) >= STALE_DAYS:
+            return f"{text} ([1] is from {_spoken(first)}, [2] from {_spoken(second)}.)"
+    if ranking.as_of is not None and first and (ranking.as_of.date() - first).days >= STALE_DAYS:
+        return f"As of {_spoken(first)}: {text}"
+    return text

@@ -24,8 +24,11 @@ class VectorIndex(Protocol):
 
     def __len__(self) -> int: ...
 
-    def search(self, query: Vectors, k: int) -> tuple[Scores, Ids]:
-        """Top ``k`` (scores, ids) per query row, best first; missing slots have id -1."""
+    def search(self, query: Vectors, k: int, allowed: Ids | None = None) -> tuple[Scores, Ids]:
+        """Top ``k`` (scores, ids) per query row, best first; missing slots have id -1.
+
+        ``allowed``: only these passage ids (ascending) may be returned (date and source filters).
+        """
         ...
 
     def vectors_for(self, ids: Ids) -> Vectors:
@@ -49,8 +52,9 @@ class LexicalMatches(Protocol):
         """
         ...
 
-    def top(self, k: int) -> Ids:
-        """Ids of the ``k`` best-scoring passages with a score above 0, best first."""
+    def top(self, k: int, allowed: Ids | None = None) -> Ids:
+        """Ids of the ``k`` best-scoring passages with a score above 0, best first (only
+        ``allowed`` ones, when given)."""
         ...
 
     def scores_of(self, ids: Ids) -> Scores:

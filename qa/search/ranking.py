@@ -11,11 +11,13 @@ Identical paragraphs (syndicated copies) are ranked once, naming the other artic
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
 
 from qa.search.protocols import PassageStore
+from qa.search.recency import newest_moment, recency_bonus
 from qa.search.retriever import Candidate, Retrieval
 from qa.search.sentences import SENTENCE_WEIGHTS, Question, SentenceScore, best_sentence, score_sentences
 from qa.storage.store import PassageRow
@@ -49,6 +51,7 @@ class Ranking:
     evidence: list[Evidence]
     best_dense: float  # the highest cosine of the (resolved) question with any candidate
     coverage: float  # idf-weighted share of the question's content words that the index knows
+    as_of: dt.datetime | None = None  # when a question about the present was asked (else None)
 
 
 @dataclass(frozen=True)
@@ -105,14 +108,20 @@ class Ranker:
         retrieval: Retrieval,
         top_k: int,
         prefer_articles: tuple[str, ...] = (),
+        as_of: dt.datetime | None = None,
     ) -> Ranking:
-        """The ``top_k`` best passages, one per distinct text, best first."""
-        evidence = self.score(question, self.pool(retrieval, top_k, prefer_articles), prefer_articles)
+        """The ``top_k`` best passages, one per distinct text, best first.
+
+        ``as_of``: when the question is asked; a question about the present then prefers the
+        stories published closest before it (qa.search.recency).
+        """
+        now = as_of if question.present else None
+        evidence = self.score(question, self.pool(retrieval, top_k, prefer_articles), prefer_articles, now)
         evidence.sort(key=lambda e: (-e.score, e.passage.id))
-        evidence = self._answer_after_restatement(question, retrieval, evidence, prefer_articles)
+        evidence = self._answer_after_restatement(question, retrieval, evidence, prefer_articles, now)
         # Over every candidate, not only those scored: the same however many answers were asked for.
         best_dense = max((c.resolved_dense for c in retrieval.candidates), default=0.0)
-        return Ranking(self._distinct(evidence)[:top_k], best_dense, retrieval.coverage)
+        return Ranking(self._distinct(evidence)[:top_k], best_dense, retrieval.coverage, now)
 
     def _answer_after_restatement(
         self,
@@ -120,6 +129,7 @@ class Ranker:
         retrieval: Retrieval,
         ranked: list[Evidence],
         prefer_articles: tuple[str, ...],
+        now: dt.datetime | None,
     ) -> list[Evidence]:
         """Put the next paragraph first when the best one only restates the question.
 
@@ -134,11 +144,11 @@ class Ranker:
         if top.sentence.share < RESTATES_SHARE:
             return ranked  # it does not restate the question, it is about something else
         following = self.store.neighbours([top.passage.id]).get(top.passage.id)
-        if following is None:
+        if following is None or not retrieval.admits(following):
             return ranked
         found = [e for e in ranked if e.passage.id == following]
         if not found:
-            found = self.score(question, retrieval.score([following]), prefer_articles)
+            found = self.score(question, retrieval.score([following]), prefer_articles, now)
         after = found[0]
         # The answer comes right after the restatement: in the next paragraph's first sentence.
         if not after.sentence.holds_kind or after.sentence.start != after.sentences[0].start:
@@ -159,15 +169,27 @@ class Ranker:
             pool += [c for c in rest if rows[c.passage_id].article_id in preferred][:FOLLOW_UP_EXTRA]
             seen = {c.passage_id for c in pool}
         following = self.store.neighbours([c.passage_id for c in pool[:NEIGHBOURS_OF]])
-        extra = [pid for pid in dict.fromkeys(following.values()) if pid not in seen]
+        extra = [
+            pid for pid in dict.fromkeys(following.values()) if pid not in seen and retrieval.admits(pid)
+        ]
         return pool + retrieval.score(extra)
 
     def score(
-        self, question: Question, pool: list[Candidate], prefer_articles: tuple[str, ...] = ()
+        self,
+        question: Question,
+        pool: list[Candidate],
+        prefer_articles: tuple[str, ...] = (),
+        now: dt.datetime | None = None,
     ) -> list[Evidence]:
-        """Every candidate of ``pool`` with its best sentence and final score, in pool order."""
+        """Every candidate of ``pool`` with its best sentence and final score, in pool order.
+
+        ``now``: for a question about the present, when it is asked (the recency prior).
+        """
         ids = [c.passage_id for c in pool]
         rows = self.store.passages(ids)
+        # The recency prior counts age from the newest candidate (all published by as_of): a
+        # question about the present prefers the latest of the stories that could answer it.
+        newest = newest_moment(r.published for r in rows.values()) if now is not None else None
         sentences = self.store.sentences(ids)
         vectors = self.store.vectors(s.vector_key for pid in ids for s in sentences[pid])
         preferred = set(prefer_articles)
@@ -187,6 +209,8 @@ class Ranker:
             score = float(features @ self.weights)
             if passage.article_id in preferred:
                 score += ARTICLE_BOOST
+            if newest is not None:
+                score += recency_bonus(passage.published, newest)
             out.append(Evidence(passage, candidate, best, tuple(scores), features, score))
         return out
 

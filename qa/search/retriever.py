@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.embed import Vectors
-from qa.search.protocols import LexicalIndex, LexicalMatches, VectorIndex
+from qa.search.protocols import Ids, LexicalIndex, LexicalMatches, VectorIndex
 
 # Weight of the dense cosine in the fused score; the rest goes to BM25 scaled by the best BM25
 # score of the query. Measured on SQuAD dev (docs/BENCHMARKS.md): 0.6 beats 0.5 and 0.7.
@@ -54,6 +54,10 @@ class Retrieval:
     query: Query
     retriever: Retriever
     matches: list[LexicalMatches]
+    allowed: frozenset[int] | None = None  # the passages the question's scope admits (None: all)
+
+    def admits(self, passage_id: int) -> bool:
+        return self.allowed is None or passage_id in self.allowed
 
     @property
     def coverage(self) -> float:
@@ -75,20 +79,25 @@ class Retriever:
         self.lexical = lexical
         self.dense_weight = dense_weight
 
-    def retrieve(self, query: Query, pool: int = CANDIDATES) -> Retrieval:
-        """Candidates best first: the union of each list's top ``pool``, scored by fusion."""
-        if len(self.lexical) == 0 or len(self.vectors) == 0:
-            return Retrieval([], query, self, [])
+    def retrieve(self, query: Query, pool: int = CANDIDATES, allowed: Ids | None = None) -> Retrieval:
+        """Candidates best first: the union of each list's top ``pool``, scored by fusion.
+
+        ``allowed`` (ascending passage ids) limits both searches to the passages a question's
+        date and source scope admits; None admits every passage.
+        """
+        admitted = None if allowed is None else frozenset(int(i) for i in allowed)
+        if len(self.lexical) == 0 or len(self.vectors) == 0 or (allowed is not None and len(allowed) == 0):
+            return Retrieval([], query, self, [], admitted)
         parts = query.parts
         matches = [self.lexical.match(text) for text, _ in parts]
         found: set[int] = set()
         for (_, vector), match in zip(parts, matches, strict=True):
-            _, dense_ids = self.vectors.search(vector.reshape(1, -1), pool)
+            _, dense_ids = self.vectors.search(vector.reshape(1, -1), pool, allowed)
             found.update(int(i) for i in dense_ids[0] if i >= 0)
-            found.update(int(i) for i in match.top(pool))
+            found.update(int(i) for i in match.top(pool, allowed))
         candidates = self.fuse(np.array(sorted(found), dtype=np.int64), query, matches)
         candidates.sort(key=lambda c: (-c.score, c.passage_id))
-        return Retrieval(candidates, query, self, matches)
+        return Retrieval(candidates, query, self, matches, admitted)
 
     def fuse(self, ids: np.ndarray, query: Query, matches: list[LexicalMatches]) -> list[Candidate]:
         """Fused dense + BM25 scores of ``ids`` for ``query``, in the order given."""

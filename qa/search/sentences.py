@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.search.answer_types import AnswerKind, expected_kind, holds_kind
+from qa.search.recency import about_the_present
 from qa.storage.store import PassageRow, SentenceRow
 from qa.terms import Analyzer
 
@@ -33,6 +34,7 @@ class Question:
     vector: np.ndarray
     known: str = ""  # text whose names and numbers the asker already has (a follow-up: the conversation)
     topic_terms: frozenset[str] = frozenset()  # content words of ``known``: what the story is about
+    present: bool = False  # asks how things stand now: the latest story wins (qa.search.recency)
 
 
 def analyse_question(
@@ -44,7 +46,7 @@ def analyse_question(
     known = context or text
     own = frozenset(analyzer.content_terms(text))
     topic = frozenset(analyzer.content_terms(known))
-    return Question(text, own or topic, expected_kind(text), vector, known, topic)
+    return Question(text, own or topic, expected_kind(text), vector, known, topic, about_the_present(text))
 
 
 @dataclass(frozen=True)

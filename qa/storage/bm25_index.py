@@ -31,13 +31,16 @@ class Bm25Matches:
     def best(self) -> float:
         return float(self.scores.max()) if len(self.scores) else 0.0
 
-    def top(self, k: int) -> Ids:
-        k = min(k, len(self.scores))
+    def top(self, k: int, allowed: Ids | None = None) -> Ids:
+        scores = self.scores
+        if allowed is not None:
+            scores = np.where(np.isin(self.passage_ids, allowed, assume_unique=True), scores, 0.0)
+        k = min(k, len(scores))
         if k <= 0:
             return np.zeros(0, dtype=np.int64)
-        rows = np.argpartition(-self.scores, k - 1)[:k]
-        rows = rows[np.argsort(-self.scores[rows], kind="stable")]
-        return self.passage_ids[rows[self.scores[rows] > 0]]
+        rows = np.argpartition(-scores, k - 1)[:k]
+        rows = rows[np.argsort(-scores[rows], kind="stable")]
+        return self.passage_ids[rows[scores[rows] > 0]]
 
     def scores_of(self, ids: Ids) -> npt.NDArray[np.float32]:
         rows = np.searchsorted(self.passage_ids, ids)

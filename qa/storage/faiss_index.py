@@ -8,6 +8,7 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -98,14 +99,30 @@ class FaissIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
-    def search(self, query: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """Top ``k`` (scores, passage ids) per query row; missing slots have id -1."""
+    def search(
+        self, query: Vectors, k: int, allowed: npt.NDArray[np.int64] | None = None
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """Top ``k`` (scores, passage ids) per query row; missing slots have id -1. ``allowed``
+        restricts the search to those passage ids (a FAISS ID selector, exact for Flat)."""
         k = max(1, min(k, len(self)))
-        if len(self) == 0:
+        if len(self) == 0 or (allowed is not None and len(allowed) == 0):
             empty = np.full((len(query), 1), -1, dtype=np.int64)
             return np.zeros((len(query), 1), dtype=np.float32), empty
+        params: Any = None
+        if allowed is not None:
+            api: Any = faiss  # the bundled type stubs lack the search-parameter classes
+            selector = api.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+            params = (
+                api.SearchParametersHNSW(sel=selector, efSearch=self.ef_search)
+                if self.ef_search
+                else api.SearchParameters(sel=selector)
+            )
         with _one_thread() if len(query) == 1 else contextlib.nullcontext():
-            scores, ids = self._index.search(np.ascontiguousarray(query, dtype=np.float32), k)
+            matrix = np.ascontiguousarray(query, dtype=np.float32)
+            if params is None:
+                scores, ids = self._index.search(matrix, k)
+            else:
+                scores, ids = self._index.search(matrix, k, params=params)
         return scores, ids
 
     def vectors_for(self, ids: npt.NDArray[np.int64]) -> Vectors:

@@ -179,12 +179,15 @@ class MilvusIndex:
     def __len__(self) -> int:
         return self._count
 
-    def search(self, query: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """Top ``k`` (scores, passage ids) per query row; missing slots have id -1."""
+    def search(
+        self, query: Vectors, k: int, allowed: npt.NDArray[np.int64] | None = None
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """Top ``k`` (scores, passage ids) per query row; missing slots have id -1. ``allowed``
+        becomes a Milvus filter on the id field."""
         k = max(1, min(k, max(self._count, 1)))
         scores = np.zeros((len(query), k), dtype=np.float32)
         ids = np.full((len(query), k), -1, dtype=np.int64)
-        if self._count == 0:
+        if self._count == 0 or (allowed is not None and len(allowed) == 0):
             return scores, ids
         try:
             found = self._client.search(
@@ -192,6 +195,7 @@ class MilvusIndex:
                 data=[row.tolist() for row in np.asarray(query, dtype=np.float32)],
                 limit=k,
                 search_params={"metric_type": "IP"},
+                filter="" if allowed is None else f"id in {[int(i) for i in allowed]}",
             )
         except Exception as err:
             raise IndexCorruptError(

@@ -267,6 +267,13 @@ class Store:
             found[text_hash].append((pid, article_id))
         return found
 
+    def publication_rows(self) -> list[tuple[int, str | None, str, str, str | None]]:
+        """(passage id, published, article id, source path, url) of every searchable passage."""
+        return self.connection.execute(
+            "SELECT p.id, a.published, a.article_id, a.source_path, a.url FROM passages p "
+            "JOIN articles a ON a.row = p.article_row WHERE p.boilerplate IS NULL AND p.heading = 0"
+        ).fetchall()
+
     def article_list(self) -> list[tuple[str, str, str | None, str | None, int]]:
         """(article id, title, url, published, paragraphs) of every article, in index order."""
         return self.connection.execute(

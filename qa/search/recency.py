@@ -1,0 +1,69 @@
+"""A recency prior for questions about the present, relative to the moment they are asked.
+
+"How many people have died?" asked of a week of storm coverage wants the latest count, not the
+first; "How many people died on the first night?" does not care which story says it. So the
+prior applies only to questions about the present, by rules you can read here:
+
+- words that name the present or the latest: now, today, tonight, currently, current, latest,
+  so far, still, yet, at the moment, these days, this week/month/year, recent(ly), newest;
+- the present perfect ("has risen", "have died", "has X said"): the state of things up to now;
+- "who is/are ...": a role as it stands ("Who is the mayor?");
+- "who won ..." with no year: the latest edition of a contest ("Who won the Stanley Cup?").
+
+Past-tense questions ("did", "was", "were", "happened") and questions naming a date get none.
+The prior is a bonus on the ranking's fitted scale that halves every HALF_LIFE_DAYS an article
+is older than the newest candidate (every candidate is published by ``as_of``, so "newest" is
+as of then); undated articles get none. Its size is what 0.16 of cosine
+similarity is worth (the dense weight is 6.2): enough to order two stories that both answer,
+not enough to lift a story that does not (tests/test_scope.py shows both on the sample corpus).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from qa.search.scope import moment_of
+
+RECENCY_WEIGHT = 1.0
+HALF_LIFE_DAYS = 7.0  # news moves in weekly cycles; not yet fitted (needs the dated news bench)
+_PRESENT_WORDS = re.compile(
+    r"(?i)\b(now|nowadays|today|tonight|currently|current|latest|newest|so far|still|yet|"
+    r"at the moment|at present|these days|this (?:week|month|year|morning|evening)|recent(?:ly)?|"
+    r"as it stands|up to date)\b"
+)
+_PRESENT_PERFECT = re.compile(
+    r"(?i)\b(has|have|hasn't|haven't)\b(?:\s+\w+){0,3}?\s+\w+(?:ed|en|wn|ne|un|ught|id|lt)\b"
+)
+_ROLE_NOW = re.compile(r"(?i)^\s*who\s+(is|are|'s)\b")
+_LATEST_WINNER = re.compile(r"(?i)\b(who|which \w+)\s+(won|wins|is winning)\b")
+_YEAR = re.compile(r"\b(1[89]|20)\d\d\b")
+_PAST = re.compile(
+    r"(?i)\b(did|was|were|happened|ago|last (?:week|month|year)|yesterday|in \d{4}|on \w+day)\b"
+)
+
+
+def about_the_present(question: str) -> bool:
+    """Whether ``question`` asks how things stand now (see the module's rules)."""
+    if _PRESENT_WORDS.search(question):
+        return True
+    if _LATEST_WINNER.search(question) and not _YEAR.search(question):
+        return True
+    if _PAST.search(question):
+        return False
+    return bool(_PRESENT_PERFECT.search(question) or _ROLE_NOW.search(question))
+
+
+def newest_moment(published: Iterable[str | None]) -> float | None:
+    """The latest of these publication dates, as seconds since the epoch (None if none is dated)."""
+    moments = [m for m in map(moment_of, published) if m is not None]
+    return max(moments) if moments else None
+
+
+def recency_bonus(published: str | None, newest: float) -> float:
+    """RECENCY_WEIGHT for an article as new as ``newest``, halving every HALF_LIFE_DAYS older."""
+    moment = moment_of(published)
+    if moment is None:
+        return 0.0
+    age_days = max(0.0, (newest - moment) / 86400.0)
+    return float(RECENCY_WEIGHT * 0.5 ** (age_days / HALF_LIFE_DAYS))
