@@ -389,3 +389,19 @@ def test_a_model_that_fails_to_load_gives_its_error_to_the_question(
     qa = QA.open("idx", encoder=BackgroundEncoder(broken, fake_encoder.name, fake_encoder.dim))
     qa_error = ask(qa, "When did the harbour bridge reopen?", [])
     assert qa_error.answer is None and qa_error.error and "Cannot load the model" in qa_error.error
+
+
+def test_the_page_scope_fields_become_ask_keywords() -> None:
+    from qa.web.session import scope_of, scope_problem, source_choices
+
+    scope = scope_of(" 2026-03-12 ", "", None, ["news", 3])
+    assert scope == {"as_of": "2026-03-12", "since": None, "until": None, "sources": ["news"]}
+    assert scope_problem(scope) is None
+    assert "as_of must be a date" in (scope_problem(scope_of("soon", "", "", [])) or "")
+    assert "is after until" in (scope_problem(scope_of("", "2026-02-01", "2026-01-01", [])) or "")
+    summaries = [
+        ArticleSummary("news/a.txt", "A", "https://www.news.example/a", None, 3),
+        ArticleSummary("wikipedia/b.txt", "B", None, None, 2),
+        ArticleSummary("c.txt", "C", None, None, 1),
+    ]
+    assert source_choices(summaries) == ["news.example", "wikipedia"]

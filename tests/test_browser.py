@@ -226,6 +226,34 @@ def test_examples_come_from_the_index_and_ask_when_clicked(page: Page, app_url: 
     expect(page.locator("#qa-chat [data-testid='bot']")).to_have_count(1)
 
 
+def test_as_of_and_sources_change_what_is_cited(page: Page, app_url: str) -> None:
+    page.goto(app_url)
+    page.locator("#qa-scope").get_by_text("Time and sources").click()
+    ask(page, "Who won the mayoral race in Carrow Bay?")
+    card = page.locator("#qa-src-0-1")
+    expect(card.locator(".qa-title")).to_have_text("Kessock County certifies Carrow Bay mayoral recount")
+    expect(card.locator(".qa-meta")).to_contain_text("2026-03-23")
+    expect(card.locator(".qa-meta")).to_contain_text("p. 1")  # the PDF's page
+    expect(page.locator("#qa-chat [data-testid='bot']").last).to_contain_text("As of 23 March 2026")
+    shoot(page, "time-and-sources")
+
+    as_of = page.locator("#qa-as-of input").first
+    as_of.fill("2026-03-12")
+    as_of.press("Enter")
+    ask(page, "Who won the mayoral race in Carrow Bay?")
+    for meta in page.locator("#qa-sources .qa-meta").all_inner_texts():
+        assert "2026-03-23" not in meta  # published after "as of": never cited
+
+    as_of.fill("")
+    as_of.press("Enter")
+    picker = page.locator("#qa-source-pick input").first
+    picker.fill("wikipedia")
+    picker.press("Enter")
+    ask(page, "Who won the mayoral race in Carrow Bay?")
+    for meta in page.locator("#qa-sources .qa-meta").all_inner_texts():
+        assert meta.startswith("wikipedia")
+
+
 def test_export_and_feedback(page: Page, app_url: str, real_index: Path) -> None:
     page.goto(app_url)
     ask(page, "What did Ukraine vow to do in Bakhmut?")

@@ -9,8 +9,9 @@ previous answer cited are favoured.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from qa.results import Answer
 
@@ -40,6 +41,10 @@ class Asks(Protocol):
         *,
         context: str | None = None,
         prefer_articles: tuple[str, ...] = (),
+        as_of: object = None,
+        since: object = None,
+        until: object = None,
+        sources: Iterable[str] | str | None = None,
     ) -> Answer: ...
 
 
@@ -57,12 +62,25 @@ class Chat:
     qa: Asks
     turns: list[Turn] = field(default_factory=list)
 
-    def ask(self, question: str, top_k: int = 5) -> Answer:
+    def ask(
+        self,
+        question: str,
+        top_k: int = 5,
+        *,
+        as_of: object = None,
+        since: object = None,
+        until: object = None,
+        sources: Iterable[str] | str | None = None,
+    ) -> Answer:
+        """The next turn; ``as_of``, ``since``, ``until`` and ``sources`` as for :meth:`qa.QA.ask`."""
+        scope: dict[str, Any] = {"as_of": as_of, "since": since, "until": until, "sources": sources}
         previous = self.turns[-1] if self.turns else None
         if previous is not None and is_follow_up(question):
             cited = tuple(dict.fromkeys(c.article_id for c in previous.answer.citations[:2]))
-            answer = self.qa.ask(question, top_k=top_k, context=previous.context, prefer_articles=cited)
+            answer = self.qa.ask(
+                question, top_k=top_k, context=previous.context, prefer_articles=cited, **scope
+            )
         else:
-            answer = self.qa.ask(question, top_k=top_k)
+            answer = self.qa.ask(question, top_k=top_k, **scope)
         self.turns.append(Turn(question=question, context=answer.resolved_query, answer=answer))
         return answer

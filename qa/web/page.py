@@ -37,6 +37,9 @@ from qa.web.session import (
     input_problem,
     messages,
     question_markdown,
+    scope_of,
+    scope_problem,
+    source_choices,
 )
 
 logger = logging.getLogger(__name__)
@@ -176,6 +179,29 @@ def build_page(qa: QA, exports_root: Path) -> gr.Blocks:
                     label="Try asking",
                     elem_id="qa-examples",
                 )
+                with gr.Accordion("Time and sources", open=False, elem_id="qa-scope"):
+                    with gr.Row():
+                        as_of = gr.DateTime(
+                            include_time=False,
+                            type="string",
+                            label="As of",
+                            info="Nothing published later is cited (blank: today)",
+                            elem_id="qa-as-of",
+                        )
+                    with gr.Row():
+                        since = gr.DateTime(
+                            include_time=False, type="string", label="Published since", elem_id="qa-since"
+                        )
+                        until = gr.DateTime(
+                            include_time=False, type="string", label="Published until", elem_id="qa-until"
+                        )
+                    picked_sources = gr.Dropdown(
+                        choices=source_choices(articles),
+                        multiselect=True,
+                        label="Sources",
+                        info="Sites and folders to answer from (none: all)",
+                        elem_id="qa-source-pick",
+                    )
                 with gr.Accordion("Corpus", open=False, elem_id="qa-corpus"):
                     corpus = gr.HTML(corpus_html(qa.info()))
                     title_filter = gr.Textbox(
@@ -192,8 +218,17 @@ def build_page(qa: QA, exports_root: Path) -> gr.Blocks:
 
         outputs = [chatbot, sources, entries, question, status, export_md, export_json]
 
-        def on_submit(message: str, state: list[Entry], request: gr.Request) -> Iterator[tuple[Any, ...]]:
-            problem = input_problem(message)
+        def on_submit(
+            message: str,
+            state: list[Entry],
+            as_of_day: object,
+            since_day: object,
+            until_day: object,
+            chosen: object,
+            request: gr.Request,
+        ) -> Iterator[tuple[Any, ...]]:
+            scope = scope_of(as_of_day, since_day, until_day, chosen)
+            problem = input_problem(message) or scope_problem(scope)
             if problem is not None:  # nothing is sent or cut: the text stays for fixing
                 yield (gr.skip(), gr.skip(), state, message, f"⚠️ {problem}", gr.skip(), gr.skip())
                 return
@@ -204,7 +239,7 @@ def build_page(qa: QA, exports_root: Path) -> gr.Blocks:
                     {"role": "assistant", "content": f'<span class="qa-loading">{LOADING_TEXT}</span>'},
                 ]
                 yield (waiting, gr.skip(), state, "", "Loading the model…", gr.skip(), gr.skip())
-            entry = ask(qa, message, state)
+            entry = ask(qa, message, state, scope)
             new_state = [*state, entry]
             folder = exports_root / (request.session_hash or "anonymous")
             md_file, json_file = write_exports(new_state, qa.generation, folder)
@@ -219,10 +254,11 @@ def build_page(qa: QA, exports_root: Path) -> gr.Blocks:
                 gr.DownloadButton(value=str(json_file), interactive=True),
             )
 
-        question.submit(on_submit, [question, entries], outputs, api_visibility="private")
+        inputs = [question, entries, as_of, since, until, picked_sources]
+        question.submit(on_submit, inputs, outputs, api_visibility="private")
         examples.click(
             lambda sample: sample[0], examples, question, api_visibility="private", queue=False
-        ).then(on_submit, [question, entries], outputs, api_visibility="private")
+        ).then(on_submit, inputs, outputs, api_visibility="private")
 
         def reset() -> tuple[Any, ...]:
             return (
@@ -286,10 +322,18 @@ def build_page(qa: QA, exports_root: Path) -> gr.Blocks:
         title_filter.change(filter_articles, [title_filter], [article_list], api_visibility="private")
         page.load(lambda: corpus_html(qa.info()), None, [corpus], api_visibility="private")
 
-        def ask_api(question: str, top_k: int = 5) -> dict[str, Any]:
-            """Answer one question; the same JSON as `qa ask --json`."""
+        def ask_api(
+            question: str,
+            top_k: int = 5,
+            as_of: str = "",
+            since: str = "",
+            until: str = "",
+            sources: list[str] | None = None,
+        ) -> dict[str, Any]:
+            """Answer one question; the same JSON as `qa ask --json`. Dates are ISO 8601 ('' for
+            none: as of now, no range); sources are site, folder or file names."""
             try:
-                return qa.ask(question, top_k=top_k).to_dict()
+                return qa.ask(question, top_k=top_k, **scope_of(as_of, since, until, sources or [])).to_dict()
             except QAError as err:
                 raise gr.Error(str(err)) from err  # shown to API callers even with show_error=False
 

@@ -11,9 +11,9 @@ import html
 import json
 import re
 from collections.abc import Sequence
-from urllib.parse import urlsplit
 
 from qa.results import Answer, ArticleSummary, ArticleView, Citation, IndexInfo
+from qa.search.scope import source_site
 
 # HTML's own specials, Markdown's punctuation, "$" (LaTeX) and ":" (bare URLs become links).
 _MARKUP_CHARS = frozenset("&<>\"'\\`*_{}[]()#+-.!|~$:=")
@@ -41,12 +41,12 @@ def safe_url(url: str | None) -> str | None:
 
 def site_of(article_id: str, url: str | None) -> str | None:
     """Where an article comes from: its web site, else the folder it was read from."""
-    link = safe_url(url)
-    if link:
-        host = urlsplit(link).hostname or ""
-        return host.removeprefix("www.") or None
-    folder, _, _ = article_id.rpartition("/")
-    return folder or None
+    return source_site(article_id, safe_url(url))
+
+
+def day_of(published: str | None) -> str | None:
+    """The day of an ISO 8601 date or date-time, as shown on cards ("2026-03-23")."""
+    return published[:10] if published else None
 
 
 def cited_numbers(answer: Answer) -> set[int]:
@@ -102,7 +102,7 @@ def citation_card(c: Citation, turn: int, cited: bool) -> str:
     meta = _meta(
         [
             site_of(c.article_id, c.url),
-            c.published,
+            day_of(c.published),
             f"paragraph {c.paragraph}",
             f"p. {c.page}" if c.page else None,
             c.section and f"under “{c.section}”",
@@ -167,7 +167,7 @@ def article_html(
         if url
         else ""
     )
-    meta = _meta([site_of(view.article_id, view.url), view.published, view.byline, view.article_id])
+    meta = _meta([site_of(view.article_id, view.url), day_of(view.published), view.byline, view.article_id])
     parts = [
         f'<div class="qa-article" data-article="{attribute(view.article_id)}">',
         f'<h3 class="qa-article-title">{escape_text(view.title)}</h3>',
@@ -226,7 +226,7 @@ def article_list_html(articles: Sequence[ArticleSummary], query: str = "", limit
     items = []
     for a in matching[:limit]:
         payload = attribute(json.dumps({"article": a.article_id}))
-        meta = _meta([site_of(a.article_id, a.url), a.published, f"{a.paragraphs} paragraphs"])
+        meta = _meta([site_of(a.article_id, a.url), day_of(a.published), f"{a.paragraphs} paragraphs"])
         items.append(
             f'<li><button type="button" class="qa-open qa-link" data-open="{payload}">'
             f'{escape_text(a.title)}</button> <span class="qa-meta">{meta}</span></li>'

@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qa.api import MAX_QUESTION_CHARS
+from qa.api import MAX_QUESTION_CHARS, check_scope
 from qa.errors import QAError
 from qa.results import Answer, ArticleSummary
 from qa.search.conversation import Asks, Chat, Turn
+from qa.search.scope import source_site
 from qa.web.render import answer_markdown, question_markdown
 
 Message = dict[str, Any]
@@ -43,15 +44,40 @@ def input_problem(message: object) -> str | None:
     return None
 
 
+def scope_of(as_of: object, since: object, until: object, sources: object) -> dict[str, Any]:
+    """The page's date and source fields as ask() keywords: blanks mean "not set"."""
+
+    def day(value: object) -> object:
+        return value.strip() or None if isinstance(value, str) else value
+
+    names = [s for s in sources if isinstance(s, str)] if isinstance(sources, list | tuple) else []
+    return {"as_of": day(as_of), "since": day(since), "until": day(until), "sources": names or None}
+
+
+def scope_problem(scope: dict[str, Any]) -> str | None:
+    """Why the date and source fields cannot be used (shown beside the box), or None."""
+    try:
+        check_scope(**scope)
+    except QAError as err:
+        return str(err)
+    return None
+
+
+def source_choices(articles: Sequence[ArticleSummary]) -> list[str]:
+    """What the source picker offers: every article's site (URL host) or folder, once."""
+    return sorted({s for a in articles if (s := source_site(a.article_id, a.url))})
+
+
 def turns_of(entries: Sequence[Entry]) -> list[Turn]:
     return [Turn(e.question, e.answer.resolved_query, e.answer) for e in entries if e.answer is not None]
 
 
-def ask(qa: Asks, question: str, entries: Sequence[Entry]) -> Entry:
-    """Ask ``question`` as the next turn of the conversation in ``entries``."""
+def ask(qa: Asks, question: str, entries: Sequence[Entry], scope: dict[str, Any] | None = None) -> Entry:
+    """Ask ``question`` as the next turn of the conversation in ``entries``; ``scope``: the
+    page's as_of, since, until and sources (see :meth:`qa.QA.ask`)."""
     chat = Chat(qa, turns=turns_of(entries))
     try:
-        return Entry(question, answer=chat.ask(question.strip()))
+        return Entry(question, answer=chat.ask(question.strip(), **(scope or {})))
     except QAError as err:
         return Entry(question, error=str(err))
 
