@@ -33,6 +33,7 @@ from qa.embed import (
 from qa.engines import EmbeddingEngine, Passage, make_engine
 from qa.errors import BadInputError, QAError
 from qa.ingest import Article, Corpus, Reuse, read_corpus
+from qa.ingest.syndication import find_copies
 from qa.results import BuildReport
 from qa.storage.bm25_index import Bm25Index
 from qa.storage.faiss_index import check_index_type
@@ -283,13 +284,17 @@ def _build(
     )
     if up_to_date and not force and not settings.compact:
         logger.info("Index %s is up to date", index_dir)
-        return replace(report, up_to_date=True, seconds=time.perf_counter() - started)
+        syndicated = previous[1].syndicated_count() if previous else 0
+        return replace(report, up_to_date=True, syndicated=syndicated, seconds=time.perf_counter() - started)
+
+    copies = find_copies(corpus.articles)
+    report = replace(report, syndicated=len(copies))
 
     generation = new_generation(index_dir)
     segment = SegmentWriter(new_segment_path(index_dir, generation.name))
     inherited = previous[0].vector_segments if previous and not force else {}
     with StoreWriter(generation / SQLITE_NAME) as writer:  # closed even if embedding is interrupted
-        rows = _write_articles(writer, corpus.articles, show)
+        rows = _write_articles(writer, corpus.articles, show, copies)
         searchable = [(pid, p) for pid, p in rows if p.searchable]
         writer.add_files(corpus.files)
         cache = previous[1] if previous and not force else None
@@ -380,11 +385,11 @@ def _build(
 
 
 def _write_articles(
-    writer: StoreWriter, articles: tuple[Article, ...], show: bool
+    writer: StoreWriter, articles: tuple[Article, ...], show: bool, copies: dict[str, str]
 ) -> list[tuple[int, Passage]]:
     rows: list[tuple[int, Passage]] = []
     for article in tqdm(articles, desc="Indexing articles", unit="article", disable=not show):
-        article_row = writer.add_article(article)
+        article_row = writer.add_article(article, copies.get(article.id))
         section: str | None = None
         repeats: dict[str, int] = {}
         for p in article.paragraphs:

@@ -145,6 +145,7 @@ class BuildReport:
     skipped: tuple[SkippedFile, ...] = field(default_factory=tuple)
     reused_files: int = 0  # files not parsed again: same bytes as in the previous build
     undated: int = 0  # articles with no publication date in their source (never guessed)
+    syndicated: int = 0  # articles that are near-copies of another (a wire story republished)
     seconds: float = 0.0
     encode_seconds: float = 0.0
 
@@ -160,6 +161,8 @@ class BuildReport:
         ]
         if self.undated:
             parts.append(f"{self.undated} undated")
+        if self.syndicated:
+            parts.append(f"{self.syndicated} syndicated copies")
         if self.skipped:
             parts.append(f"skipped {len(self.skipped)} files")
         return head + ": " + "; ".join(parts)

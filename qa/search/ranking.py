@@ -12,6 +12,7 @@ Identical paragraphs (syndicated copies) are ranked once, naming the other artic
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +42,11 @@ RESTATES_SHARE = 0.5
 # 0.24 of cosine similarity is worth (dense weight 6.2), as the 0.15 of the old 0.6-weighted
 # fusion was.
 ARTICLE_BOOST = 1.5
-FOLLOW_UP_EXTRA = 5  # passages of those articles scored even when the fusion ranks them lower
+FOLLOW_UP_EXTRA = 5
+# Two paragraphs of one syndicated story (copies of each other, qa.ingest.syndication) sharing
+# this share of the shorter one's words are one paragraph, edited: cited once.
+SAME_PARAGRAPH_OVERLAP = 0.6
+_WORDS = re.compile(r"\w+")  # passages of those articles scored even when the fusion ranks them lower
 
 
 @dataclass(frozen=True)
@@ -215,24 +220,45 @@ class Ranker:
         return out
 
     def _distinct(self, ranked: list[Evidence]) -> list[Evidence]:
-        """Keep the best-ranked copy of each text; name the articles of the other copies."""
+        """Keep the best-ranked copy of each text, and of each paragraph of a syndicated story;
+        name the articles of the other copies."""
         copies = self.store.copies(e.passage.text_hash for e in ranked)
-        out: list[Evidence] = []
+        kept: list[tuple[Evidence, list[str], frozenset[str]]] = []  # evidence, also_in, its words
         seen: set[str] = set()
         for e in ranked:
             if e.passage.text_hash in seen:
                 continue
             seen.add(e.passage.text_hash)
-            others = tuple(
-                dict.fromkeys(
-                    a
-                    for pid, a in copies.get(e.passage.text_hash, [])
-                    if pid != e.passage.id and a != e.passage.article_id
-                )
+            words = frozenset(_WORDS.findall(e.passage.text.lower()))
+            same = next(
+                (
+                    (k, others)
+                    for k, others, k_words in kept
+                    if k.passage.story == e.passage.story
+                    and k.passage.article_id != e.passage.article_id
+                    and _overlap(words, k_words) >= SAME_PARAGRAPH_OVERLAP
+                ),
+                None,
             )
+            if same is not None:  # the same paragraph of the same wire story, edited: cite it once
+                same[1].append(e.passage.article_id)
+                continue
+            others = [
+                a
+                for pid, a in copies.get(e.passage.text_hash, [])
+                if pid != e.passage.id and a != e.passage.article_id
+            ]
+            kept.append((e, others, words))
+        out: list[Evidence] = []
+        for e, others, _ in kept:
+            also = tuple(dict.fromkeys(a for a in others if a != e.passage.article_id))
             out.append(
-                Evidence(e.passage, e.candidate, e.sentence, e.sentences, e.features, e.score, others)
-                if others
+                Evidence(e.passage, e.candidate, e.sentence, e.sentences, e.features, e.score, also)
+                if also
                 else e
             )
         return out
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / max(1, min(len(a), len(b)))

@@ -25,7 +25,8 @@ CREATE TABLE articles (
     byline TEXT,
     source_path TEXT NOT NULL,
     text TEXT NOT NULL,
-    content_hash TEXT NOT NULL
+    content_hash TEXT NOT NULL,
+    copy_of TEXT  -- a syndicated copy: the article id of its group's original (qa.ingest.syndication)
 );
 -- A rebuild looks up each reused file's articles: without this, one scan per file (quadratic).
 CREATE INDEX articles_by_source ON articles(source_path);
@@ -66,7 +67,7 @@ CREATE TABLE vectors (
 _PASSAGE_COLUMNS = """
     p.id, p.key, p.paragraph, p.start, p."end", substr(a.text, p.start + 1, p."end" - p.start),
     p.boilerplate, p.heading, p.section, p.text_hash, a.article_id, a.title, a.url, a.published,
-    a.source_path, p.page
+    a.source_path, p.page, a.copy_of
 """
 
 
@@ -94,6 +95,12 @@ class PassageRow:
     published: str | None
     source_path: str
     page: int | None = None
+    copy_of: str | None = None  # the original of a syndicated copy
+
+    @property
+    def story(self) -> str:
+        """The story this passage tells: the original of its article's syndication group."""
+        return self.copy_of or self.article_id
 
 
 def _passage(row: Sequence[object]) -> PassageRow:
@@ -128,10 +135,10 @@ class StoreWriter:
         self.connection = sqlite3.connect(path)
         self.connection.executescript(SCHEMA)
 
-    def add_article(self, article: Article) -> int:
+    def add_article(self, article: Article, copy_of: str | None = None) -> int:
         cursor = self.connection.execute(
             "INSERT INTO articles (article_id, title, url, published, byline, source_path, text, "
-            "content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "content_hash, copy_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 article.id,
                 article.title,
@@ -141,6 +148,7 @@ class StoreWriter:
                 article.source_path,
                 article.text,
                 article.content_hash,
+                copy_of,
             ),
         )
         assert cursor.lastrowid is not None
@@ -209,7 +217,7 @@ class Store:
         """Raise sqlite3.Error unless the tables have the columns this version reads."""
         self.connection.execute(
             'SELECT p.id, p.key, p.article_row, p.paragraph, p.start, p."end", p.text_hash, p.boilerplate, '
-            "p.heading, p.section, p.page, a.byline, a.article_id, a.title, a.url, a.published, a.source_path, a.text, s.vector_key, v.key, v.vector, "
+            "p.heading, p.section, p.page, a.copy_of, a.byline, a.article_id, a.title, a.url, a.published, a.source_path, a.text, s.vector_key, v.key, v.vector, "
             "f.source_path, f.content_key FROM passages p, articles a, sentences s, vectors v, files f LIMIT 0"
         ).fetchall()
 
@@ -367,6 +375,12 @@ class Store:
                 )
             )
         return articles
+
+    def syndicated_count(self) -> int:
+        """How many articles are syndicated copies of another."""
+        return int(
+            self.connection.execute("SELECT COUNT(*) FROM articles WHERE copy_of IS NOT NULL").fetchone()[0]
+        )
 
     def article_hashes(self) -> dict[str, str]:
         return dict(self.connection.execute("SELECT article_id, content_hash FROM articles"))

@@ -1,0 +1,86 @@
+"""Syndicated copies: a wire story republished with small edits is grouped and cited once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qa import QA, build_index
+from qa.ingest import read_corpus
+from qa.ingest.syndication import find_copies
+from tests.conftest import FakeEncoder
+
+WIRE = [
+    "LISBON (ENS) - Portugal's parliament approved a cap on annual rent increases on Thursday, limiting "
+    "rises for existing tenants to 2 percent a year for the next three years, after a heated debate that "
+    "ran late into the night.",
+    "The measure passed by 118 votes to 104, with the Socialists and two smaller left-wing parties in "
+    "favour and the centre-right opposition against. It applies to about 900,000 rental contracts.",
+    "Housing minister Ana Costa said the cap would give families breathing room while new homes were "
+    "built. Landlords' associations said they would challenge the law in the Constitutional Court.",
+]
+# The same story as a regional paper ran it: a few words changed, a local line added.
+COPY = [
+    WIRE[0].replace("on Thursday", "Thursday").replace("heated debate", "fierce debate"),
+    WIRE[1].replace("about 900,000", "roughly 900,000"),
+    WIRE[2],
+    "In Porto, where rents rose fastest last year, tenant groups welcomed the vote.",
+]
+# Another outlet's own story about the same vote: the same facts in its own words.
+OTHER = [
+    "Lawmakers in Lisbon voted on Thursday to limit how much landlords may raise rents. Sitting tenants "
+    "will see increases of no more than 2 percent annually until 2029 under the new law.",
+    "The bill won 118 to 104. Supporters on the left said the country's housing crisis left no choice; the "
+    "opposition warned that owners would take flats off the market.",
+    "Property owners plan to ask the Constitutional Court to strike the law down, their federation said, "
+    "while the government promised to speed up public housing construction.",
+]
+
+
+def _write(folder: Path, name: str, title: str, day: str | None, paragraphs: list[str]) -> None:
+    head = f"---\ntitle: {title}\n" + (f"published: {day}\n" if day else "") + "---\n\n"
+    (folder / name).write_text(head + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
+
+
+def _corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "wire"
+    folder.mkdir(exist_ok=True)
+    _write(folder, "ens-rent-cap.md", "Portugal caps rent rises", "2026-02-05", WIRE)
+    _write(folder, "porto-daily-rent-cap.md", "Parliament caps rents", "2026-02-06", COPY)
+    _write(folder, "lisbon-post-rent-law.md", "Lisbon limits rent increases", "2026-02-05", OTHER)
+    _write(
+        folder, "short.md", "Brief", None, ["Portugal's parliament approved a cap on annual rent increases."]
+    )
+    return folder
+
+
+def test_an_edited_copy_is_grouped_and_another_outlets_story_is_not(tmp_path: Path) -> None:
+    corpus = read_corpus(_corpus(tmp_path))
+    assert find_copies(corpus.articles) == {
+        "porto-daily-rent-cap.md": "ens-rent-cap.md"
+    }  # the earlier one leads
+
+
+def test_the_original_is_the_earliest_dated(tmp_path: Path) -> None:
+    folder = _corpus(tmp_path)
+    _write(folder, "ens-rent-cap.md", "Portugal caps rent rises", "2026-02-07", WIRE)  # now the later one
+    assert find_copies(read_corpus(folder).articles) == {"ens-rent-cap.md": "porto-daily-rent-cap.md"}
+
+
+def test_a_syndicated_paragraph_is_cited_once_naming_the_copies(
+    tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    report = build_index(_corpus(tmp_path), "idx", encoder=fake_encoder, show_progress=False)
+    assert report.syndicated == 1 and "1 syndicated copies" in report.summary()
+    with QA.open("idx", encoder=fake_encoder) as qa:
+        citations = qa.ask("By how much can rents rise each year for existing tenants?", top_k=5).citations
+        stories = [c.article_id for c in citations]
+        first = next(c for c in citations if c.article_id in ("ens-rent-cap.md", "porto-daily-rent-cap.md"))
+        other = ({"ens-rent-cap.md", "porto-daily-rent-cap.md"} - {first.article_id}).pop()
+        assert other in first.also_in
+        shared = {1, 2, 3}  # the paragraphs both copies carry (the regional paper added a 4th)
+        cited = {(c.article_id, c.paragraph) for c in citations}
+        for paragraph in shared:  # each shared paragraph cited from one copy at most
+            assert not {("ens-rent-cap.md", paragraph), ("porto-daily-rent-cap.md", paragraph)} <= cited
+        assert "lisbon-post-rent-law.md" in stories  # a different outlet's own story still counts
+    again = build_index(_corpus(tmp_path), "idx", encoder=fake_encoder, show_progress=False)
+    assert again.up_to_date and again.syndicated == 1
