@@ -39,7 +39,9 @@ _PRESENT_WORDS = re.compile(
 _PRESENT_PERFECT = re.compile(
     r"(?i)\b(has|have|hasn't|haven't)\b(?:\s+[\w']+){0,6}?\s+\w+(?:ed|en|wn|ne|un|ught|id|lt)\b"
 )
-_AMOUNT_NOW = re.compile(r"(?i)^\s*how\s+(many|much|far|full|long|big|large|high|low)\b.*\b(is|are|remains?|left)\b")
+_AMOUNT_NOW = re.compile(
+    r"(?i)^\s*how\s+(many|much|far|full|long|big|large|high|low)\b.*\b(is|are|remains?|left)\b"
+)
 _ROLE_NOW = re.compile(r"(?i)^\s*who\s+(is|are|'s)\b")
 _LATEST_WINNER = re.compile(r"(?i)\b(who|which \w+)\s+(won|wins|is winning)\b")
 _YEAR = re.compile(r"\b(1[89]|20)\d\d\b")
