@@ -249,6 +249,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         where = f"paragraph {c.paragraph}" + (f", p. {c.page}" if c.page else "")
         print(f"[{c.number}] {c.title} — {where} ({c.source_path}), score {c.score:.3f}")
         print(f"    {c.sentence}")
+        if c.also_in:
+            print(f"    also published in: {', '.join(c.also_in)}")
     return 0
 
 

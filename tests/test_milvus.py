@@ -111,6 +111,31 @@ def test_milvus_answers_exactly_as_faiss_flat(milvus: str, fake_encoder: FakeEnc
             ]
 
 
+def test_date_and_source_filters_run_inside_milvus(milvus: str, fake_encoder: FakeEncoder) -> None:
+    """as_of, since/until and sources narrow the Milvus search as they narrow FAISS."""
+    build_index(EXAMPLES, "flat", encoder=fake_encoder, show_progress=False, index_type="Flat")
+    build_index(
+        EXAMPLES, "remote", encoder=fake_encoder, show_progress=False, vector_store=f"{milvus}/scoped"
+    )
+    scopes: list[dict[str, object]] = [
+        {"as_of": "2026-03-12"},
+        {"since": "2026-03-01", "until": "2026-03-31"},
+        {"sources": ["example-news.test"]},
+        {"sources": ["wikipedia"], "as_of": "2026-01-01"},
+    ]
+    with QA.open("flat", encoder=fake_encoder) as local, QA.open("remote", encoder=fake_encoder) as remote:
+        for scope in scopes:
+            for question in (
+                "Who won the mayoral race in Carrow Bay?",
+                "How many people died in Storm Oriana?",
+            ):
+                here = [h.passage_key for h in local.search(question, 10, **scope)]  # type: ignore[arg-type]
+                there = [h.passage_key for h in remote.search(question, 10, **scope)]  # type: ignore[arg-type]
+                assert here == there, scope
+        march = remote.search("Carrow Bay recount", 10, since="2026-03-01", until="2026-03-31")
+        assert march and all(h.published and h.published.startswith("2026-03") for h in march)
+
+
 def test_rebuilds_keep_milvus_and_drop_old_collections(
     milvus: str, articles: Path, fake_encoder: FakeEncoder
 ) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from qa import QA, build_index
 from qa.ingest import read_corpus
 from qa.ingest.syndication import find_copies
+from qa.web.render import citation_card
 from tests.conftest import FakeEncoder
 
 WIRE = [
@@ -77,6 +79,8 @@ def test_a_syndicated_paragraph_is_cited_once_naming_the_copies(
         first = next(c for c in citations if c.article_id in ("ens-rent-cap.md", "porto-daily-rent-cap.md"))
         other = ({"ens-rent-cap.md", "porto-daily-rent-cap.md"} - {first.article_id}).pop()
         assert other in first.also_in
+        card = html.unescape(citation_card(first, turn=0, cited=True))
+        assert f"Also published in: {other}" in card
         shared = {1, 2, 3}  # the paragraphs both copies carry (the regional paper added a 4th)
         cited = {(c.article_id, c.paragraph) for c in citations}
         for paragraph in shared:  # each shared paragraph cited from one copy at most

@@ -53,6 +53,7 @@ CSS = """
 .qa-num { color: #9a6f00; }
 .dark .qa-num { color: #f0c040; }
 .qa-meta { color: var(--body-text-color-subdued); font-size: 0.88em; }
+.qa-also { color: var(--body-text-color-subdued); font-size: 0.88em; margin: 0.2em 0; }
 .qa-passage { margin: 6px 0; line-height: 1.5; }
 .qa-actions { display: flex; gap: 12px; align-items: center; font-size: 0.9em; }
 .qa-open { cursor: pointer; border: 1px solid var(--border-color-primary); border-radius: 6px;

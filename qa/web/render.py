@@ -116,15 +116,17 @@ def citation_card(c: Citation, turn: int, cited: bool) -> str:
         else ""
     )
     details = [f"score {c.score:.2f}", f"file {c.source_path}", f"key {c.passage_key}"]
-    if c.also_in:
-        details.append("also in " + ", ".join(c.also_in))
+    # Syndicated copies and identical paragraphs elsewhere: cited once, the others named.
+    also = (
+        f'<p class="qa-also">Also published in: {escape_text(", ".join(c.also_in))}</p>' if c.also_in else ""
+    )
     kind = "qa-cited" if cited else "qa-other"
     return (
         f'<article class="qa-card {kind}" id="{card_id(turn, c.number)}">'
         f'<div class="qa-card-head"><span class="qa-num">[{c.number}]</span> '
         f'<span class="qa-title">{escape_text(c.title)}</span></div>'
         f'<div class="qa-meta">{meta}</div>'
-        f'<p class="qa-passage">{before}{shown}{after}</p>'
+        f'<p class="qa-passage">{before}{shown}{after}</p>{also}'
         f'<div class="qa-actions"><button type="button" class="qa-open" data-open="{attribute(_open_payload(c))}">'
         f"Open article</button>{original}</div>"
         f'<details class="qa-details"><summary>Details</summary>{_meta(details)}</details>'
