@@ -38,7 +38,7 @@ from qa.results import BuildReport
 from qa.storage.bm25_index import Bm25Index
 from qa.storage.faiss_index import check_index_type
 from qa.storage.generation import BM25_DIR, SQLITE_NAME, required_files
-from qa.storage.generations import build_lock, current_name, new_generation, publish, remove_debris
+from qa.storage.generations import build_lock, current_name, new_generation, publish
 from qa.storage.manifest import (
     FORMAT_VERSION,
     MANIFEST_NAME,
@@ -53,12 +53,11 @@ from qa.storage.manifest import (
     verify_files,
 )
 from qa.storage.segments import (
-    MAX_ROWS_PER_LIVE,
-    MAX_SEGMENTS,
     SegmentWriter,
     listed_segments,
     new_segment_path,
-    remove_unlisted_segments,
+    should_compact,
+    tidy_index,
 )
 from qa.storage.store import Store, StoreWriter, passage_key
 from qa.textspans import split_sentences
@@ -157,7 +156,7 @@ def build_index(
     index_dir = Path(index)
     with build_lock(index_dir), logging_redirect_tqdm():
         live = current_name(index_dir)
-        _tidy(index_dir)
+        tidy_index(index_dir)
         previous = _previous_store(index_dir, encoder)
         try:
             reuse = None if previous is None or force else _reuse_from(previous[1])
@@ -180,7 +179,7 @@ def build_index(
             except Exception:
                 # A failed build leaves nothing half-written; whatever is live stays. (An
                 # interrupt or a crash leaves its debris to the next build, which removes it.)
-                _tidy(index_dir)
+                tidy_index(index_dir)
                 raise
         finally:
             if previous:
@@ -196,36 +195,6 @@ class _Settings:
     started: float
     vector_store: str | None  # a normalised milvus:// URI, or None for FAISS
     compact: bool = False  # copy the live vectors into one new segment
-
-
-def _tidy(index_dir: Path) -> None:
-    """Remove what the live generation does not use: unfinished or replaced generations, and
-    vector segments it does not list (replaced by a compaction, or a failed build's)."""
-    live = current_name(index_dir)
-    remove_debris(index_dir, keep={live} if live else set())
-    if live is None:
-        remove_unlisted_segments(index_dir, keep=())
-        return
-    try:
-        manifest = read_manifest(index_dir / live, REUSABLE_VERSIONS)
-    except QAError:
-        return  # which segments the live generation reads is unknown: delete none
-    remove_unlisted_segments(index_dir, keep=manifest.vector_segments)
-
-
-def _should_compact(inherited: dict[str, SegmentEntry], live_vectors: int, asked: bool, legacy: bool) -> bool:
-    """Whether this build copies the vectors in use into one new segment.
-
-    When asked; when the previous generation kept its vectors in its own file (format 3: there
-    are no segments to share, so ``legacy`` reuse copies them); or when the listed segments are
-    many or mostly hold vectors of text that is gone.
-    """
-    if asked:
-        return True
-    if not inherited:
-        return legacy
-    rows = sum(entry.vectors for entry in inherited.values())
-    return len(inherited) >= MAX_SEGMENTS or rows > MAX_ROWS_PER_LIVE * max(live_vectors, 1)
 
 
 def _reuse_from(store: Store) -> Reuse:
@@ -299,7 +268,7 @@ def _build(
         writer.add_files(corpus.files)
         cache = previous[1] if previous and not force else None
         live_vectors = sum(1 + len(p.sentences) for p in {p.key: p for _, p in searchable}.values())
-        compact = _should_compact(inherited, live_vectors, settings.compact, legacy=cache is not None)
+        compact = should_compact(inherited, live_vectors, settings.compact, legacy=cache is not None)
         matrix = np.zeros((len(searchable), encoder.dim), dtype=np.float32)
         try:
             embedded, encode_seconds = embed_into(
@@ -362,7 +331,7 @@ def _build(
         raise QAError(f"The build wrote no {missing_files}; this is a bug in article-qa.")
     (generation / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     publish(index_dir, generation)
-    _tidy(index_dir)
+    tidy_index(index_dir)
     drop_replaced_collections(
         settings.vector_store, previous[0].vector_store if previous else None, generation.name
     )

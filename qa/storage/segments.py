@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.storage.manifest import SEGMENTS_DIR
+from qa.errors import QAError
+from qa.storage.generations import current_name, remove_debris
+from qa.storage.manifest import REUSABLE_VERSIONS, SEGMENTS_DIR, SegmentEntry, read_manifest
 from qa.storage.vectors_codec import decode_vector, encode_vector
 
 logger = logging.getLogger(__name__)
@@ -134,3 +136,33 @@ def remove_unlisted_segments(index_dir: Path, keep: Iterable[str]) -> int:
                 path.unlink()
             removed += 1
     return removed
+
+
+def tidy_index(index_dir: Path) -> None:
+    """Remove what the live generation does not use: unfinished or replaced generations, and
+    vector segments it does not list (replaced by a compaction, or a failed build's)."""
+    live = current_name(index_dir)
+    remove_debris(index_dir, keep={live} if live else set())
+    if live is None:
+        remove_unlisted_segments(index_dir, keep=())
+        return
+    try:
+        manifest = read_manifest(index_dir / live, REUSABLE_VERSIONS)
+    except QAError:
+        return  # which segments the live generation reads is unknown: delete none
+    remove_unlisted_segments(index_dir, keep=manifest.vector_segments)
+
+
+def should_compact(inherited: dict[str, SegmentEntry], live_vectors: int, asked: bool, legacy: bool) -> bool:
+    """Whether this build copies the vectors in use into one new segment.
+
+    When asked; when the previous generation kept its vectors in its own file (format 3: there
+    are no segments to share, so ``legacy`` reuse copies them); or when the listed segments are
+    many or mostly hold vectors of text that is gone.
+    """
+    if asked:
+        return True
+    if not inherited:
+        return legacy
+    rows = sum(entry.vectors for entry in inherited.values())
+    return len(inherited) >= MAX_SEGMENTS or rows > MAX_ROWS_PER_LIVE * max(live_vectors, 1)
