@@ -120,7 +120,7 @@ def grouping(work: Path) -> dict[str, Any]:
         (folder / article.name).write_text(news_weeks.markdown(article), encoding="utf-8")
         copy = edited_copy(article, rng)
         (folder / copy.name).write_text(news_weeks.markdown(copy), encoding="utf-8")
-    copies = find_copies(read_corpus(folder).articles)
+    copies = find_copies(read_corpus(folder).articles).original_of
     groups: dict[str, set[str]] = {}
     for member, original in copies.items():
         groups.setdefault(original, {original}).add(member)

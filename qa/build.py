@@ -33,7 +33,7 @@ from qa.embed import (
 from qa.engines import EmbeddingEngine, Passage, make_engine
 from qa.errors import BadInputError, QAError
 from qa.ingest import Article, Corpus, Reuse, read_corpus
-from qa.ingest.syndication import find_copies
+from qa.ingest.syndication import Copies, find_copies
 from qa.results import BuildReport
 from qa.storage.bm25_index import Bm25Index
 from qa.storage.faiss_index import check_index_type
@@ -256,8 +256,10 @@ def _build(
         syndicated = previous[1].syndicated_count() if previous else 0
         return replace(report, up_to_date=True, syndicated=syndicated, seconds=time.perf_counter() - started)
 
-    copies = find_copies(corpus.articles)
-    report = replace(report, syndicated=len(copies))
+    copies = find_copies(
+        corpus.articles, previous[1].minhash_signatures() if previous and not force else None
+    )
+    report = replace(report, syndicated=len(copies.original_of))
 
     generation = new_generation(index_dir)
     segment = SegmentWriter(new_segment_path(index_dir, generation.name))
@@ -354,11 +356,13 @@ def _build(
 
 
 def _write_articles(
-    writer: StoreWriter, articles: tuple[Article, ...], show: bool, copies: dict[str, str]
+    writer: StoreWriter, articles: tuple[Article, ...], show: bool, copies: Copies
 ) -> list[tuple[int, Passage]]:
     rows: list[tuple[int, Passage]] = []
     for article in tqdm(articles, desc="Indexing articles", unit="article", disable=not show):
-        article_row = writer.add_article(article, copies.get(article.id))
+        article_row = writer.add_article(
+            article, copies.original_of.get(article.id), copies.signatures.get(article.content_hash)
+        )
         section: str | None = None
         repeats: dict[str, int] = {}
         for p in article.paragraphs:

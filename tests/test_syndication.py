@@ -5,8 +5,11 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+import pytest
+
 from qa import QA, build_index
 from qa.ingest import read_corpus
+from qa.ingest.article import Article
 from qa.ingest.syndication import find_copies
 from qa.web.render import citation_card
 from tests.conftest import FakeEncoder
@@ -57,7 +60,7 @@ def _corpus(tmp_path: Path) -> Path:
 
 def test_an_edited_copy_is_grouped_and_another_outlets_story_is_not(tmp_path: Path) -> None:
     corpus = read_corpus(_corpus(tmp_path))
-    assert find_copies(corpus.articles) == {
+    assert find_copies(corpus.articles).original_of == {
         "porto-daily-rent-cap.md": "ens-rent-cap.md"
     }  # the earlier one leads
 
@@ -65,7 +68,9 @@ def test_an_edited_copy_is_grouped_and_another_outlets_story_is_not(tmp_path: Pa
 def test_the_original_is_the_earliest_dated(tmp_path: Path) -> None:
     folder = _corpus(tmp_path)
     _write(folder, "ens-rent-cap.md", "Portugal caps rent rises", "2026-02-07", WIRE)  # now the later one
-    assert find_copies(read_corpus(folder).articles) == {"ens-rent-cap.md": "porto-daily-rent-cap.md"}
+    assert find_copies(read_corpus(folder).articles).original_of == {
+        "ens-rent-cap.md": "porto-daily-rent-cap.md"
+    }
 
 
 def test_a_syndicated_paragraph_is_cited_once_naming_the_copies(
@@ -88,3 +93,30 @@ def test_a_syndicated_paragraph_is_cited_once_naming_the_copies(
         assert "lisbon-post-rent-law.md" in stories  # a different outlet's own story still counts
     again = build_index(_corpus(tmp_path), "idx", encoder=fake_encoder, show_progress=False)
     assert again.up_to_date and again.syndicated == 1
+
+
+def test_a_rebuild_reuses_the_signatures_of_unchanged_articles(
+    tmp_path: Path, fake_encoder: FakeEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qa.ingest.syndication as syndication
+
+    folder = _corpus(tmp_path)
+    build_index(folder, "idx", encoder=fake_encoder, show_progress=False)
+    computed: list[str] = []
+    real = syndication._shingles
+
+    def counting(article: Article) -> set[bytes]:
+        computed.append(article.id)
+        return real(article)
+
+    monkeypatch.setattr(syndication, "_shingles", counting)
+    _write(
+        folder,
+        "extra.md",
+        "Ferry",
+        None,
+        ["The ferry now runs hourly between the islands, said the operator."],
+    )
+    report = build_index(folder, "idx", encoder=fake_encoder, show_progress=False)
+    assert computed == ["extra.md"]  # only the new article was shingled
+    assert report.syndicated == 1  # and the copies found from stored signatures are the same

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from qa.ingest.article import Article
 
@@ -25,6 +28,8 @@ logger = logging.getLogger(__name__)
 SHINGLE_WORDS = 4
 PERMUTATIONS = 128
 COPY_THRESHOLD = 0.5
+SCHEME = "affine32"  # datasketch's hashing scheme; stored with each signature
+_TAG = f"{SCHEME}:".encode()
 MIN_WORDS = 15  # shorter articles carry too few shingles to call copies
 _WORD = re.compile(r"\w+")
 
@@ -44,18 +49,37 @@ def _original_first(article: Article) -> tuple[int, str, str]:
     return (0, article.published, article.id) if article.published else (1, "", article.id)
 
 
-def find_copies(articles: Sequence[Article]) -> dict[str, str]:
-    """For every article that is a copy of another, the id of its group's original."""
+@dataclass(frozen=True)
+class Copies:
+    """Which articles are copies of which, and every article's signature (to keep for next time)."""
+
+    original_of: dict[str, str]  # copy's article id -> its group's original
+    signatures: dict[str, bytes]  # article content hash -> MinHash values (b"" when too short)
+
+
+def find_copies(articles: Sequence[Article], known: Mapping[str, bytes] | None = None) -> Copies:
+    """Group near-copies. ``known``: signatures an earlier build computed, by content hash, so a
+    rebuild computes only those of new and changed articles."""
     from datasketch import MinHash, MinHashLSH
 
     lsh = MinHashLSH(threshold=COPY_THRESHOLD, num_perm=PERMUTATIONS)
     signatures: dict[str, MinHash] = {}
+    kept: dict[str, bytes] = {}
     for article in articles:
-        shingles = _shingles(article)
-        if not shingles:
+        stored = (known or {}).get(article.content_hash)
+        if stored is not None and stored and not stored.startswith(_TAG):
+            stored = None  # made by another hashing scheme: compute it again
+        if stored is None:
+            shingles = _shingles(article)
+            signature = MinHash(num_perm=PERMUTATIONS, scheme=SCHEME) if shingles else None
+            if signature is not None:
+                signature.update_batch(list(shingles))
+            stored = _TAG + signature.hashvalues.astype("<u8").tobytes() if signature is not None else b""
+        kept[article.content_hash] = stored
+        if not stored:
             continue
-        signature = MinHash(num_perm=PERMUTATIONS)
-        signature.update_batch(list(shingles))
+        values = np.frombuffer(stored, dtype="<u8", offset=len(_TAG))
+        signature = MinHash(num_perm=PERMUTATIONS, hashvalues=values, scheme=SCHEME)
         lsh.insert(article.id, signature)
         signatures[article.id] = signature
     parent = {article_id: article_id for article_id in signatures}
@@ -83,4 +107,4 @@ def find_copies(articles: Sequence[Article]) -> dict[str, str]:
         copies.update({m.id: original.id for m in members if m.id != original.id})
     if copies:
         logger.info("%d articles are syndicated copies of %d others", len(copies), len(set(copies.values())))
-    return copies
+    return Copies(copies, kept)

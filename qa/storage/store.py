@@ -26,7 +26,8 @@ CREATE TABLE articles (
     source_path TEXT NOT NULL,
     text TEXT NOT NULL,
     content_hash TEXT NOT NULL,
-    copy_of TEXT  -- a syndicated copy: the article id of its group's original (qa.ingest.syndication)
+    copy_of TEXT,  -- a syndicated copy: the article id of its group's original (qa.ingest.syndication)
+    minhash BLOB  -- its MinHash signature (empty: too short to compare), reused by the next build
 );
 -- A rebuild looks up each reused file's articles: without this, one scan per file (quadratic).
 CREATE INDEX articles_by_source ON articles(source_path);
@@ -135,10 +136,10 @@ class StoreWriter:
         self.connection = sqlite3.connect(path)
         self.connection.executescript(SCHEMA)
 
-    def add_article(self, article: Article, copy_of: str | None = None) -> int:
+    def add_article(self, article: Article, copy_of: str | None = None, minhash: bytes | None = None) -> int:
         cursor = self.connection.execute(
             "INSERT INTO articles (article_id, title, url, published, byline, source_path, text, "
-            "content_hash, copy_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "content_hash, copy_of, minhash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 article.id,
                 article.title,
@@ -149,6 +150,7 @@ class StoreWriter:
                 article.text,
                 article.content_hash,
                 copy_of,
+                minhash,
             ),
         )
         assert cursor.lastrowid is not None
@@ -375,6 +377,16 @@ class Store:
                 )
             )
         return articles
+
+    def minhash_signatures(self) -> dict[str, bytes]:
+        """MinHash signatures by article content hash (none from generations before format 4)."""
+        try:
+            rows = self.connection.execute(
+                "SELECT content_hash, minhash FROM articles WHERE minhash IS NOT NULL"
+            ).fetchall()
+        except sqlite3.OperationalError:  # a format-3 generation: no such column
+            return {}
+        return {h: bytes(b) for h, b in rows}
 
     def syndicated_count(self) -> int:
         """How many articles are syndicated copies of another."""
