@@ -42,11 +42,11 @@ RESTATES_SHARE = 0.5
 # 0.24 of cosine similarity is worth (dense weight 6.2), as the 0.15 of the old 0.6-weighted
 # fusion was.
 ARTICLE_BOOST = 1.5
-FOLLOW_UP_EXTRA = 5
+FOLLOW_UP_EXTRA = 5  # passages of those articles scored even when the fusion ranks them lower
 # Two paragraphs of one syndicated story (copies of each other, qa.ingest.syndication) sharing
 # this share of the shorter one's words are one paragraph, edited: cited once.
 SAME_PARAGRAPH_OVERLAP = 0.6
-_WORDS = re.compile(r"\w+")  # passages of those articles scored even when the fusion ranks them lower
+_WORDS = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
