@@ -111,6 +111,22 @@ def test_milvus_answers_exactly_as_faiss_flat(milvus: str, fake_encoder: FakeEnc
             ]
 
 
+def test_stored_vectors_are_read_locally_not_from_milvus(
+    milvus: str, fake_encoder: FakeEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One round trip per question: the search. Candidates' vectors come from the local segments."""
+    from qa.storage.milvus_index import MilvusIndex
+
+    build_index(EXAMPLES, "remote", encoder=fake_encoder, show_progress=False, vector_store=f"{milvus}/local")
+
+    def no_round_trip(self: MilvusIndex, ids: np.ndarray) -> np.ndarray:
+        raise AssertionError("vectors fetched from Milvus")
+
+    monkeypatch.setattr(MilvusIndex, "vectors_for", no_round_trip)
+    with QA.open("remote", encoder=fake_encoder) as remote:
+        assert remote.ask("What did Ukraine vow to do in Bakhmut?").citations
+
+
 def test_date_and_source_filters_run_inside_milvus(milvus: str, fake_encoder: FakeEncoder) -> None:
     """as_of, since/until and sources narrow the Milvus search as they narrow FAISS."""
     build_index(EXAMPLES, "flat", encoder=fake_encoder, show_progress=False, index_type="Flat")

@@ -13,6 +13,7 @@ from qa.results import IndexInfo
 from qa.storage.bm25_index import Bm25Index
 from qa.storage.faiss_index import FaissIndex
 from qa.storage.generations import current_generation
+from qa.storage.local_vectors import LocallyReadVectors
 from qa.storage.manifest import Manifest, read_manifest, verify_files
 from qa.storage.milvus_index import MilvusIndex, parse_vector_store
 from qa.storage.segments import listed_segments
@@ -48,7 +49,7 @@ class Generation:
     path: Path
     manifest: Manifest
     store: Store
-    vectors: FaissIndex | MilvusIndex
+    vectors: FaissIndex | LocallyReadVectors
     lexical: Bm25Index
 
     def close(self) -> None:
@@ -119,7 +120,7 @@ def open_generation(index_dir: Path, encoder: Encoder) -> Generation:
                 f"Rebuild with: qa build ARTICLES --index {index_dir} --force"
             ) from None
         ids = store.searchable_passage_ids()
-        vectors = _open_vectors(path, manifest, len(ids), encoder.dim)
+        vectors = _open_vectors(path, manifest, len(ids), encoder.dim, store)
         if len(vectors) != len(ids) or vectors.dim != encoder.dim:
             raise IndexCorruptError(
                 f"Index '{path}' holds {len(vectors)} vectors of dimension {vectors.dim} for "
@@ -133,8 +134,11 @@ def open_generation(index_dir: Path, encoder: Encoder) -> Generation:
     return Generation(path, manifest, store, vectors, lexical)
 
 
-def _open_vectors(path: Path, manifest: Manifest, count: int, dim: int) -> FaissIndex | MilvusIndex:
+def _open_vectors(
+    path: Path, manifest: Manifest, count: int, dim: int, store: Store
+) -> FaissIndex | LocallyReadVectors:
     if manifest.vector_store is None:
         return FaissIndex.load(path / FAISS_NAME, manifest.index_type, manifest.ef_search)
     location = parse_vector_store(manifest.vector_store)
-    return MilvusIndex.connect(location, path.name, dim, count)
+    # Searched in Milvus; stored vectors read from the local segments (no second round trip).
+    return LocallyReadVectors(MilvusIndex.connect(location, path.name, dim, count), store)
