@@ -308,6 +308,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         info.index_type if info.ef_search is None else f"{info.index_type} (efSearch {info.ef_search})"
     )
     print(f"model       {model} ({info.dim}-d), {index_type} index, abstains below {info.abstain_below:.2f}")
+    print(f"vectors     {info.vectors} cached in {info.segments} segment(s)")
     if info.vector_store:
         print(f"vectors     in Milvus: {info.vector_store}")
     return 0

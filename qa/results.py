@@ -243,6 +243,8 @@ class IndexInfo:
     size_bytes: int
     ef_search: int | None = None  # HNSW search depth; None for an exact (Flat) index
     vector_store: str | None = None  # milvus://HOST:PORT/COLLECTION when the vectors are in Milvus
+    vectors: int = 0  # cached paragraph and sentence vectors in use
+    segments: int = 0  # vector segments the generation reads (shared with earlier generations)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

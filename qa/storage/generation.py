@@ -79,6 +79,8 @@ def describe(index_dir: Path, generation: Path, manifest: Manifest, abstain_belo
         size_bytes=manifest.size_bytes,
         ef_search=manifest.ef_search,
         vector_store=manifest.vector_store,
+        vectors=counts.vectors,
+        segments=len(manifest.vector_segments),
     )
 
 
