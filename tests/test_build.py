@@ -506,3 +506,12 @@ def test_sentence_vectors_are_stored_at_half_precision_and_paragraph_vectors_exa
 
     legacy = np.arange(4, dtype="<f4")
     np.testing.assert_array_equal(decode_vector(legacy.tobytes()), legacy)
+
+
+def test_the_vector_index_is_memory_mapped(articles: Path, fake_encoder: FakeEncoder) -> None:
+    """Opening maps vectors.faiss instead of reading it into each process's own memory."""
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    with QA.open("idx", encoder=fake_encoder) as qa:
+        mapped = Path("/proc/self/maps").read_text(encoding="utf-8")
+        assert str((qa._generation.path / "vectors.faiss").resolve()) in mapped
+        assert qa.ask("When did the harbour bridge reopen?").citations
