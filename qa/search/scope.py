@@ -14,7 +14,7 @@ import functools
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -25,6 +25,7 @@ from qa.errors import BadInputError
 Ids = npt.NDArray[np.int64]
 _HTTP = re.compile(r"(?i)^https?://")
 MAX_SOURCES = 50
+MAX_SOURCE_MASKS = 32  # source selections remembered per generation
 
 
 def source_site(article_id: str, url: str | None) -> str | None:
@@ -128,6 +129,9 @@ class PublicationIndex:  # not slotted: `latest` is cached on the instance
     articles: tuple[str, ...]
     source_paths: tuple[str, ...]
     urls: tuple[str | None, ...]
+    _source_masks: dict[tuple[str, ...], npt.NDArray[np.bool_]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def from_rows(cls, rows: Sequence[tuple[int, str | None, str, str, str | None]]) -> PublicationIndex:
@@ -153,16 +157,27 @@ class PublicationIndex:  # not slotted: `latest` is cached on the instance
         if scope.until is not None:
             keep &= dated & (np.nan_to_num(moments, nan=math.inf) <= scope.until.timestamp())
         if scope.sources:
-            keep &= np.array(
+            keep &= self._source_mask(scope)
+        if keep.all():
+            return None
+        return self.passage_ids[keep]
+
+    def _source_mask(self, scope: Scope) -> npt.NDArray[np.bool_]:
+        """Which passages come from the scope's sources; worked out once per set of sources (a
+        chat asks many questions with the same picker), not per question."""
+        mask = self._source_masks.get(scope.sources)
+        if mask is None:
+            mask = np.array(
                 [
                     scope.matches_source(a, s, u)
                     for a, s, u in zip(self.articles, self.source_paths, self.urls, strict=True)
                 ],
                 dtype=bool,
             )
-        if keep.all():
-            return None
-        return self.passage_ids[keep]
+            if len(self._source_masks) >= MAX_SOURCE_MASKS:
+                self._source_masks.clear()
+            self._source_masks[scope.sources] = mask
+        return mask
 
     @functools.cached_property
     def latest(self) -> float:
