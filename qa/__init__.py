@@ -13,6 +13,7 @@ from qa.errors import (
     IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
+    IndexWriteError,
     QAError,
 )
 from qa.logs import configure_logging
@@ -47,6 +48,7 @@ __all__ = [
     "IndexLockedError",
     "IndexMismatchError",
     "IndexNotFoundError",
+    "IndexWriteError",
     "ParagraphView",
     "QAError",
     "SkippedFile",

@@ -6,11 +6,12 @@ It only composes: encoder -> retriever (candidates, fusion, follow-up context) -
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from qa.embed import (
     default_encoder,
     encode_queries,
 )
-from qa.errors import BadInputError, IndexCorruptError
+from qa.errors import BadInputError, IndexCorruptError, QAError
 from qa.results import Answer, ArticleSummary, ArticleView, Citation, Hit, IndexInfo, ParagraphView
 from qa.search.abstention import DEFAULT_ABSTAIN_BELOW, abstain_threshold
 from qa.search.answerer import assemble
@@ -31,8 +32,8 @@ from qa.search.retriever import Query, Retriever
 from qa.search.scope import Ids, PublicationIndex, Scope
 from qa.search.sentences import analyse_question
 from qa.storage.generation import Generation, describe, open_generation, read_checked_manifest
-from qa.storage.generations import current_generation, current_name
-from qa.storage.manifest import read_manifest
+from qa.storage.generations import CURRENT, read_pointer
+from qa.storage.manifest import Manifest
 from qa.storage.store import PassageRow
 from qa.terms import default_analyzer
 
@@ -93,9 +94,8 @@ def _checked_info(index_dir: Path, thorough: bool) -> IndexInfo:
     return describe(index_dir, path, manifest, DEFAULT_ABSTAIN_BELOW if known is None else known)
 
 
-def _encoder_for(index_dir: Path, background: bool = False) -> Encoder:
+def _encoder_for(manifest: Manifest, index_dir: Path, background: bool = False) -> Encoder:
     """The model the index was built with: the packaged default, or its recorded folder."""
-    manifest = read_manifest(current_generation(index_dir))  # files are verified when opened
     model_path = manifest.model.path
     if model_path is not None and not Path(model_path).is_dir():
         raise BadInputError(
@@ -121,6 +121,7 @@ class QA:
         self.encoder = encoder
         self._abstain_override = abstain_below
         self._lock = threading.RLock()
+        self._last_refresh_problem: str | None = None
         self._use(generation)
 
     @classmethod
@@ -140,8 +141,9 @@ class QA:
         before the model is ready wait for it (see :meth:`model_ready`).
         """
         index_dir = Path(index)
-        encoder = encoder or _encoder_for(index_dir, background_model)
-        return cls(index_dir, encoder, open_generation(index_dir, encoder), abstain_below)
+        checked = read_checked_manifest(index_dir)  # a missing or damaged index fails before the model loads
+        encoder = encoder or _encoder_for(checked[1], index_dir, background_model)
+        return cls(index_dir, encoder, open_generation(index_dir, encoder, checked), abstain_below)
 
     def _use(self, generation: Generation) -> None:
         self._generation = generation
@@ -179,14 +181,43 @@ class QA:
     def refresh(self) -> bool:
         """Switch to a newer published generation, if any. Called before every question."""
         with self._lock:
-            live = current_name(self.index_dir)
-            if live is None or live == self._generation.path.name:
+            pointer = read_pointer(self.index_dir)
+            serving = self._generation.path.name
+            if pointer.name == serving:
+                return False
+            if pointer.name is None:  # CURRENT gone or damaged: keep answering from what is open
+                self._warn_once(f"{self.index_dir / CURRENT} {pointer.problem or 'is missing'}")
+                return False
+            try:
+                fresh = open_generation(self.index_dir, self.encoder)
+            except QAError as err:  # a damaged new generation must not stop the one that works
+                self._warn_once(f"generation {pointer.name} cannot be opened ({err})")
                 return False
             old = self._generation
-            self._use(open_generation(self.index_dir, self.encoder))
+            self._use(fresh)
             old.close()
             logger.info("Switched to index generation %s", self._generation.path.name)
             return True
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Hold the lock on the newest generation; a file damaged since it was opened (SQLite
+        checks pages as it reads them) is an IndexCorruptError, not a raw sqlite3 one."""
+        with self._lock:
+            self.refresh()
+            try:
+                yield
+            except sqlite3.DatabaseError as err:
+                raise IndexCorruptError(
+                    f"Index generation '{self._generation.path}' cannot be read ({err}). Check it "
+                    f"with: qa verify --index {self.index_dir}; rebuild with: qa build ARTICLES "
+                    f"--index {self.index_dir} --force"
+                ) from None
+
+    def _warn_once(self, problem: str) -> None:
+        if problem != self._last_refresh_problem:
+            self._last_refresh_problem = problem
+            logger.warning("%s; still answering from generation %s", problem, self.generation)
 
     def close(self) -> None:
         self._generation.close()
@@ -222,8 +253,7 @@ class QA:
         text = check_question(query)
         top_k = check_top_k(top_k)
         scope = Scope.make(as_of, since, until, sources)
-        with self._lock:
-            self.refresh()
+        with self._reading():
             return [_hit(e) for e in self._rank(text, None, top_k, (), scope).evidence]
 
     def ask(
@@ -253,8 +283,7 @@ class QA:
         scope = Scope.make(as_of, since, until, sources)
         if context is not None:
             context = " ".join(context.split()[-MAX_CONTEXT_WORDS:])
-        with self._lock:
-            self.refresh()
+        with self._reading():
             ranked = self._rank(text, context, top_k, prefer_articles, scope)
             resolved = text if context is None else f"{context} {text}"
             return assemble(text, ranked, self.abstain_below, resolved)
@@ -266,14 +295,8 @@ class QA:
         vectors = encode_queries(self.encoder, [text] if resolved is None else [text, resolved])
         query = Query(text, vectors[0], resolved, None if resolved is None else vectors[1])
         question = analyse_question(text, vectors[0], default_analyzer(), context=resolved)
-        try:
-            retrieval = self._retriever.retrieve(query, pool=max(50, 2 * top_k), allowed=self._allowed(scope))
-            return self._ranker.rank(question, retrieval, top_k, prefer_articles, scope.as_of)
-        except sqlite3.DatabaseError as err:
-            raise IndexCorruptError(
-                f"Index '{self._generation.path}' cannot be read ({err}). "
-                f"Rebuild with: qa build ARTICLES --index {self.index_dir} --force"
-            ) from None
+        retrieval = self._retriever.retrieve(query, pool=max(50, 2 * top_k), allowed=self._allowed(scope))
+        return self._ranker.rank(question, retrieval, top_k, prefer_articles, scope.as_of)
 
     def _allowed(self, scope: Scope) -> Ids | None:
         """The passage ids ``scope`` admits (None: all), from publication data read once per generation."""
@@ -285,8 +308,7 @@ class QA:
         """The passage a ``passage_key`` names (from a Hit or Citation, even of an earlier build)."""
         if not isinstance(key, str) or not key:
             raise BadInputError(f"A passage key is text like 'news/story.txt@1a2b…', got {key!r}.")
-        with self._lock:
-            self.refresh()
+        with self._reading():
             row = self._generation.store.passage_by_key(key)
         if row is None:
             raise BadInputError(
@@ -297,16 +319,14 @@ class QA:
 
     def articles(self) -> list[ArticleSummary]:
         """Every indexed article (id, title, url, date, paragraph count), in index order."""
-        with self._lock:
-            self.refresh()
+        with self._reading():
             return [ArticleSummary(*row) for row in self._generation.store.article_list()]
 
     def article(self, article_id: str) -> ArticleView:
         """A whole article with its paragraphs, flags and keys (for a source viewer)."""
         if not isinstance(article_id, str) or not article_id:
             raise BadInputError(f"An article id is text like 'news/story.txt', got {article_id!r}.")
-        with self._lock:
-            self.refresh()
+        with self._reading():
             found = self._generation.store.article(article_id)
         if found is None:
             raise BadInputError(

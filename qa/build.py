@@ -7,9 +7,11 @@ unchanged paragraph is never embedded twice, and an unchanged corpus writes noth
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import logging
 import os
+import sqlite3
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,14 +33,21 @@ from qa.embed import (
     SentenceTransformerEncoder,
 )
 from qa.engines import EmbeddingEngine, Passage, make_engine
-from qa.errors import BadInputError, QAError
+from qa.errors import BadInputError, IndexWriteError, QAError
 from qa.ingest import Article, Corpus, Reuse, read_corpus
 from qa.ingest.syndication import Copies, find_copies
 from qa.results import BuildReport
 from qa.storage.bm25_index import Bm25Index
 from qa.storage.faiss_index import check_index_type
 from qa.storage.generation import BM25_DIR, SQLITE_NAME, required_files
-from qa.storage.generations import build_lock, current_name, new_generation, publish
+from qa.storage.generations import (
+    build_lock,
+    current_name,
+    generations,
+    new_generation,
+    publish,
+    read_pointer,
+)
 from qa.storage.manifest import (
     FORMAT_VERSION,
     MANIFEST_NAME,
@@ -87,24 +96,33 @@ def _corpus_hash(corpus: Corpus, encoder: Encoder) -> str:
 
 
 def _previous_store(index_dir: Path, encoder: Encoder) -> tuple[Manifest, Store] | None:
-    """The live generation, if it is intact and made with the same model; else None."""
-    name = current_name(index_dir)
-    if name is None or not (index_dir / name).is_dir():
+    """The generation to reuse embeddings from: the live one if intact and made with the same
+    model; when CURRENT is damaged, the newest generation that checks out; else None."""
+    pointer = read_pointer(index_dir)
+    if pointer.name is not None:
+        candidates = [pointer.name]
+    elif pointer.problem is not None:
+        logger.warning("%s %s; reusing the newest intact generation", index_dir / "CURRENT", pointer.problem)
+        candidates = [g.name for g in reversed(generations(index_dir))]
+    else:
         return None
-    try:
-        manifest = read_manifest(index_dir / name, REUSABLE_VERSIONS)
-        # Its own files byte by byte; the shared segments by fingerprint (they were hashed whole
-        # when written, never change, and `qa verify` reads them all).
-        verify_files(index_dir / name, manifest, thorough_segments=False)
-    except QAError as err:
-        logger.warning("Ignoring the current generation (%s); rebuilding from scratch", err)
-        return None
-    if manifest.model.name != encoder.name or manifest.model.dim != encoder.dim:
-        logger.warning("The current generation used another model; re-embedding everything")
-        return None
-    return manifest, Store(
-        index_dir / name / SQLITE_NAME, listed_segments(index_dir, manifest.vector_segments)
-    )
+    for name in candidates:
+        try:
+            manifest = read_manifest(index_dir / name, REUSABLE_VERSIONS)
+            # Its own files byte by byte; the shared segments by fingerprint (they were hashed
+            # whole when written, never change, and `qa verify` reads them all).
+            verify_files(index_dir / name, manifest, thorough_segments=False)
+        except QAError as err:
+            logger.warning("Not reusing generation %s (%s)", name, err)
+            continue
+        if manifest.model.name != encoder.name or manifest.model.dim != encoder.dim:
+            logger.warning("Generation %s used another model; re-embedding everything", name)
+            return None
+        return manifest, Store(
+            index_dir / name / SQLITE_NAME, listed_segments(index_dir, manifest.vector_segments)
+        )
+    logger.warning("No intact generation to reuse; rebuilding from scratch")
+    return None
 
 
 def build_index(
@@ -123,6 +141,7 @@ def build_index(
     ray_address: str | None = None,
     ray_actors: int | None = None,
     compact: bool = False,
+    follow_symlinks: bool = False,
 ) -> BuildReport:
     """Build or update the index at ``index`` from the articles under ``articles``.
 
@@ -138,7 +157,8 @@ def build_index(
     ``ray_actors`` of them, by default one per GPU or per two CPUs; ``pip install
     'article-qa[ray]'``). Either way the index is the same. ``compact`` copies the vectors in
     use into one new segment, leaving out those of removed text (builds also do it on their own
-    once removed ones outweigh the rest).
+    once removed ones outweigh the rest). Symbolic links leading outside ``articles`` are
+    skipped (with the reason in the report) unless ``follow_symlinks``.
     """
     started = time.perf_counter()
     show = _progress_default(show_progress)
@@ -154,13 +174,57 @@ def build_index(
         encoder = LazyDefaultEncoder() if model is None else SentenceTransformerEncoder(model)
     embedding = make_engine(engine, encoder, ray_address, ray_actors)
     index_dir = Path(index)
+    try:
+        return _locked_build(
+            articles,
+            index_dir,
+            encoder,
+            embedding,
+            follow_symlinks,
+            force,
+            _Settings(index_type, force, abstain_below, show, started, None, compact),
+            wanted_store,
+        )
+    except (OSError, sqlite3.OperationalError) as err:
+        raise IndexWriteError(_write_problem(index_dir, err)) from None
+
+
+def _write_problem(index_dir: Path, err: OSError | sqlite3.OperationalError) -> str:
+    """What went wrong writing the index, and what to do: the live generation is untouched."""
+    code = getattr(err, "errno", None)
+    text = str(err).lower()
+    where = f" ({err.filename})" if isinstance(err, OSError) and err.filename else ""
+    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "full" in text:
+        problem, fix = "the disk (or quota) is full", "free some space"
+    elif code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in text:
+        problem, fix = "it is not writable", "make it writable or pass --index with another folder"
+    else:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        problem, fix = reason, "fix that"
+    return (
+        f"Cannot write the index '{index_dir}'{where}: {problem}. Nothing was published; the "
+        f"live generation, if any, is unchanged. To continue, {fix} and run the build again."
+    )
+
+
+def _locked_build(
+    articles: str | os.PathLike[str],
+    index_dir: Path,
+    encoder: Encoder,
+    embedding: EmbeddingEngine,
+    follow_symlinks: bool,
+    force: bool,
+    settings: _Settings,
+    wanted_store: str | None,
+) -> BuildReport:
+    show = settings.show
     with build_lock(index_dir), logging_redirect_tqdm():
         live = current_name(index_dir)
         tidy_index(index_dir)
         previous = _previous_store(index_dir, encoder)
         try:
             reuse = None if previous is None or force else _reuse_from(previous[1])
-            corpus = read_corpus(articles, show_progress=show, reuse=reuse)
+            corpus = read_corpus(articles, show_progress=show, reuse=reuse, follow_symlinks=follow_symlinks)
             if not corpus.articles:
                 reasons = "; ".join(f"{s.path}: {s.reason}" for s in corpus.skipped[:3])
                 raise BadInputError(
@@ -173,7 +237,7 @@ def build_index(
                 if wanted_store != KEEP_STORE
                 else (previous[0].vector_store if previous else None)
             )
-            settings = _Settings(index_type, force, abstain_below, show, started, store_uri, compact)
+            settings = replace(settings, vector_store=store_uri)
             try:
                 return _build(corpus, corpus_hash, previous, encoder, embedding, index_dir, live, settings)
             except Exception:

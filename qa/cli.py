@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     build = with_index(commands.add_parser("build", help="build or update an index from articles"))
-    build.add_argument("articles", help="folder (or file) of .txt .md .html .jsonl articles")
+    build.add_argument("articles", help="folder (or file) of .txt .md .html .jsonl .pdf .rss .atom articles")
     build.add_argument("--force", action="store_true", help="rebuild and re-embed everything")
     build.add_argument("--json", action="store_true", help="print the build report as JSON")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -55,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
         "--compact",
         action="store_true",
         help="copy the vectors in use into one new segment, dropping those of removed text",
+    )
+    build.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="read symbolic links that lead outside the articles folder (skipped by default)",
     )
     build.add_argument(
         "--model",
@@ -209,6 +215,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         ray_actors=args.ray_actors,
         compact=args.compact,
+        follow_symlinks=args.follow_symlinks,
     )
     for skipped in report.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
@@ -423,6 +430,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug: one line for the person; the traceback with --verbose
+        if args.verbose:
+            traceback.print_exc()
+        print(
+            f"error: unexpected {type(err).__name__}: {err}. This is a bug in article-qa: run the "
+            "command again with --verbose to see where, and report it.",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,3 +25,7 @@ class IndexMismatchError(QAError):
 
 class IndexLockedError(QAError):
     """Another build holds the index lock."""
+
+
+class IndexWriteError(QAError):
+    """A build that could not write its files (disk full, read-only folder); nothing was published."""

@@ -72,7 +72,9 @@ SUPPORTED_SUFFIXES = tuple(READERS)
 
 # Bump when a reader's output for the same bytes changes, so saved parses are not reused; the
 # same when boilerplate rules 1-2 change (reused articles keep the flags those rules gave).
-READER_VERSION = 3  # 3: publication dates normalised to ISO 8601, never taken from a copyright line
+# 3: publication dates normalised to ISO 8601, never taken from a copyright line.
+# 4: text decoded by its byte-order mark (UTF-8's BOM no longer kept), stray NULs made spaces.
+READER_VERSION = 4
 
 # Given a file's path and content key, the articles an earlier build read from it, with each
 # paragraph's own boilerplate flag (rules 1-2, see qa.ingest.boilerplate), or None.
@@ -96,39 +98,83 @@ def content_key(data: bytes, hints: dict[str, str] | None = None) -> str:
     return f"r{READER_VERSION}:{digest.hexdigest()}"
 
 
-def _article_files(root: Path) -> list[Path]:
+def _article_files(root: Path, follow_symlinks: bool) -> tuple[list[Path], list[SkippedFile]]:
+    """Supported files under ``root``, and the links skipped because they lead outside it.
+
+    A symbolic link to a file or folder outside the articles folder (``/etc/passwd``, a home
+    directory) is not read unless ``follow_symlinks``: whoever can write the folder must not be
+    able to publish any file the build can read.
+    """
     if root.is_file():
-        return [root]
+        return [root], []
+    inside = root.resolve()
     found: list[Path] = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(
-            Path(folder, name)
-            for name in sorted(files)
-            if not name.startswith(".") and Path(name).suffix.lower() in READERS
+    skipped: list[SkippedFile] = []
+    seen_folders = {inside}  # with follow_symlinks, a link back up must not loop
+
+    def outside(path: Path) -> bool:
+        return not path.resolve().is_relative_to(inside)
+
+    def skip_link(path: Path, what: str) -> None:
+        rel = path.relative_to(root).as_posix()
+        reason = (
+            f"symbolic link to a {what} outside the articles folder ({os.readlink(path)}); "
+            "not read (pass --follow-symlinks to read it)"
         )
-    return found
+        logger.warning("Skipping %s: %s", rel, reason)
+        skipped.append(SkippedFile(rel, reason))
+
+    for folder, dirs, files in os.walk(root, followlinks=follow_symlinks):
+        kept = []
+        for d in sorted(dirs):
+            path = Path(folder, d)
+            if d.startswith("."):
+                continue
+            if path.is_symlink() and not follow_symlinks:
+                if outside(path):
+                    skip_link(path, "folder")
+                continue  # a link within the folder: its files are read where they are
+            real = path.resolve()
+            if real in seen_folders:
+                continue
+            seen_folders.add(real)
+            kept.append(d)
+        dirs[:] = kept
+        for name in sorted(files):
+            path = Path(folder, name)
+            if name.startswith(".") or path.suffix.lower() not in READERS:
+                continue
+            if path.is_symlink() and not follow_symlinks and outside(path):
+                skip_link(path, "file")
+                continue
+            found.append(path)
+    return found, skipped
 
 
 def read_corpus(
-    root: str | os.PathLike[str], *, show_progress: bool = False, reuse: Reuse | None = None
+    root: str | os.PathLike[str],
+    *,
+    show_progress: bool = False,
+    reuse: Reuse | None = None,
+    follow_symlinks: bool = False,
 ) -> Corpus:
     """Read every supported file under ``root``; unreadable files are skipped with a reason.
 
     ``reuse`` returns what an earlier build read from a file with the same bytes, which saves
-    parsing it again (trafilatura takes milliseconds per page).
+    parsing it again (trafilatura takes milliseconds per page). Symbolic links that lead
+    outside ``root`` are skipped unless ``follow_symlinks``.
     """
     base = Path(root)
     if not base.exists():
         raise BadInputError(f"Articles folder '{base}' does not exist. Check the path.")
-    files = _article_files(base)
-    if not files:
+    files, links_skipped = _article_files(base, follow_symlinks)
+    if not files and not links_skipped:
         raise BadInputError(
             f"No articles found in '{base}': looked for {', '.join(SUPPORTED_SUFFIXES)} files "
             "(hidden files are ignored). Put articles there or point at another folder."
         )
     articles: list[Article] = []
-    skipped: list[SkippedFile] = []
+    skipped: list[SkippedFile] = list(links_skipped)
     ids: set[str] = set()
     read_cleanly: dict[str, str] = {}
     reused = 0

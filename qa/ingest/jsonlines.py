@@ -7,7 +7,7 @@ import logging
 
 from qa.ingest.article import Article, make_paragraphs
 from qa.ingest.dates import published_or_warn
-from qa.ingest.decode import decode_utf8
+from qa.ingest.decode import decode_text
 from qa.ingest.errors import UnreadableFileError
 from qa.textspans import split_paragraphs
 
@@ -21,7 +21,7 @@ def _optional(record: dict[str, object], key: str) -> str | None:
 
 def read_jsonl(data: bytes, rel_path: str) -> tuple[list[Article], list[str]]:
     """Articles of the file and a reason for each line that could not be used."""
-    text = decode_utf8(data)
+    text = decode_text(data)
     articles: list[Article] = []
     problems: list[str] = []
     for line_number, line in enumerate(text.splitlines(), start=1):

@@ -9,7 +9,7 @@ import yaml
 
 from qa.ingest.article import Article, make_paragraphs
 from qa.ingest.dates import published_or_warn
-from qa.ingest.decode import decode_utf8
+from qa.ingest.decode import decode_text
 from qa.ingest.errors import UnreadableFileError
 from qa.ingest.plaintext import split_title
 from qa.textspans import split_paragraphs
@@ -40,7 +40,7 @@ def _optional(meta: dict[str, Any], *keys: str) -> str | None:
 
 
 def read_markdown(data: bytes, rel_path: str) -> list[Article]:
-    text = decode_utf8(data)
+    text = decode_text(data)
     meta, body_start = _front_matter(text)
     spans = split_paragraphs(text, body_start)
     # Headings are structure, not paragraphs; the first one can serve as the title.

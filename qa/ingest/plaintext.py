@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from qa.ingest.article import Article, make_paragraphs
-from qa.ingest.decode import decode_utf8
+from qa.ingest.decode import decode_text
 from qa.textspans import Span, split_paragraphs
 
 MAX_TITLE_CHARS = 120
@@ -44,7 +44,7 @@ def split_title(text: str, spans: list[Span], path: str) -> tuple[str, list[Span
 
 
 def read_text(data: bytes, rel_path: str) -> list[Article]:
-    text = decode_utf8(data)
+    text = decode_text(data)
     spans = split_paragraphs(text)
     title, spans = split_title(text, spans, rel_path)
     return [

@@ -7,6 +7,7 @@ from typing import Any
 
 from qa.ingest.article import Article, make_paragraphs
 from qa.ingest.dates import published_or_warn
+from qa.ingest.decode import BINARY_SNIFF, WIDE_BOMS, decode_text
 from qa.ingest.errors import UnreadableFileError
 from qa.ingest.plaintext import title_from_filename
 from qa.textspans import split_paragraphs
@@ -19,12 +20,17 @@ MIN_WORDS = 10  # less than this is a menu or an error page, not an article
 def read_html(data: bytes, rel_path: str) -> list[Article]:
     import trafilatura  # heavy import; only when there is HTML to read
 
-    if b"\x00" in data[:8192]:
+    page: bytes | str = data
+    if data.startswith(WIDE_BOMS):  # UTF-16/32: decode here, trafilatura's sniffing misses it
+        page = decode_text(data)
+    elif b"\x00" in data[:BINARY_SNIFF]:
         raise UnreadableFileError("binary file (contains NUL bytes), not HTML")
+    elif b"\x00" in data:  # a stray NUL would end the text for lxml: make it a space
+        page = data.replace(b"\x00", b" ")
     # trafilatura drops scripts, styles, navigation, footers and link lists; the text it keeps
     # has one paragraph per line.
     document: Any = trafilatura.bare_extraction(
-        data,
+        page,
         with_metadata=True,
         include_comments=False,
         include_tables=False,

@@ -100,7 +100,10 @@ class FaissIndex:
         return cls(index, index_type, ef_search)
 
     def save(self, path: Path) -> None:
-        faiss.write_index(self._index, str(path))
+        try:
+            faiss.write_index(self._index, str(path))
+        except RuntimeError as err:  # FAISS reports a failed write (disk full, read-only) this way
+            raise OSError(f"FAISS could not write the index ({str(err).splitlines()[0]})") from None
 
     @property
     def dim(self) -> int:

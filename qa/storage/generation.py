@@ -109,8 +109,11 @@ def read_checked_manifest(index_dir: Path, *, thorough: bool = False) -> tuple[P
     return path, manifest
 
 
-def open_generation(index_dir: Path, encoder: Encoder) -> Generation:
-    path, manifest = read_checked_manifest(index_dir)
+def open_generation(
+    index_dir: Path, encoder: Encoder, checked: tuple[Path, Manifest] | None = None
+) -> Generation:
+    """Open the live generation; ``checked`` is what read_checked_manifest just returned for it."""
+    path, manifest = checked or read_checked_manifest(index_dir)
     check_model(manifest, encoder, path)
     store = Store(path / SQLITE_NAME, listed_segments(index_dir, manifest.vector_segments))
     try:

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import BadInputError, IndexLockedError, IndexNotFoundError
@@ -24,12 +25,39 @@ LOCK = "build.lock"
 _GENERATION = re.compile(r"gen-(\d{6})")
 
 
-def current_name(index_dir: Path) -> str | None:
+@dataclass(frozen=True)
+class Pointer:
+    """What ``CURRENT`` says. Exactly one of the three holds: missing, ``name``, ``problem``."""
+
+    missing: bool = False  # no CURRENT file: nothing was ever published here
+    name: str | None = None  # the live generation's folder name (it exists)
+    problem: str | None = None  # CURRENT exists but names no generation: why, for a person
+
+
+def read_pointer(index_dir: Path) -> Pointer:
+    """Read and check ``CURRENT`` once: every caller sees the same verdict on odd bytes."""
     try:
-        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+        raw = (index_dir / CURRENT).read_bytes()
     except FileNotFoundError:
-        return None
-    return name or None
+        return Pointer(missing=True)
+    except OSError as err:
+        return Pointer(problem=f"cannot be read ({err.strerror})")
+    try:
+        name = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return Pointer(problem=f"holds bytes that are not text ({raw[:16]!r})")
+    if not name:
+        return Pointer(problem="is empty")
+    if not _GENERATION.fullmatch(name):
+        return Pointer(problem=f"holds {name[:40]!r}, not a generation name like gen-000001")
+    if not (index_dir / name).is_dir():
+        return Pointer(problem=f"points at '{name}', which is not a generation folder")
+    return Pointer(name=name)
+
+
+def current_name(index_dir: Path) -> str | None:
+    """The live generation's name, or None when CURRENT is missing or damaged."""
+    return read_pointer(index_dir).name
 
 
 def current_generation(index_dir: Path) -> Path:
@@ -38,19 +66,20 @@ def current_generation(index_dir: Path) -> Path:
         raise IndexNotFoundError(
             f"'{index_dir}' is a file, not an index folder. Pass the folder qa build wrote."
         )
-    name = current_name(index_dir)
-    if name is None:
+    pointer = read_pointer(index_dir)
+    if pointer.missing:
         hint = "" if index_dir.exists() else " (the folder does not exist)"
         raise IndexNotFoundError(
             f"No index at '{index_dir}'{hint}: {CURRENT} is missing. "
             f"Build one with: qa build ARTICLES --index {index_dir}"
         )
-    if not _GENERATION.fullmatch(name) or not (index_dir / name).is_dir():
+    if pointer.name is None:
         raise IndexNotFoundError(
-            f"'{index_dir / CURRENT}' points at '{name}', which is not a generation folder. "
-            f"Rebuild with: qa build ARTICLES --index {index_dir} --force"
+            f"'{index_dir / CURRENT}' {pointer.problem}, so no generation is live. The generation "
+            f"folders are kept: qa build ARTICLES --index {index_dir} publishes a new one, reusing "
+            "the embeddings of the newest intact generation."
         )
-    return index_dir / name
+    return index_dir / pointer.name
 
 
 def generations(index_dir: Path) -> list[Path]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import QAError
-from qa.storage.generations import current_name, remove_debris
+from qa.storage.generations import generations, read_pointer, remove_debris
 from qa.storage.manifest import REUSABLE_VERSIONS, SEGMENTS_DIR, SegmentEntry, read_manifest
 from qa.storage.vectors_codec import decode_vector, encode_vector
 
@@ -141,7 +141,12 @@ def remove_unlisted_segments(index_dir: Path, keep: Iterable[str]) -> int:
 def tidy_index(index_dir: Path) -> None:
     """Remove what the live generation does not use: unfinished or replaced generations, and
     vector segments it does not list (replaced by a compaction, or a failed build's)."""
-    live = current_name(index_dir)
+    pointer = read_pointer(index_dir)
+    if pointer.problem is not None:
+        # Which generation was live is unknown: delete nothing; the next publish tidies up.
+        remove_debris(index_dir, keep={g.name for g in generations(index_dir)})
+        return
+    live = pointer.name
     remove_debris(index_dir, keep={live} if live else set())
     if live is None:
         remove_unlisted_segments(index_dir, keep=())
