@@ -177,11 +177,12 @@ def measure_starts(index: Path, question: str, runs: int, timeout: float) -> lis
 def latency_ms(seconds: list[float]) -> dict[str, float]:
     ms = np.array(seconds) * 1000
     if ms.size == 0:
-        return {"p50": float("nan"), "p95": float("nan"), "mean": float("nan")}
+        return {"p50": float("nan"), "p95": float("nan"), "mean": float("nan"), "max": float("nan")}
     return {
         "p50": float(np.percentile(ms, 50)),
         "p95": float(np.percentile(ms, 95)),
         "mean": float(ms.mean()),
+        "max": float(ms.max()),
     }
 
 
@@ -191,7 +192,7 @@ def ask_http(url: str, question: str, timeout: float = ASK_TIMEOUT_S) -> dict[st
     Set next to gradio_client, whose reader polls for messages every 50 ms, this shows how much
     of the added time is the server's and how much the client's.
     """
-    body = json.dumps({"data": [question, TOP_K]}).encode()
+    body = json.dumps({"data": [question, TOP_K, "", "", "", []]}).encode()  # every input, defaults too
     post = urllib.request.Request(
         f"{url}gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"}
     )
