@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 100
 MAX_CONTEXT_WORDS = 60  # a long conversation keeps only its latest words as a follow-up's context
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def check_question(question: object) -> str:
@@ -50,6 +52,10 @@ def check_question(question: object) -> str:
     text = question.strip()
     if not text:
         raise BadInputError("The question is empty. Type a question about the articles.")
+    if _LONE_SURROGATE.search(text):  # undecodable bytes from a terminal: no model or file can take them
+        raise BadInputError(
+            "The question holds bytes that are not valid text (not UTF-8). Type it again as plain text."
+        )
     if len(text) > MAX_QUESTION_CHARS:
         raise BadInputError(
             f"The question is {len(text):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "

@@ -150,7 +150,7 @@ def test_second_build_fails_while_the_lock_is_held(articles: Path, fake_encoder:
             IndexMismatchError,
             "format version 99",
         ),
-        (lambda g: g.parent.joinpath("CURRENT").unlink(), IndexNotFoundError, "CURRENT is missing"),
+        (lambda g: g.parent.joinpath("CURRENT").unlink(), IndexNotFoundError, "CURRENT' is missing"),
         (
             lambda g: g.parent.joinpath("CURRENT").write_text("gen-000042\n"),
             IndexNotFoundError,

@@ -248,3 +248,67 @@ def test_qa_ask_on_a_missing_or_damaged_index_fails_before_loading_the_model(
         f.write(b"\xff" * 64)
     assert main(["ask", "Who won?", "--index", "idx"]) == 1
     assert "vectors.faiss" in capsys.readouterr().err
+
+
+def _bad_inputs(articles: Path, index: Path, built: Path, tmp: Path) -> list[tuple[list[str], str]]:
+    """(argv after ``qa``, text the one-line error must contain): every command, odd input."""
+    (tmp / "odd").mkdir()
+    (tmp / "odd" / "notes.docx").write_bytes(b"PK\x03\x04")
+    (tmp / "a-file").write_text("x")
+    (tmp / "questions.jsonl").write_text('{"question": "Who?"\nnot json\n')
+    garbage = tmp / "garbage"
+    garbage.mkdir()
+    (garbage / "CURRENT").write_bytes(b"\xc3\x28\x00")
+    i, b = str(index), str(built)
+    return [
+        (["build", str(tmp / "missing"), "--index", i], "does not exist"),
+        (["build", str(tmp / "odd"), "--index", i], "No articles found"),
+        (["build", str(articles), "--index", str(tmp / "a-file")], "is a file"),
+        (["build", str(articles), "--index", i, "--index-type", "IVF"], "IVF"),
+        (["build", str(articles), "--index", i, "--vector-store", "mongodb://x"], "milvus://"),
+        (["build", str(articles), "--index", i, "--engine", "spark"], "spark"),
+        (["ask", "   ", "--index", b], "empty"),
+        (["ask", "Who?", "--index", b, "--top-k", "0"], "top_k"),
+        (["ask", "Who?", "--index", b, "--as-of", "next tuesday"], "next tuesday"),
+        (["ask", "Who?", "--index", b, "--since", "2024-05-01", "--until", "2024-01-01"], "after"),
+        (["ask", "Who? \udcff\udcfe", "--index", b], "not valid text"),
+        (["search", "harbour", "--index", str(tmp / "a-file")], "is a file"),
+        (["info", "--index", str(garbage)], "not text"),
+        (["verify", "--index", str(garbage)], "not text"),
+        (["eval", str(tmp / "nowhere.jsonl"), "--index", b], "nowhere.jsonl"),
+        (["eval", str(tmp / "questions.jsonl"), "--index", b], "line 1"),
+        (["fetch", "not a url", "--into", str(tmp / "dl")], "not a url"),
+        (["fetch", "ftp://example.org/x", "--into", str(tmp / "dl")], "ftp"),
+        (["fetch", "http://127.0.0.1:9/", "--into", str(tmp / "dl")], "--allow-private"),
+        (["passwd", str(tmp / "no" / "such" / "auth"), "ann", "--password-stdin"], "does not exist"),
+    ]
+
+
+@pytest.mark.slow
+def test_every_command_answers_bad_input_with_one_explained_line(
+    articles: Path, real_index: Path, tmp_path: Path
+) -> None:
+    """Real processes (as a person runs them): exit 1 or 2 and a line naming the problem, never
+    a traceback and never the "this is a bug" line. Questions go to the real sample index."""
+    cases = _bad_inputs(articles, tmp_path / "idx", real_index, tmp_path)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONIOENCODING": "utf-8"}
+    failures = []
+    for argv, expected in cases:
+        run = subprocess.run(
+            [sys.executable, "-m", "qa", *argv],
+            capture_output=True,
+            text=True,
+            errors="surrogateescape",
+            env=env,
+            input="correct horse battery\n",
+            timeout=300,
+        )
+        err = run.stderr
+        if (
+            run.returncode not in (1, 2)
+            or "Traceback" in err
+            or "This is a bug" in err
+            or expected not in err
+        ):
+            failures.append(f"qa {' '.join(argv)!r} -> {run.returncode}: {err[-400:]!r}")
+    assert not failures, "\n".join(failures)

@@ -39,6 +39,8 @@ def read_pointer(index_dir: Path) -> Pointer:
     try:
         raw = (index_dir / CURRENT).read_bytes()
     except FileNotFoundError:
+        if generations(index_dir):  # lost, or a first build that never published: keep them for now
+            return Pointer(problem="is missing, though generation folders are there")
         return Pointer(missing=True)
     except OSError as err:
         return Pointer(problem=f"cannot be read ({err.strerror})")

@@ -145,8 +145,17 @@ _TYPES: dict[Any, tuple[type, ...]] = {
 }
 
 
-def _typed(cls: type, data: object, where: str) -> Any:
-    """Build dataclass ``cls`` from a JSON object, checking every field's type."""
+# Fields whose absence changes nothing: without a fingerprint, opening checks the whole sha256.
+_SAFE_TO_OMIT = frozenset({"fingerprint"})
+
+
+def _typed(cls: type, data: object, where: str, strict: bool = True) -> Any:
+    """Build dataclass ``cls`` from a JSON object, checking every field's type.
+
+    ``strict``: every field must be there, defaults or not. A build writes them all, so a
+    missing one is damage; filling in its default would open the index changed (no vector
+    segments, another threshold) without a word. Older formats (read to reuse) are lenient.
+    """
     if not isinstance(data, dict):
         raise IndexCorruptError(f"{where} must be a JSON object, not {type(data).__name__}. {REBUILD}")
     names = {f.name for f in fields(cls)}
@@ -156,7 +165,8 @@ def _typed(cls: type, data: object, where: str) -> Any:
     values: dict[str, Any] = {}
     for f in fields(cls):
         if f.name not in data:
-            if f.default is not MISSING or f.default_factory is not MISSING:  # optional field
+            optional = f.default is not MISSING or f.default_factory is not MISSING
+            if optional and (not strict or f.name in _SAFE_TO_OMIT):
                 continue
             raise IndexCorruptError(f"{where} is missing the field {f.name!r}. {REBUILD}")
         value = data[f.name]
@@ -180,23 +190,28 @@ def parse_manifest(data: object, where: str, versions: tuple[int, ...] = (FORMAT
             f"{where} has format version {version!r}; this article-qa reads version {FORMAT_VERSION}. "
             f"{REBUILD}"
         )
+    strict = version == FORMAT_VERSION
     raw = dict(data)
-    model = _typed(ModelInfo, raw.pop("model", None), f"{where} 'model'")
-    counts = _typed(Counts, raw.pop("counts", None), f"{where} 'counts'")
+    model = _typed(ModelInfo, raw.pop("model", None), f"{where} 'model'", strict)
+    counts = _typed(Counts, raw.pop("counts", None), f"{where} 'counts'", strict)
     files = raw.pop("files", None)
     if not isinstance(files, dict) or not files:
         raise IndexCorruptError(f"{where} 'files' must list the generation's files. {REBUILD}")
-    entries = {str(name): _typed(FileEntry, entry, f"{where} file {name!r}") for name, entry in files.items()}
+    entries = {
+        str(name): _typed(FileEntry, entry, f"{where} file {name!r}", strict) for name, entry in files.items()
+    }
+    if strict and "vector_segments" not in raw:
+        raise IndexCorruptError(f"{where} is missing the field 'vector_segments'. {REBUILD}")
     listed = raw.pop("vector_segments", {})
     if not isinstance(listed, dict) or any("/" in str(n) or str(n).startswith(".") for n in listed):
         raise IndexCorruptError(
             f"{where} 'vector_segments' must map segment file names to checksums. {REBUILD}"
         )
-    segments = {str(n): _typed(SegmentEntry, e, f"{where} segment {n!r}") for n, e in listed.items()}
+    segments = {str(n): _typed(SegmentEntry, e, f"{where} segment {n!r}", strict) for n, e in listed.items()}
     chunking = raw.pop("chunking", None)
     if not isinstance(chunking, dict) or not all(isinstance(v, str) for v in chunking.values()):
         raise IndexCorruptError(f"{where} 'chunking' must map names to text. {REBUILD}")
-    rest = _typed(_ManifestHead, raw, where)
+    rest = _typed(_ManifestHead, raw, where, strict)
     return Manifest(
         model=model, counts=counts, files=entries, chunking=chunking, vector_segments=segments, **asdict(rest)
     )
