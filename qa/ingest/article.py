@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Article:
             if not 0 <= p.start < p.end <= len(self.text):
                 raise ValueError(f"paragraph {p.number} of {self.id!r} has bad offsets")
 
-    @property
+    @cached_property  # the article is frozen; a build asks for it several times
     def content_hash(self) -> str:
         """Changes whenever anything a citation shows changes."""
         h = hashlib.sha256()

@@ -122,25 +122,34 @@ def flag_corpus(
     rules 1-2 already on their paragraphs: only rule 3 and headings are worked out again (the
     appeal patterns were 90% of a no-change rebuild).
     """
-    seen: dict[tuple[str, str], set[str]] = defaultdict(set)
+    # Each paragraph's normalised text once, kept as a hash: the strings of a million
+    # paragraphs would cost hundreds of MB, and normalising twice was a third of a no-change build.
+    keys: list[list[int]] = []
+    seen: dict[tuple[str, int], set[str]] = defaultdict(set)
     for article in articles:
         source = _source_of(article)
-        for p in article.paragraphs:
-            seen[(source, _normalized(p.text_of(article)))].add(article.id)
+        hashes = [hash(_normalized(p.text_of(article))) for p in article.paragraphs]
+        keys.append(hashes)
+        for h in hashes:
+            seen[(source, h)].add(article.id)
 
     flagged: list[Article] = []
-    for article in articles:
+    for article, hashes in zip(articles, keys, strict=True):
         source = _source_of(article)
+        known = article.id in own_flags_known
         texts = [p.text_of(article) for p in article.paragraphs]
-        if article.id in own_flags_known:
-            reasons = [own_flag(p.boilerplate) for p in article.paragraphs]
-        else:
-            reasons = flag_article(texts)
-        for i, text in enumerate(texts):
-            repeats = len(seen[(source, _normalized(text))])
+        reasons = [own_flag(p.boilerplate) for p in article.paragraphs] if known else flag_article(texts)
+        for i, h in enumerate(hashes):
+            repeats = len(seen[(source, h)])
             if reasons[i] is None and repeats >= MIN_REPEATS:
                 reasons[i] = f"{REPEATED} {repeats} articles of this source"
         headings = find_headings(texts, [r is not None for r in reasons])
+        if all(
+            p.boilerplate == r and p.heading == h
+            for p, r, h in zip(article.paragraphs, reasons, headings, strict=True)
+        ):
+            flagged.append(article)  # a reused article whose flags stand: no copies
+            continue
         paragraphs = tuple(
             replace(p, boilerplate=reason, heading=heading)
             for p, reason, heading in zip(article.paragraphs, reasons, headings, strict=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from qa.ingest.article import Article, Paragraph, make_paragraphs
+from qa.ingest.article import Article, Paragraph
 from qa.ingest.boilerplate import own_flag
 from qa.storage.segments import LOOKUP_CHUNK, SegmentReader
 from qa.storage.vectors_codec import decode_vector
@@ -357,12 +357,8 @@ class Store:
                 (row,),
             ).fetchall()
             paragraphs = tuple(
-                replace(p, boilerplate=own_flag(reason))
-                for p, (_, _, reason, _) in zip(
-                    make_paragraphs([(s, e) for s, e, _, _ in stored], [page for *_, page in stored]),
-                    stored,
-                    strict=True,
-                )
+                Paragraph(number=number, start=start, end=end, boilerplate=own_flag(reason), page=page)
+                for number, (start, end, reason, page) in enumerate(stored, start=1)
             )
             articles.append(
                 Article(
