@@ -15,6 +15,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -34,7 +35,7 @@ from qa.embed import (
 )
 from qa.engines import EmbeddingEngine, Passage, make_engine
 from qa.errors import BadInputError, IndexWriteError, QAError
-from qa.ingest import Article, Corpus, Reuse, read_corpus
+from qa.ingest import Article, Corpus, Reuse, read_corpus, unchanged_files
 from qa.ingest.syndication import Copies, find_copies
 from qa.results import BuildReport
 from qa.storage.bm25_index import Bm25Index
@@ -68,6 +69,7 @@ from qa.storage.segments import (
     should_compact,
     tidy_index,
 )
+from qa.storage.signatures import load_signatures, save_signatures
 from qa.storage.store import Store, StoreWriter, passage_key
 from qa.textspans import split_sentences
 from qa.version import __version__
@@ -88,14 +90,23 @@ def _progress_default(show_progress: bool | None) -> bool:
     return logging.getLogger("qa").getEffectiveLevel() <= logging.INFO
 
 
-def _corpus_hash(corpus: Corpus, encoder: Encoder) -> str:
+def _corpus_hash(article_hashes: dict[str, str], encoder: Encoder) -> str:
+    """Of every article (id -> content hash) and of how they are embedded and stored."""
     h = hashlib.sha256(f"{FORMAT_VERSION}|{encoder.name}|{encoder.dim}|{sorted(CHUNKING.items())}".encode())
-    for article in sorted(corpus.articles, key=lambda a: a.id):
-        h.update(f"{article.id}\x00{article.content_hash}\n".encode())
+    for article_id in sorted(article_hashes):
+        h.update(f"{article_id}\x00{article_hashes[article_id]}\n".encode())
     return h.hexdigest()
 
 
-def _previous_store(index_dir: Path, encoder: Encoder) -> tuple[Manifest, Store] | None:
+class Previous(NamedTuple):
+    """The generation a build reuses from."""
+
+    manifest: Manifest
+    store: Store
+    name: str
+
+
+def _previous_store(index_dir: Path, encoder: Encoder) -> Previous | None:
     """The generation to reuse embeddings from: the live one if intact and made with the same
     model; when CURRENT is damaged, the newest generation that checks out; else None."""
     pointer = read_pointer(index_dir)
@@ -109,18 +120,17 @@ def _previous_store(index_dir: Path, encoder: Encoder) -> tuple[Manifest, Store]
     for name in candidates:
         try:
             manifest = read_manifest(index_dir / name, REUSABLE_VERSIONS)
-            # Its own files byte by byte; the shared segments by fingerprint (they were hashed
-            # whole when written, never change, and `qa verify` reads them all).
-            verify_files(index_dir / name, manifest, thorough_segments=False)
+            # Sizes and fingerprints, as opening does: a no-change rebuild stops there. Before
+            # anything is reused into a new generation its own files are read byte by byte.
+            verify_files(index_dir / name, manifest, thorough=False)
         except QAError as err:
             logger.warning("Not reusing generation %s (%s)", name, err)
             continue
         if manifest.model.name != encoder.name or manifest.model.dim != encoder.dim:
             logger.warning("Generation %s used another model; re-embedding everything", name)
             return None
-        return manifest, Store(
-            index_dir / name / SQLITE_NAME, listed_segments(index_dir, manifest.vector_segments)
-        )
+        store = Store(index_dir / name / SQLITE_NAME, listed_segments(index_dir, manifest.vector_segments))
+        return Previous(manifest, store, name)
     logger.warning("No intact generation to reuse; rebuilding from scratch")
     return None
 
@@ -223,7 +233,16 @@ def _locked_build(
         tidy_index(index_dir)
         previous = _previous_store(index_dir, encoder)
         try:
-            reuse = None if previous is None or force else _reuse_from(previous[1])
+            reuse = None if previous is None or force else _reuse_from(index_dir, previous)
+            if previous is not None and reuse is not None and live == previous.name and not settings.compact:
+                wanted = previous.manifest.vector_store if wanted_store == KEEP_STORE else wanted_store
+                report = _unchanged(articles, index_dir, previous, reuse, encoder, wanted, follow_symlinks)
+                if report is not None:
+                    return replace(report, seconds=time.perf_counter() - settings.started)
+            if previous is not None and not _thoroughly_intact(index_dir, previous):
+                previous[1].close()
+                previous = None
+                reuse = None
             corpus = read_corpus(articles, show_progress=show, reuse=reuse, follow_symlinks=follow_symlinks)
             if not corpus.articles:
                 reasons = "; ".join(f"{s.path}: {s.reason}" for s in corpus.skipped[:3])
@@ -231,7 +250,7 @@ def _locked_build(
                     f"No readable articles in '{articles}': all {len(corpus.skipped)} files were "
                     f"skipped ({reasons}). Fix or remove those files."
                 )
-            corpus_hash = _corpus_hash(corpus, encoder)
+            corpus_hash = _corpus_hash({a.id: a.content_hash for a in corpus.articles}, encoder)
             store_uri = (
                 wanted_store
                 if wanted_store != KEEP_STORE
@@ -250,6 +269,62 @@ def _locked_build(
                 previous[1].close()
 
 
+def _thoroughly_intact(index_dir: Path, previous: Previous) -> bool:
+    """Its own files byte by byte, before anything is reused from them (the shared segments by
+    fingerprint: hashed whole when written, never changed, and ``qa verify`` reads them all)."""
+    try:
+        verify_files(index_dir / previous.name, previous.manifest, thorough_segments=False)
+    except QAError as err:
+        logger.warning("Not reusing generation %s (%s); rebuilding from scratch", previous.name, err)
+        return False
+    return True
+
+
+def _unchanged(
+    articles: str | os.PathLike[str],
+    index_dir: Path,
+    previous: Previous,
+    reuse: Reuse,
+    encoder: Encoder,
+    wanted_store: str | None,
+    follow_symlinks: bool,
+) -> BuildReport | None:
+    """The report of a build that has nothing to do, found from file signatures alone (no
+    article read), or None when something may have changed."""
+    manifest, store = previous.manifest, previous.store
+    if (
+        manifest.format_version != FORMAT_VERSION
+        or manifest.vector_store != wanted_store
+        or manifest.source != str(Path(articles).resolve())
+    ):
+        return None
+    skipped = unchanged_files(articles, reuse, follow_symlinks=follow_symlinks)
+    if skipped is None:
+        return None
+    hashes = store.article_hashes()
+    if _corpus_hash(hashes, encoder) != manifest.corpus_hash:  # another chunking or model version
+        return None
+    counts = manifest.counts
+    logger.info("Index %s is up to date (no file changed)", index_dir)
+    return BuildReport(
+        index_dir=str(index_dir),
+        generation=previous.name,
+        up_to_date=True,
+        articles=counts.articles,
+        passages=counts.passages,
+        added=0,
+        changed=0,
+        removed=0,
+        unchanged=len(hashes),
+        embedded=0,
+        boilerplate=counts.boilerplate,
+        skipped=skipped,
+        reused_files=len(reuse.signatures) - sum(1 for _, reason in reuse.signatures.values() if reason),
+        undated=store.undated_count(),
+        syndicated=store.syndicated_count(),
+    )
+
+
 @dataclass(frozen=True)
 class _Settings:
     index_type: str | None
@@ -261,13 +336,10 @@ class _Settings:
     compact: bool = False  # copy the live vectors into one new segment
 
 
-def _reuse_from(store: Store) -> Reuse:
-    keys = store.file_keys()
-
-    def reuse(source_path: str, key: str) -> list[Article] | None:
-        return store.articles_from(source_path) if keys.get(source_path) == key else None
-
-    return reuse
+def _reuse_from(index_dir: Path, previous: Previous) -> Reuse:
+    store = previous.store
+    signatures = load_signatures(index_dir, previous.name)
+    return Reuse(keys=store.file_keys(), signatures=signatures, articles=store.articles_from)
 
 
 def _diff(corpus: Corpus, old: dict[str, str]) -> dict[str, int]:
@@ -283,7 +355,7 @@ def _diff(corpus: Corpus, old: dict[str, str]) -> dict[str, int]:
 def _build(
     corpus: Corpus,
     corpus_hash: str,
-    previous: tuple[Manifest, Store] | None,
+    previous: Previous | None,
     encoder: Encoder,
     embedding: EmbeddingEngine,
     index_dir: Path,
@@ -318,6 +390,8 @@ def _build(
     if up_to_date and not force and not settings.compact:
         logger.info("Index %s is up to date", index_dir)
         syndicated = previous[1].syndicated_count() if previous else 0
+        if live:  # the same articles; their files may carry new timestamps (a checkout, a copy)
+            save_signatures(index_dir, live, corpus.signatures)
         return replace(report, up_to_date=True, syndicated=syndicated, seconds=time.perf_counter() - started)
 
     copies = find_copies(
@@ -397,6 +471,7 @@ def _build(
         raise QAError(f"The build wrote no {missing_files}; this is a bug in article-qa.")
     (generation / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     publish(index_dir, generation)
+    save_signatures(index_dir, generation.name, corpus.signatures)
     tidy_index(index_dir)
     drop_replaced_collections(
         settings.vector_store, previous[0].vector_store if previous else None, generation.name

@@ -386,10 +386,12 @@ def build(articles: Path, index: Path, **options: Any) -> Any:
 
 
 def debris(index: Path) -> list[str]:
-    """What the design does not keep: anything beside CURRENT, the lock, the live generation and
-    the segments it lists; files in the generation its manifest does not list."""
+    """What the design does not keep: anything beside CURRENT, the lock, the live generation,
+    the segments it lists and the file-signature cache; files in the generation its manifest
+    does not list."""
     from qa.storage.generations import current_name
     from qa.storage.manifest import MANIFEST_NAME, SEGMENTS_DIR, read_manifest
+    from qa.storage.signatures import SIGNATURES_NAME
 
     if not index.is_dir():
         return []
@@ -402,7 +404,7 @@ def debris(index: Path) -> list[str]:
         listed = set(manifest.vector_segments)
         files = {*manifest.files, MANIFEST_NAME}
     for path in sorted(index.iterdir()):
-        if path.name in ("CURRENT", "build.lock") or path.name == live:
+        if path.name in ("CURRENT", "build.lock", SIGNATURES_NAME) or path.name == live:
             continue
         if path.name == SEGMENTS_DIR and path.is_dir():
             found += [f"{SEGMENTS_DIR}/{p.name}" for p in sorted(path.iterdir()) if p.name not in listed]
@@ -743,8 +745,10 @@ MANIFEST_KEYS = (
 
 
 def corruption_cases(template: Template, manifest_keys: Sequence[str] = MANIFEST_KEYS) -> list[Case]:
-    """Every kind of damage for every file of the live generation, each segment, and CURRENT."""
+    """Every kind of damage for every file of the live generation, each segment, CURRENT and
+    the file-signature cache."""
     from qa.storage.generations import current_name
+    from qa.storage.signatures import SIGNATURES_NAME
 
     live = current_name(template.index)
     assert live is not None
@@ -763,6 +767,9 @@ def corruption_cases(template: Template, manifest_keys: Sequence[str] = MANIFEST
             cases += [Case(f"{{gen}}/{name}", f"{how}:*first*") for how in ("missing", "type")]
     for segment in sorted((template.index / "segments").iterdir()):
         cases += [Case(f"segments/{segment.name}", kind) for kind in BYTE_KINDS]
+    if (template.index / SIGNATURES_NAME).exists():  # a cache: damage may cost time, never answers
+        cases += [Case(SIGNATURES_NAME, kind) for kind in BYTE_KINDS]
+        cases += [Case(SIGNATURES_NAME, f"{how}:*first*") for how in ("missing", "type")]
     return cases
 
 

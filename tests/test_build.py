@@ -515,3 +515,63 @@ def test_the_vector_index_is_memory_mapped(articles: Path, fake_encoder: FakeEnc
         mapped = Path("/proc/self/maps").read_text(encoding="utf-8")
         assert str((qa._generation.path / "vectors.faiss").resolve()) in mapped
         assert qa.ask("When did the harbour bridge reopen?").citations
+
+
+def test_a_no_change_rebuild_reads_no_file_when_every_signature_matches(
+    articles: Path, fake_encoder: FakeEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qa.ingest
+
+    # Files this test wrote a moment ago count as settled (see test_a_file_changed_within...).
+    monkeypatch.setattr(qa.ingest, "RACY_SECONDS", 0.0)
+    (articles / "broken.txt").write_bytes(b"Title\n\n\x80\x81 not UTF-8")
+    first = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    assert [s.path for s in first.skipped] == ["broken.txt"]
+
+    read: list[str] = []
+    original = Path.read_bytes
+
+    def spying(self: Path) -> bytes:
+        if self.resolve().is_relative_to(articles.resolve()):
+            read.append(self.name)
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", spying)
+    again = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    assert read == []  # neither articles nor the skipped file were read: stat alone
+    assert again.up_to_date and again.generation == first.generation
+    same = ("articles", "passages", "boilerplate", "skipped", "undated", "syndicated")
+    assert [getattr(again, f) for f in same] == [getattr(first, f) for f in same]
+    assert again.unchanged == first.articles and again.reused_files == 4
+
+    # An edit changes the signature: that file (only) is read and the index rebuilt.
+    (articles / "news" / "harbour.txt").write_text("Harbour closed\n\nThe harbour closed for winter.\n")
+    edited = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    assert read == ["harbour.txt"] and edited.changed == 1 and not edited.up_to_date
+    read.clear()
+    assert build_index(articles, "idx", encoder=fake_encoder, show_progress=False).up_to_date
+    assert read == []
+
+    # A removed or added file is noticed without reading the others.
+    (articles / "broken.txt").unlink()
+    assert build_index(articles, "idx", encoder=fake_encoder, show_progress=False).removed == 0
+    assert not build_index(articles, "idx", encoder=fake_encoder, show_progress=False).skipped
+
+
+def test_a_file_changed_within_the_last_seconds_is_read_again(
+    articles: Path, fake_encoder: FakeEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file edited in the same timestamp tick as the build could keep its size and mtime:
+    its signature is not trusted until it has been still for a while (git's racy case)."""
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)  # files just written
+    read: list[str] = []
+    original = Path.read_bytes
+
+    def spying(self: Path) -> bytes:
+        if self.resolve().is_relative_to(articles.resolve()):
+            read.append(self.name)
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", spying)
+    assert build_index(articles, "idx", encoder=fake_encoder, show_progress=False).up_to_date
+    assert len(read) == 4  # fresh files are read (and reused by content key)

@@ -45,6 +45,8 @@ CASES = [
     *(h.Case("{gen}/bm25/data.csc.index.npy", kind) for kind in ("bitflip", "delete")),
     *(h.Case("segments/gen-000001.sqlite", kind) for kind in ("bitflip", "delete")),
     h.Case("segments/gen-000002.sqlite", "truncate"),
+    h.Case("file-signatures.json", "random"),
+    h.Case("file-signatures.json", "type:*first*"),
 ]
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from qa.ingest.jsonlines import read_jsonl
 from qa.ingest.markdown import read_markdown
 from qa.ingest.pdf import read_pdf
 from qa.ingest.plaintext import read_text
-from qa.ingest.sidecar import apply_hints, read_hints
+from qa.ingest.sidecar import apply_hints, read_hints, sidecar_of
 from qa.ingest.webpage import read_html
 from qa.results import SkippedFile
 
@@ -33,7 +35,9 @@ __all__ = [
     "Paragraph",
     "Reuse",
     "content_key",
+    "file_signature",
     "read_corpus",
+    "unchanged_files",
 ]
 
 logger = logging.getLogger(__name__)
@@ -76,9 +80,36 @@ SUPPORTED_SUFFIXES = tuple(READERS)
 # 4: text decoded by its byte-order mark (UTF-8's BOM no longer kept), stray NULs made spaces.
 READER_VERSION = 4
 
-# Given a file's path and content key, the articles an earlier build read from it, with each
-# paragraph's own boilerplate flag (rules 1-2, see qa.ingest.boilerplate), or None.
-Reuse = Callable[[str, str], list[Article] | None]
+# A file modified this recently may change again within its timestamp's resolution unseen
+# (git's "racy" case): its signature is not trusted and it is read again next time.
+RACY_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """What an earlier build read, so unchanged files are neither read nor parsed again."""
+
+    keys: Mapping[str, str]  # path -> content key, of files whose every article was kept
+    signatures: Mapping[str, tuple[str, str | None]]  # path -> (signature, skip reason or None)
+    articles: Callable[[str], list[Article]]  # the articles read from a path, own flags on
+
+
+def file_signature(path: Path, stat: os.stat_result, now: float) -> str | None:
+    """Size, modification and change times and inode of the file and of its fetch sidecar,
+    tied to this reader version: equal signatures mean the same bytes, read the same way (the
+    change time cannot be set back: a copy that keeps the mtime still differs). None when a
+    file changed too recently for its timestamps to be trusted."""
+
+    def of(s: os.stat_result) -> str:
+        return f"{s.st_size}:{s.st_mtime_ns}:{s.st_ctime_ns}:{s.st_ino}"
+
+    parts = [f"r{READER_VERSION}", of(stat)]
+    newest = max(stat.st_mtime, stat.st_ctime)
+    with contextlib.suppress(FileNotFoundError):
+        side = sidecar_of(path).stat()
+        parts.append(of(side))
+        newest = max(newest, side.st_mtime, side.st_ctime)
+    return None if now - newest < RACY_SECONDS else "|".join(parts)
 
 
 @dataclass(frozen=True)
@@ -88,6 +119,9 @@ class Corpus:
     skipped: tuple[SkippedFile, ...]
     files: dict[str, str] = field(default_factory=dict)  # path -> content key, cleanly read files
     reused: int = 0  # files whose articles came from the previous build instead of a reader
+    # path -> (signature, skip reason or None): files read cleanly or skipped as a whole, whose
+    # signature a later build may trust (see file_signature)
+    signatures: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
 
 def content_key(data: bytes, hints: dict[str, str] | None = None) -> str:
@@ -180,22 +214,30 @@ def read_corpus(
     reused = 0
     flagged: set[str] = set()  # reused articles: their own boilerplate flags are already known
     anchor = base if base.is_dir() else base.parent
+    signatures: dict[str, tuple[str, str | None]] = {}
+    now = time.time()
     for path in tqdm(files, desc="Reading articles", unit="file", disable=not show_progress):
         rel = path.relative_to(anchor).as_posix()
+        signature: str | None = None
         try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise UnreadableFileError(f"larger than {MAX_FILE_BYTES // 2**20} MB")
-            if size == 0:
-                raise UnreadableFileError("empty file")
-            data = path.read_bytes()
-            hints = read_hints(path)  # what qa fetch knew about the file: URL, feed date
-            key = content_key(data, hints)
-            previous = reuse(rel, key) if reuse else None
-            if previous is not None:
-                new, problems = previous, list[str]()
+            stat = path.stat()
+            signature = file_signature(path, stat, now)
+            known = reuse.signatures.get(rel) if reuse and signature else None
+            if known is not None and known[0] == signature and known[1] is not None:
+                raise UnreadableFileError(known[1])  # skipped last time, and unchanged since
+            key = reuse.keys.get(rel) if reuse and known and known[0] == signature else None
+            if key is None:  # new or changed (or unknown): read it
+                if stat.st_size > MAX_FILE_BYTES:
+                    raise UnreadableFileError(f"larger than {MAX_FILE_BYTES // 2**20} MB")
+                if stat.st_size == 0:
+                    raise UnreadableFileError("empty file")
+                data = path.read_bytes()
+                hints = read_hints(path)  # what qa fetch knew about the file: URL, feed date
+                key = content_key(data, hints)
+            if reuse and reuse.keys.get(rel) == key:
+                new, problems = reuse.articles(rel), list[str]()
                 reused += 1
-                flagged.update(a.id for a in previous)
+                flagged.update(a.id for a in new)
             else:
                 new, problems = READERS[path.suffix.lower()](data, rel)
                 new = [apply_hints(article, hints) for article in new] if hints else new
@@ -203,12 +245,16 @@ def read_corpus(
             reason = str(err) if isinstance(err, UnreadableFileError) else f"cannot read ({err.strerror})"
             logger.warning("Skipping %s: %s", rel, reason)
             skipped.append(SkippedFile(rel, reason))
+            if signature is not None and isinstance(err, UnreadableFileError):
+                signatures[rel] = (signature, reason)
             continue
         for problem in problems:
             logger.warning("Skipping %s %s", rel, problem)
             skipped.append(SkippedFile(rel, problem))
         if not problems and all(a.paragraphs and a.id not in ids and not _too_long(a) for a in new):
             read_cleanly[rel] = key  # only files whose every article is kept may be reused
+            if signature is not None:
+                signatures[rel] = (signature, None)
         for article in new:
             if (length := _too_long(article)) is not None:
                 reason = (
@@ -232,4 +278,33 @@ def read_corpus(
         skipped=tuple(skipped),
         files=read_cleanly,
         reused=reused,
+        signatures=signatures,
     )
+
+
+def unchanged_files(
+    root: str | os.PathLike[str], reuse: Reuse, *, follow_symlinks: bool = False
+) -> tuple[SkippedFile, ...] | None:
+    """When every file under ``root`` is one an earlier build saw, with the same signature (and
+    none is gone), what that build skipped; else None. Only ``stat`` is called: a no-change
+    rebuild of a large corpus reads no article."""
+    base = Path(root)
+    if not base.is_dir():
+        return None
+    files, links_skipped = _article_files(base, follow_symlinks)
+    if len(files) != len(reuse.signatures):
+        return None
+    now = time.time()
+    skipped = list(links_skipped)
+    for path in files:
+        rel = path.relative_to(base).as_posix()
+        known = reuse.signatures.get(rel)
+        try:
+            signature = file_signature(path, path.stat(), now)
+        except OSError:
+            return None
+        if known is None or signature != known[0]:
+            return None
+        if known[1] is not None:
+            skipped.append(SkippedFile(rel, known[1]))
+    return tuple(skipped)

@@ -127,8 +127,9 @@ def remove_debris(index_dir: Path, keep: set[str]) -> int:
             logger.info("Removing old or unfinished generation %s", path)
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
-    with contextlib.suppress(FileNotFoundError):
-        (index_dir / f"{CURRENT}.tmp").unlink()
+    for leftover in (f"{CURRENT}.tmp", "file-signatures.json.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            (index_dir / leftover).unlink()
     return removed
 
 

@@ -343,6 +343,11 @@ class Store:
     def file_keys(self) -> dict[str, str]:
         return dict(self.connection.execute("SELECT source_path, content_key FROM files"))
 
+    def undated_count(self) -> int:
+        return int(
+            self.connection.execute("SELECT COUNT(*) FROM articles WHERE published IS NULL").fetchone()[0]
+        )
+
     def articles_from(self, source_path: str) -> list[Article]:
         """The articles read from one file, as the reader returned them, each paragraph with
         its own boilerplate flag (rules 1-2; the corpus-wide rule 3 is worked out again)."""
