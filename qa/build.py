@@ -206,6 +206,9 @@ def _write_problem(index_dir: Path, err: OSError | sqlite3.OperationalError) -> 
     where = f" ({err.filename})" if isinstance(err, OSError) and err.filename else ""
     if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "full" in text:
         problem, fix = "the disk (or quota) is full", "free some space"
+    elif "disk i/o" in text:  # how SQLite reports a write past a full disk or a file-size limit
+        problem = "a disk I/O error (usually a full disk or a file-size limit, else a failing disk)"
+        fix = "free some space or lift the limit (ulimit -f)"
     elif code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in text:
         problem, fix = "it is not writable", "make it writable or pass --index with another folder"
     else:
