@@ -8,14 +8,15 @@ Span = tuple[int, int]
 
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 # Characters trimmed from span edges: whitespace plus the byte-order mark a UTF-8 file may start with.
-_TRIM = " \t\r\n\f\v\ufeff\u00a0"
+# Trimmed from span edges: whitespace, no-break spaces and the byte-order mark.
+TRIM = " \t\r\n\f\v\ufeff\u00a0"
 
 
 def trim(text: str, start: int, end: int) -> Span:
     """Shrink ``text[start:end]`` past leading and trailing whitespace."""
-    while start < end and text[start] in _TRIM:
+    while start < end and text[start] in TRIM:
         start += 1
-    while end > start and text[end - 1] in _TRIM:
+    while end > start and text[end - 1] in TRIM:
         end -= 1
     return start, end
 
@@ -102,7 +103,9 @@ _ABBREVIATIONS = frozenset(
         "p.m",
     ]
 )
-_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+)")
+# Only from the start of a run of marks, taken whole (possessive): a run not followed by a space
+# is then rejected once, not once per mark (which made "....." thousands long quadratic).
+_SENTENCE_END = re.compile(r"(?<![.!?])[.!?]++[\"'”’)\]]*+(?=\s)")
 _NEXT_START = re.compile(r"\s+[\"'“‘(\[]*[A-Z0-9À-Ý]")
 
 

@@ -248,6 +248,11 @@ def read_corpus(
             if signature is not None and isinstance(err, UnreadableFileError):
                 signatures[rel] = (signature, reason)
             continue
+        except Exception as err:  # a parser (trafilatura, pypdf, feedparser) failing on odd input
+            reason = f"the reader failed ({type(err).__name__}: {str(err)[:200]}); please report it"
+            logger.warning("Skipping %s: %s", rel, reason, exc_info=logger.isEnabledFor(logging.DEBUG))
+            skipped.append(SkippedFile(rel, reason))
+            continue
         for problem in problems:
             logger.warning("Skipping %s %s", rel, problem)
             skipped.append(SkippedFile(rel, problem))

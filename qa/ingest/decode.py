@@ -22,18 +22,24 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-# Like git: a NUL in the first 8 KiB of a file without a BOM means binary. Past it a NUL is a
-# stray byte in a text file; it becomes a space, so every other character keeps its offset.
-BINARY_SNIFF = 8192
+# A text file may hold a stray NUL byte (a bad copy, a tool's bug); it becomes a space, so every
+# other character keeps its offset (SQLite's text functions stop at a NUL). A file where NULs are
+# more than this share of the bytes, wherever they are, is binary (or UTF-16 without a BOM).
+MAX_NUL_SHARE = 0.01
 WIDE_BOMS = tuple(bom for bom, encoding in _BOMS if encoding != "utf-8")
+
+
+def byte_order_mark(data: bytes) -> tuple[bytes, str] | None:
+    """The BOM ``data`` starts with and the encoding it names, if any."""
+    return next(((bom, encoding) for bom, encoding in _BOMS if data.startswith(bom)), None)
 
 
 def decode_text(data: bytes) -> str:
     """The file's text: by its BOM if it has one, else UTF-8."""
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return _decode(data[len(bom) :], encoding)
-    if b"\x00" in data[:BINARY_SNIFF]:
+    if marked := byte_order_mark(data):
+        bom, encoding = marked
+        return _decode(data[len(bom) :], encoding)
+    if data.count(b"\x00") > MAX_NUL_SHARE * len(data):
         raise UnreadableFileError(
             "binary file (contains NUL bytes); only text articles are read. If it is UTF-16 "
             "text without a byte-order mark, re-save it as UTF-8"

@@ -13,12 +13,14 @@ from typing import Any
 
 from qa.ingest.article import Article, make_paragraphs
 from qa.ingest.dates import parse_published, published_or_warn
+from qa.ingest.decode import byte_order_mark, decode_text
 from qa.ingest.errors import UnreadableFileError
-from qa.textspans import split_paragraphs
+from qa.textspans import TRIM, split_paragraphs
 
 logger = logging.getLogger(__name__)
 
 _FEED_ROOT = re.compile(rb"<(rss|feed|rdf:RDF)[\s>]")
+_DECLARED_ENCODING = re.compile(r"""\A(\s*<\?xml[^>]*?\bencoding\s*=\s*)["'][^"']*["']""")
 # Elements that make a paragraph of their own in an entry's HTML.
 _BLOCKS = frozenset("p li h1 h2 h3 h4 h5 h6 blockquote pre dd dt figcaption tr".split())
 # Elements whose start and end break the text around them into separate paragraphs.
@@ -27,8 +29,12 @@ _CONTAINERS = frozenset("div ul ol dl section article table header footer figure
 
 def is_feed(data: bytes) -> bool:
     """Whether XML bytes are an RSS or Atom feed (its root element, in the first few KB)."""
-    head = re.sub(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", b"", data[:8192], flags=re.S).lstrip()
-    return bool(_FEED_ROOT.match(head))
+    head = data[:8192]
+    if marked := byte_order_mark(head):  # UTF-16/32 too: look at the characters, not the bytes
+        bom, encoding = marked
+        head = head[len(bom) :].decode(encoding, "ignore").encode("utf-8")
+    head = re.sub(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", b"", head, flags=re.S)
+    return bool(_FEED_ROOT.match(head.lstrip()))
 
 
 def html_paragraphs(markup: str) -> list[str]:
@@ -70,7 +76,8 @@ def html_paragraphs(markup: str) -> list[str]:
 
     walk(root)
     flush()
-    return [" ".join(p.split()) for p in out if p.strip()]
+    cleaned = (" ".join(p.split()).strip(TRIM) for p in out)
+    return [p for p in cleaned if p]
 
 
 def _entry_text(entry: Any) -> str:
@@ -86,6 +93,10 @@ def read_feed(data: bytes, rel_path: str) -> tuple[list[Article], list[str]]:
 
     if not is_feed(data):
         raise UnreadableFileError("not an RSS or Atom feed (the root element is not rss, feed or rdf:RDF)")
+    if (marked := byte_order_mark(data)) and marked[1] != "utf-8":
+        # feedparser's expat reads UTF-16/32 badly: hand it UTF-8, declared as such.
+        text = _DECLARED_ENCODING.sub(r'\1"utf-8"', decode_text(data), count=1)
+        data = text.encode("utf-8")
     parsed = feedparser.parse(data, sanitize_html=True, resolve_relative_uris=False)
     entries = parsed.get("entries") or []
     if not entries:

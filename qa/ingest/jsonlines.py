@@ -24,13 +24,18 @@ def read_jsonl(data: bytes, rel_path: str) -> tuple[list[Article], list[str]]:
     text = decode_text(data)
     articles: list[Article] = []
     problems: list[str] = []
-    for line_number, line in enumerate(text.splitlines(), start=1):
+    # Split on "\n" only: JSON keeps U+2028, U+2029 and U+0085 raw inside strings, and
+    # str.splitlines() would break a record there.
+    for line_number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
             problems.append(f"line {line_number}: not valid JSON ({err.msg})")
+            continue
+        except (ValueError, RecursionError) as err:  # a 5,000-digit number, [[[... nested too deep
+            problems.append(f"line {line_number}: cannot be read ({type(err).__name__})")
             continue
         if not isinstance(record, dict):
             problems.append(f"line {line_number}: expected an object with 'title' and 'text'")

@@ -26,6 +26,8 @@ def _front_matter(text: str) -> tuple[dict[str, Any], int]:
         meta = yaml.safe_load(match.group(1)) or {}
     except yaml.YAMLError as err:
         raise UnreadableFileError(f"front matter is not valid YAML ({err.__class__.__name__})") from None
+    except (ValueError, RecursionError) as err:  # e.g. a date 0000-00-00, or [[[[... nested past the stack
+        raise UnreadableFileError(f"front matter cannot be read ({type(err).__name__}: {err})") from None
     if not isinstance(meta, dict):
         raise UnreadableFileError("front matter must be a YAML mapping (key: value lines)")
     return meta, match.end()

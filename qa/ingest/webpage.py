@@ -7,7 +7,7 @@ from typing import Any
 
 from qa.ingest.article import Article, make_paragraphs
 from qa.ingest.dates import published_or_warn
-from qa.ingest.decode import BINARY_SNIFF, WIDE_BOMS, decode_text
+from qa.ingest.decode import MAX_NUL_SHARE, WIDE_BOMS, decode_text
 from qa.ingest.errors import UnreadableFileError
 from qa.ingest.plaintext import title_from_filename
 from qa.textspans import split_paragraphs
@@ -23,7 +23,7 @@ def read_html(data: bytes, rel_path: str) -> list[Article]:
     page: bytes | str = data
     if data.startswith(WIDE_BOMS):  # UTF-16/32: decode here, trafilatura's sniffing misses it
         page = decode_text(data)
-    elif b"\x00" in data[:BINARY_SNIFF]:
+    elif data.count(b"\x00") > MAX_NUL_SHARE * len(data):
         raise UnreadableFileError("binary file (contains NUL bytes), not HTML")
     elif b"\x00" in data:  # a stray NUL would end the text for lxml: make it a space
         page = data.replace(b"\x00", b" ")
