@@ -250,65 +250,87 @@ def test_qa_ask_on_a_missing_or_damaged_index_fails_before_loading_the_model(
     assert "vectors.faiss" in capsys.readouterr().err
 
 
-def _bad_inputs(articles: Path, index: Path, built: Path, tmp: Path) -> list[tuple[list[str], str]]:
-    """(argv after ``qa``, text the one-line error must contain): every command, odd input."""
+def _prepare_bad_inputs(tmp: Path) -> None:
     (tmp / "odd").mkdir()
     (tmp / "odd" / "notes.docx").write_bytes(b"PK\x03\x04")
     (tmp / "a-file").write_text("x")
     (tmp / "questions.jsonl").write_text('{"question": "Who?"\nnot json\n')
-    garbage = tmp / "garbage"
-    garbage.mkdir()
-    (garbage / "CURRENT").write_bytes(b"\xc3\x28\x00")
-    i, b = str(index), str(built)
-    return [
-        (["build", str(tmp / "missing"), "--index", i], "does not exist"),
-        (["build", str(tmp / "odd"), "--index", i], "No articles found"),
-        (["build", str(articles), "--index", str(tmp / "a-file")], "is a file"),
-        (["build", str(articles), "--index", i, "--index-type", "IVF"], "IVF"),
-        (["build", str(articles), "--index", i, "--vector-store", "mongodb://x"], "milvus://"),
-        (["build", str(articles), "--index", i, "--engine", "spark"], "spark"),
-        (["ask", "   ", "--index", b], "empty"),
-        (["ask", "Who?", "--index", b, "--top-k", "0"], "top_k"),
-        (["ask", "Who?", "--index", b, "--as-of", "next tuesday"], "next tuesday"),
-        (["ask", "Who?", "--index", b, "--since", "2024-05-01", "--until", "2024-01-01"], "after"),
-        (["ask", "Who? \udcff\udcfe", "--index", b], "not valid text"),
-        (["search", "harbour", "--index", str(tmp / "a-file")], "is a file"),
-        (["info", "--index", str(garbage)], "not text"),
-        (["verify", "--index", str(garbage)], "not text"),
-        (["eval", str(tmp / "nowhere.jsonl"), "--index", b], "nowhere.jsonl"),
-        (["eval", str(tmp / "questions.jsonl"), "--index", b], "line 1"),
-        (["fetch", "not a url", "--into", str(tmp / "dl")], "not a url"),
-        (["fetch", "ftp://example.org/x", "--into", str(tmp / "dl")], "ftp"),
-        (["fetch", "http://127.0.0.1:9/", "--into", str(tmp / "dl")], "--allow-private"),
-        (["passwd", str(tmp / "no" / "such" / "auth"), "ann", "--password-stdin"], "does not exist"),
-    ]
+    (tmp / "garbage").mkdir()
+    (tmp / "garbage" / "CURRENT").write_bytes(b"\xc3\x28\x00")
+
+
+# (argv after ``qa``, text its one error line must contain): every command, odd input. {a} is the
+# articles folder, {i} a new index folder, {b} a built index, {t} the test's folder.
+BAD_INPUTS = [
+    (["build", "{t}/missing", "--index", "{i}"], "does not exist"),
+    (["build", "{t}/odd", "--index", "{i}"], "No articles found"),
+    (["build", "{a}", "--index", "{t}/a-file"], "is a file"),
+    (["build", "{a}", "--index", "{i}", "--index-type", "IVF"], "IVF"),
+    (["build", "{a}", "--index", "{i}", "--vector-store", "mongodb://x"], "milvus://"),
+    (["build", "{a}", "--index", "{i}", "--engine", "spark"], "spark"),
+    (["ask", "   ", "--index", "{b}"], "empty"),
+    (["ask", "Who?", "--index", "{b}", "--top-k", "0"], "top_k"),
+    (["ask", "Who?", "--index", "{b}", "--as-of", "next tuesday"], "next tuesday"),
+    (["ask", "Who?", "--index", "{b}", "--since", "2024-05-01", "--until", "2024-01-01"], "after"),
+    (["ask", "Who? \udcff\udcfe", "--index", "{b}"], "not valid text"),
+    (["search", "harbour", "--index", "{t}/a-file"], "is a file"),
+    (["info", "--index", "{t}/garbage"], "not text"),
+    (["verify", "--index", "{t}/garbage"], "not text"),
+    (["eval", "{t}/nowhere.jsonl", "--index", "{b}"], "nowhere.jsonl"),
+    (["eval", "{t}/questions.jsonl", "--index", "{b}"], "line 1"),
+    (["fetch", "not a url", "--into", "{t}/dl"], "not a url"),
+    (["fetch", "ftp://example.org/x", "--into", "{t}/dl"], "ftp"),
+    (["fetch", "http://127.0.0.1:9/", "--into", "{t}/dl"], "--allow-private"),
+    (["passwd", "{t}/no/such/auth", "ann", "--password-stdin"], "does not exist"),
+]
+
+
+def _argv(template: list[str], articles: Path, tmp: Path) -> list[str]:
+    where = {"a": str(articles), "i": str(tmp / "idx"), "b": str(tmp / "built"), "t": str(tmp)}
+    return [part.format(**where) for part in template]
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"), BAD_INPUTS, ids=lambda v: " ".join(v)[:40] if isinstance(v, list) else None
+)
+def test_every_command_answers_bad_input_with_one_explained_line(
+    articles: Path,
+    fake_encoder: FakeEncoder,
+    tmp_path: Path,
+    template: list[str],
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Exit 1 or 2 and a line naming the problem; never a traceback, never the "bug" line."""
+    import io
+
+    _prepare_bad_inputs(tmp_path)
+    build_index(articles, tmp_path / "built", encoder=fake_encoder, show_progress=False)
+    monkeypatch.setattr(qa.build, "LazyDefaultEncoder", lambda: fake_encoder)
+    monkeypatch.setattr(qa.api, "default_encoder", lambda: fake_encoder)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse battery\n"))
+    try:
+        code = main(_argv(template, articles, tmp_path))
+    except SystemExit as exit_:  # argparse's usage errors
+        code = exit_.code  # type: ignore[assignment]
+    err = capsys.readouterr().err
+    assert code in (1, 2), err
+    assert expected in err and "This is a bug" not in err and "Traceback" not in err
 
 
 @pytest.mark.slow
-def test_every_command_answers_bad_input_with_one_explained_line(
-    articles: Path, real_index: Path, tmp_path: Path
-) -> None:
-    """Real processes (as a person runs them): exit 1 or 2 and a line naming the problem, never
-    a traceback and never the "this is a bug" line. Questions go to the real sample index."""
-    cases = _bad_inputs(articles, tmp_path / "idx", real_index, tmp_path)
+def test_bad_input_in_a_real_process_prints_no_traceback(articles: Path, tmp_path: Path) -> None:
+    """The same as a person sees it, for a few commands: the process's whole stderr."""
+    _prepare_bad_inputs(tmp_path)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONIOENCODING": "utf-8"}
-    failures = []
-    for argv, expected in cases:
+    for template, expected in (BAD_INPUTS[0], BAD_INPUTS[12], BAD_INPUTS[18]):
         run = subprocess.run(
-            [sys.executable, "-m", "qa", *argv],
+            [sys.executable, "-m", "qa", *_argv(template, articles, tmp_path)],
             capture_output=True,
             text=True,
-            errors="surrogateescape",
             env=env,
-            input="correct horse battery\n",
             timeout=300,
         )
-        err = run.stderr
-        if (
-            run.returncode not in (1, 2)
-            or "Traceback" in err
-            or "This is a bug" in err
-            or expected not in err
-        ):
-            failures.append(f"qa {' '.join(argv)!r} -> {run.returncode}: {err[-400:]!r}")
-    assert not failures, "\n".join(failures)
+        assert run.returncode == 1 and expected in run.stderr, run.stderr
+        assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
