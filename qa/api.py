@@ -33,7 +33,7 @@ from qa.search.retriever import Query, Retriever
 from qa.search.scope import Ids, PublicationIndex, Scope
 from qa.search.sentences import analyse_question
 from qa.storage.generation import Generation, describe, open_generation, read_checked_manifest
-from qa.storage.generations import CURRENT, read_pointer
+from qa.storage.generations import CURRENT, current_name, read_pointer
 from qa.storage.manifest import Manifest
 from qa.storage.store import PassageRow
 from qa.terms import default_analyzer
@@ -44,6 +44,8 @@ MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 100
 MAX_CONTEXT_WORDS = 60  # a long conversation keeps only its latest words as a follow-up's context
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# SQLite's primary result codes for a file that is damaged or cannot be read.
+_DAMAGED = frozenset({10, 11, 26})  # SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_NOTADB
 
 
 def check_question(question: object) -> str:
@@ -149,6 +151,8 @@ class QA:
         index_dir = Path(index)
         checked = read_checked_manifest(index_dir)  # a missing or damaged index fails before the model loads
         encoder = encoder or _encoder_for(checked[1], index_dir, background_model)
+        if current_name(index_dir) != checked[0].name:  # a build published while the model loaded
+            checked = read_checked_manifest(index_dir)
         return cls(index_dir, encoder, open_generation(index_dir, encoder, checked), abstain_below)
 
     def _use(self, generation: Generation) -> None:
@@ -190,13 +194,16 @@ class QA:
             pointer = read_pointer(self.index_dir)
             serving = self._generation.path.name
             if pointer.name == serving:
+                self._last_refresh_problem = None
                 return False
             if pointer.name is None:  # CURRENT gone or damaged: keep answering from what is open
                 self._warn_once(f"{self.index_dir / CURRENT} {pointer.problem or 'is missing'}")
                 return False
             try:
                 fresh = open_generation(self.index_dir, self.encoder)
-            except QAError as err:  # a damaged new generation must not stop the one that works
+            # A damaged new generation, or one a later build already tidied away, must not stop
+            # the one that works.
+            except (QAError, OSError, sqlite3.Error, RuntimeError) as err:
                 self._warn_once(f"generation {pointer.name} cannot be opened ({err})")
                 return False
             old = self._generation
@@ -214,6 +221,8 @@ class QA:
             try:
                 yield
             except sqlite3.DatabaseError as err:
+                if getattr(err, "sqlite_errorcode", 0) & 0xFF not in _DAMAGED:
+                    raise  # not the file's fault (e.g. a closed QA): a bug to see as it is
                 raise IndexCorruptError(
                     f"Index generation '{self._generation.path}' cannot be read ({err}). Check it "
                     f"with: qa verify --index {self.index_dir}; rebuild with: qa build ARTICLES "

@@ -184,6 +184,7 @@ def build_index(
         encoder = LazyDefaultEncoder() if model is None else SentenceTransformerEncoder(model)
     embedding = make_engine(engine, encoder, ray_address, ray_actors)
     index_dir = Path(index)
+    live_before = current_name(index_dir) if index_dir.is_dir() else None
     try:
         return _locked_build(
             articles,
@@ -196,28 +197,44 @@ def build_index(
             wanted_store,
         )
     except (OSError, sqlite3.OperationalError) as err:
-        raise IndexWriteError(_write_problem(index_dir, err)) from None
+        if isinstance(err, OSError) and err.filename and not _inside(Path(str(err.filename)), index_dir):
+            raise BadInputError(f"Cannot use '{err.filename}': {err.strerror or err}.") from None
+        published = index_dir.is_dir() and current_name(index_dir) not in (None, live_before)
+        raise IndexWriteError(_write_problem(index_dir, err, published)) from None
 
 
-def _write_problem(index_dir: Path, err: OSError | sqlite3.OperationalError) -> str:
-    """What went wrong writing the index, and what to do: the live generation is untouched."""
-    code = getattr(err, "errno", None)
-    text = str(err).lower()
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+# SQLite's primary result codes (sqlite3 exceptions carry them as sqlite_errorcode).
+_SQLITE_FULL, _SQLITE_IOERR, _SQLITE_READONLY, _SQLITE_CANTOPEN = 13, 10, 8, 14
+
+
+def _write_problem(index_dir: Path, err: OSError | sqlite3.OperationalError, published: bool) -> str:
+    """What went wrong writing the index, and what to do, from the error's code (not its text,
+    which holds file names)."""
+    code = err.errno if isinstance(err, OSError) else None
+    sqlite_code = getattr(err, "sqlite_errorcode", 0) & 0xFF
     where = f" ({err.filename})" if isinstance(err, OSError) and err.filename else ""
-    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "full" in text:
+    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or sqlite_code == _SQLITE_FULL:
         problem, fix = "the disk (or quota) is full", "free some space"
-    elif "disk i/o" in text:  # how SQLite reports a write past a full disk or a file-size limit
+    elif sqlite_code == _SQLITE_IOERR:  # how SQLite reports a write past a file-size limit, too
         problem = "a disk I/O error (usually a full disk or a file-size limit, else a failing disk)"
         fix = "free some space or lift the limit (ulimit -f)"
-    elif code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in text:
+    elif code in (errno.EROFS, errno.EACCES, errno.EPERM) or sqlite_code in (
+        _SQLITE_READONLY,
+        _SQLITE_CANTOPEN,
+    ):
         problem, fix = "it is not writable", "make it writable or pass --index with another folder"
     else:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
         problem, fix = reason, "fix that"
-    return (
-        f"Cannot write the index '{index_dir}'{where}: {problem}. Nothing was published; the "
-        f"live generation, if any, is unchanged. To continue, {fix} and run the build again."
-    )
+    if published:
+        state = "The new generation was published and answers; only tidying up after it failed"
+    else:
+        state = "Nothing was published; the live generation, if any, is unchanged"
+    return f"Cannot write the index '{index_dir}'{where}: {problem}. {state}. To continue, {fix} and run the build again."
 
 
 def _locked_build(
@@ -236,14 +253,27 @@ def _locked_build(
         tidy_index(index_dir)
         previous = _previous_store(index_dir, encoder)
         try:
-            reuse = None if previous is None or force else _reuse_from(index_dir, previous)
-            if previous is not None and reuse is not None and live == previous.name and not settings.compact:
-                wanted = previous.manifest.vector_store if wanted_store == KEEP_STORE else wanted_store
-                report = _unchanged(articles, index_dir, previous, reuse, encoder, wanted, follow_symlinks)
-                if report is not None:
-                    return replace(report, seconds=time.perf_counter() - settings.started)
+            reuse = None
+            if previous is not None and not force:
+                try:  # the store has passed the sampled check only: a bad page may still show
+                    reuse = _reuse_from(index_dir, previous)
+                    if live == previous.name and not settings.compact:
+                        wanted = (
+                            previous.manifest.vector_store if wanted_store == KEEP_STORE else wanted_store
+                        )
+                        report = _unchanged(
+                            articles, index_dir, previous, reuse, encoder, wanted, follow_symlinks
+                        )
+                        if report is not None:
+                            return replace(report, seconds=time.perf_counter() - settings.started)
+                except sqlite3.DatabaseError as err:
+                    logger.warning(
+                        "Not reusing generation %s (%s); rebuilding from scratch", previous.name, err
+                    )
+                    previous.store.close()
+                    previous, reuse = None, None
             if previous is not None and not _thoroughly_intact(index_dir, previous):
-                previous[1].close()
+                previous.store.close()
                 previous = None
                 reuse = None
             corpus = read_corpus(articles, show_progress=show, reuse=reuse, follow_symlinks=follow_symlinks)
@@ -257,7 +287,7 @@ def _locked_build(
             store_uri = (
                 wanted_store
                 if wanted_store != KEEP_STORE
-                else (previous[0].vector_store if previous else None)
+                else (previous.manifest.vector_store if previous else None)
             )
             settings = replace(settings, vector_store=store_uri)
             try:
@@ -269,7 +299,7 @@ def _locked_build(
                 raise
         finally:
             if previous:
-                previous[1].close()
+                previous.store.close()
 
 
 def _thoroughly_intact(index_dir: Path, previous: Previous) -> bool:
@@ -300,6 +330,11 @@ def _unchanged(
         or manifest.vector_store != wanted_store
         or manifest.source != str(Path(articles).resolve())
     ):
+        return None
+    trusted = {path for path, (_, reason) in reuse.signatures.items() if reason is None}
+    # Every file the index holds articles from must be one whose signature is trusted: a file
+    # read with problems, or too fresh to trust, has none, and its removal would go unseen.
+    if not trusted or not store.source_paths() <= trusted:
         return None
     skipped = unchanged_files(articles, reuse, follow_symlinks=follow_symlinks)
     if skipped is None:
@@ -339,9 +374,14 @@ class _Settings:
     compact: bool = False  # copy the live vectors into one new segment
 
 
+def _signature_label(name: str, manifest: Manifest) -> str:
+    """Names one published generation for the signature cache (names restart on a new index)."""
+    return f"{name}@{manifest.created}@{manifest.corpus_hash[:16]}"
+
+
 def _reuse_from(index_dir: Path, previous: Previous) -> Reuse:
     store = previous.store
-    signatures = load_signatures(index_dir, previous.name)
+    signatures = load_signatures(index_dir, _signature_label(previous.name, previous.manifest))
     return Reuse(keys=store.file_keys(), signatures=signatures, articles=store.articles_from)
 
 
@@ -366,7 +406,7 @@ def _build(
     settings: _Settings,
 ) -> BuildReport:
     show, force, started = settings.show, settings.force, settings.started
-    diff = _diff(corpus, previous[1].article_hashes() if previous else {})
+    diff = _diff(corpus, previous.store.article_hashes() if previous else {})
     boilerplate = sum(1 for a in corpus.articles for p in a.paragraphs if p.boilerplate)
     passages = sum(len(a.paragraphs) for a in corpus.articles)
     report = BuildReport(
@@ -382,34 +422,34 @@ def _build(
         embedded=0,
         **diff,
     )
-    same_store = previous is not None and previous[0].vector_store == settings.vector_store
+    same_store = previous is not None and previous.manifest.vector_store == settings.vector_store
     up_to_date = (
         previous is not None
-        and previous[0].format_version == FORMAT_VERSION
-        and previous[0].corpus_hash == corpus_hash
+        and previous.manifest.format_version == FORMAT_VERSION
+        and previous.manifest.corpus_hash == corpus_hash
         and live
         and same_store
     )
     if up_to_date and not force and not settings.compact:
         logger.info("Index %s is up to date", index_dir)
-        syndicated = previous[1].syndicated_count() if previous else 0
-        if live:  # the same articles; their files may carry new timestamps (a checkout, a copy)
-            save_signatures(index_dir, live, corpus.signatures)
+        syndicated = previous.store.syndicated_count() if previous else 0
+        if live and previous:  # the same articles; their files may carry new timestamps (a checkout)
+            save_signatures(index_dir, _signature_label(live, previous.manifest), corpus.signatures)
         return replace(report, up_to_date=True, syndicated=syndicated, seconds=time.perf_counter() - started)
 
     copies = find_copies(
-        corpus.articles, previous[1].minhash_signatures() if previous and not force else None
+        corpus.articles, previous.store.minhash_signatures() if previous and not force else None
     )
     report = replace(report, syndicated=len(copies.original_of))
 
     generation = new_generation(index_dir)
     segment = SegmentWriter(new_segment_path(index_dir, generation.name))
-    inherited = previous[0].vector_segments if previous and not force else {}
+    inherited = previous.manifest.vector_segments if previous and not force else {}
     with StoreWriter(generation / SQLITE_NAME) as writer:  # closed even if embedding is interrupted
         rows = _write_articles(writer, corpus.articles, show, copies)
         searchable = [(pid, p) for pid, p in rows if p.searchable]
         writer.add_files(corpus.files)
-        cache = previous[1] if previous and not force else None
+        cache = previous.store if previous and not force else None
         live_vectors = sum(1 + len(p.sentences) for p in {p.key: p for _, p in searchable}.values())
         compact = should_compact(inherited, live_vectors, settings.compact, legacy=cache is not None)
         matrix = np.zeros((len(searchable), encoder.dim), dtype=np.float32)
@@ -474,10 +514,10 @@ def _build(
         raise QAError(f"The build wrote no {missing_files}; this is a bug in article-qa.")
     (generation / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     publish(index_dir, generation)
-    save_signatures(index_dir, generation.name, corpus.signatures)
+    save_signatures(index_dir, _signature_label(generation.name, manifest), corpus.signatures)
     tidy_index(index_dir)
     drop_replaced_collections(
-        settings.vector_store, previous[0].vector_store if previous else None, generation.name
+        settings.vector_store, previous.manifest.vector_store if previous else None, generation.name
     )
     seconds = time.perf_counter() - started
     logger.info(

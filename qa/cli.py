@@ -430,6 +430,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `qa search ... | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
+    except OSError as err:  # a file or folder the command could not use (permissions, space)
+        where = f"'{err.filename}': " if err.filename else ""
+        print(
+            f"error: {where}{err.strerror or err}. Check that path and run the command again.",
+            file=sys.stderr,
+        )
+        return 1
     except Exception as err:  # a bug: one line for the person; the traceback with --verbose
         if args.verbose:
             traceback.print_exc()

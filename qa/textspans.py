@@ -7,7 +7,6 @@ import re
 Span = tuple[int, int]
 
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
-# Characters trimmed from span edges: whitespace plus the byte-order mark a UTF-8 file may start with.
 # Trimmed from span edges: whitespace, no-break spaces and the byte-order mark.
 TRIM = " \t\r\n\f\v\ufeff\u00a0"
 

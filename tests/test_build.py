@@ -575,3 +575,21 @@ def test_a_file_changed_within_the_last_seconds_is_read_again(
     monkeypatch.setattr(Path, "read_bytes", spying)
     assert build_index(articles, "idx", encoder=fake_encoder, show_progress=False).up_to_date
     assert len(read) == 4  # fresh files are read (and reused by content key)
+
+
+def test_removing_a_file_read_with_problems_is_noticed_by_a_no_change_rebuild(
+    articles: Path, fake_encoder: FakeEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file with one bad JSON line keeps its good articles but gets no trusted signature, so
+    a rebuild after removing it must not be decided from signatures alone."""
+    import qa.ingest
+
+    monkeypatch.setattr(qa.ingest, "RACY_SECONDS", 0.0)
+    (articles / "wire.jsonl").write_text(
+        '{"title": "Ferry strike", "text": "Ferry crews walked out on Monday over pay."}\nnot json\n'
+    )
+    first = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    assert first.articles == 5
+    (articles / "wire.jsonl").unlink()
+    after = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    assert not after.up_to_date and after.removed == 1 and after.articles == 4

@@ -146,15 +146,21 @@ def _article_files(root: Path, follow_symlinks: bool) -> tuple[list[Path], list[
     skipped: list[SkippedFile] = []
     seen_folders = {inside}  # with follow_symlinks, a link back up must not loop
 
-    def outside(path: Path) -> bool:
-        return not path.resolve().is_relative_to(inside)
-
-    def skip_link(path: Path, what: str) -> None:
-        rel = path.relative_to(root).as_posix()
-        reason = (
-            f"symbolic link to a {what} outside the articles folder ({os.readlink(path)}); "
+    def outside(path: Path) -> str | None:
+        """Why the link at ``path`` is not read, or None when it stays inside the folder."""
+        try:
+            if path.resolve().is_relative_to(inside):
+                return None
+        except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError on a loop
+            return "symbolic link that loops; not read"
+        kind = "folder" if path.is_dir() else "file"
+        return (
+            f"symbolic link to a {kind} outside the articles folder ({os.readlink(path)}); "
             "not read (pass --follow-symlinks to read it)"
         )
+
+    def skip_link(path: Path, reason: str) -> None:
+        rel = path.relative_to(root).as_posix()
         logger.warning("Skipping %s: %s", rel, reason)
         skipped.append(SkippedFile(rel, reason))
 
@@ -165,10 +171,13 @@ def _article_files(root: Path, follow_symlinks: bool) -> tuple[list[Path], list[
             if d.startswith("."):
                 continue
             if path.is_symlink() and not follow_symlinks:
-                if outside(path):
-                    skip_link(path, "folder")
+                if reason := outside(path):
+                    skip_link(path, reason)
                 continue  # a link within the folder: its files are read where they are
-            real = path.resolve()
+            try:
+                real = path.resolve()
+            except (RuntimeError, OSError):  # a link loop
+                continue
             if real in seen_folders:
                 continue
             seen_folders.add(real)
@@ -178,11 +187,25 @@ def _article_files(root: Path, follow_symlinks: bool) -> tuple[list[Path], list[
             path = Path(folder, name)
             if name.startswith(".") or path.suffix.lower() not in READERS:
                 continue
-            if path.is_symlink() and not follow_symlinks and outside(path):
-                skip_link(path, "file")
+            if path.is_symlink() and not follow_symlinks and (reason := outside(path)):
+                skip_link(path, reason)
                 continue
             found.append(path)
     return found, skipped
+
+
+def _read(suffix: str, data: bytes, rel: str) -> tuple[list[Article], list[str]]:
+    """The reader for ``suffix`` on one file; a parser (trafilatura, pypdf, feedparser, lxml)
+    failing in a way nobody foresaw skips that file with the reason, never the whole build."""
+    try:
+        return READERS[suffix](data, rel)
+    except UnreadableFileError:
+        raise
+    except Exception as err:
+        logger.debug("Reader failure on %s", rel, exc_info=True)
+        raise UnreadableFileError(
+            f"the reader failed ({type(err).__name__}: {str(err)[:200]}); please report it"
+        ) from None
 
 
 def read_corpus(
@@ -239,7 +262,7 @@ def read_corpus(
                 reused += 1
                 flagged.update(a.id for a in new)
             else:
-                new, problems = READERS[path.suffix.lower()](data, rel)
+                new, problems = _read(path.suffix.lower(), data, rel)
                 new = [apply_hints(article, hints) for article in new] if hints else new
         except (UnreadableFileError, OSError) as err:
             reason = str(err) if isinstance(err, UnreadableFileError) else f"cannot read ({err.strerror})"
@@ -247,11 +270,6 @@ def read_corpus(
             skipped.append(SkippedFile(rel, reason))
             if signature is not None and isinstance(err, UnreadableFileError):
                 signatures[rel] = (signature, reason)
-            continue
-        except Exception as err:  # a parser (trafilatura, pypdf, feedparser) failing on odd input
-            reason = f"the reader failed ({type(err).__name__}: {str(err)[:200]}); please report it"
-            logger.warning("Skipping %s: %s", rel, reason, exc_info=logger.isEnabledFor(logging.DEBUG))
-            skipped.append(SkippedFile(rel, reason))
             continue
         for problem in problems:
             logger.warning("Skipping %s %s", rel, problem)

@@ -1,4 +1,5 @@
-"""``index/file-signatures.json``: each article file's size, mtime and inode when last read.
+"""``index/file-signatures.json``: each article file's signature when last read (size, mtime,
+ctime and inode of it and of its fetch sidecar, under a reader version: qa.ingest.file_signature).
 
 A cache beside the generations, not part of one: a no-change rebuild compares signatures
 instead of reading every file (see qa.ingest.file_signature), and a build whose files only
@@ -28,6 +29,7 @@ def _checksum(generation: str, signatures: Signatures) -> str:
 
 
 def save_signatures(index_dir: Path, generation: str, signatures: Signatures) -> None:
+    # ``generation`` labels one published generation (its name, creation time and corpus hash).
     """Replace the cache atomically; a failure only costs the next build its shortcut."""
     path = index_dir / SIGNATURES_NAME
     temporary = path.with_name(path.name + ".tmp")

@@ -343,6 +343,10 @@ class Store:
     def file_keys(self) -> dict[str, str]:
         return dict(self.connection.execute("SELECT source_path, content_key FROM files"))
 
+    def source_paths(self) -> set[str]:
+        """Every file (relative path) the generation holds articles from."""
+        return {row[0] for row in self.connection.execute("SELECT DISTINCT source_path FROM articles")}
+
     def undated_count(self) -> int:
         return int(
             self.connection.execute("SELECT COUNT(*) FROM articles WHERE published IS NULL").fetchone()[0]
