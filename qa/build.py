@@ -23,6 +23,8 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from qa.build_vectors import (
     KEEP_STORE,
+    ROWS_NAME,
+    RowFile,
     drop_replaced_collections,
     embed_into,
     vector_store_option,
@@ -452,13 +454,14 @@ def _build(
         cache = previous.store if previous and not force else None
         live_vectors = sum(1 + len(p.sentences) for p in {p.key: p for _, p in searchable}.values())
         compact = should_compact(inherited, live_vectors, settings.compact, legacy=cache is not None)
-        matrix = np.zeros((len(searchable), encoder.dim), dtype=np.float32)
+        matrix = RowFile(generation / ROWS_NAME, len(searchable), encoder.dim)
         try:
             embedded, encode_seconds = embed_into(
                 segment, matrix, searchable, cache, embedding, show, copy_cached=compact
             )
         except BaseException:
             segment.close(commit=False)
+            matrix.close()
             raise
     segment.close()
     segments: dict[str, SegmentEntry] = {} if compact else dict(inherited)
@@ -470,10 +473,12 @@ def _build(
         logger.info("Compacted the vectors into %s (%d vectors)", segment.path.name, segment.rows)
 
     ids = np.array([pid for pid, _ in searchable], dtype=np.int64)
-    index_type, ef_search = write_vector_index(
-        generation, ids, matrix, settings.vector_store, settings.index_type
-    )
-    del matrix  # the vector index holds its own copy: free ours before BM25 is built
+    try:
+        index_type, ef_search = write_vector_index(
+            generation, ids, matrix, settings.vector_store, settings.index_type
+        )
+    finally:
+        matrix.close()  # deletes the file: it is no part of the generation
     # The title (and the subheading above) help BM25 (measured on SQuAD: hit@1 +1 point);
     # dense vectors stay paragraph-only.
     Bm25Index.build(["\n".join(filter(None, (p.title, p.section, p.text))) for _, p in searchable], ids).save(

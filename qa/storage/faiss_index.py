@@ -68,21 +68,27 @@ class FaissIndex:
         vectors: Vectors,
         index_type: str | None = None,
         ef_search: int | None = None,
+        count: int | None = None,
     ) -> FaissIndex:
+        """An index of ``vectors``; ``count`` (default: their number) is how many it will hold
+        in the end, which picks the index type when none is given (more come through :meth:`add`)."""
         if vectors.ndim != 2 or len(ids) != len(vectors):
             raise ValueError(f"{len(ids)} ids for vectors of shape {vectors.shape}")
         dim = vectors.shape[1]
-        index_type = index_type or choose_index_type(len(ids))
+        index_type = index_type or choose_index_type(len(ids) if count is None else count)
         if index_type == "Flat":
             inner: faiss.Index = faiss.IndexFlatIP(dim)
         elif index_type.startswith("HNSW"):
             inner = faiss.IndexHNSWFlat(dim, int(index_type[4:]), faiss.METRIC_INNER_PRODUCT)
         else:
             raise BadInputError(check_index_type_message(index_type))
-        index = faiss.IndexIDMap2(inner)
+        built = cls(faiss.IndexIDMap2(inner), index_type, ef_search)
+        built.add(ids, vectors)
+        return built
+
+    def add(self, ids: npt.NDArray[np.int64], vectors: Vectors) -> None:
         if len(ids):
-            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
-        return cls(index, index_type, ef_search)
+            self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
 
     @classmethod
     def load(cls, path: Path, index_type: str, ef_search: int | None = None) -> FaissIndex:
