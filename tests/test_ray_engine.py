@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ def local_ray() -> Iterator[None]:
     # Actors run in other processes, where the tests' package may not import: send the fake
     # encoder's class by value.
     ray.cloudpickle.register_pickle_by_value(conftest)
+    # Ray waits 30 s for its GCS server to start; on a loaded 2-core box that was not enough.
+    os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "180")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
     try:
         yield

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
+import os
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -144,6 +145,8 @@ class RayEngine:
                 logging.getLogger(name).setLevel(logging.ERROR)
         try:
             if self.address is None:
+                # A local Ray waits 30 s for its GCS server; a busy laptop can need longer.
+                os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "180")
                 ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
             else:
                 ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
