@@ -7,20 +7,28 @@ unchanged paragraph is never embedded twice, and an unchanged corpus writes noth
 from __future__ import annotations
 
 import datetime as dt
-import errno
-import hashlib
 import logging
 import os
 import sqlite3
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from qa.build_errors import inside, write_problem
+from qa.build_reuse import (
+    CHUNKING,
+    Previous,
+    corpus_hash,
+    previous_store,
+    reuse_from,
+    signature_label,
+    thoroughly_intact,
+    unchanged,
+)
 from qa.build_vectors import (
     KEEP_STORE,
     ROWS_NAME,
@@ -37,7 +45,7 @@ from qa.embed import (
 )
 from qa.engines import EmbeddingEngine, Passage, make_engine
 from qa.errors import BadInputError, IndexWriteError, QAError
-from qa.ingest import Article, Corpus, Reuse, read_corpus, unchanged_files
+from qa.ingest import Article, Corpus, read_corpus
 from qa.ingest.syndication import Copies, find_copies
 from qa.results import BuildReport
 from qa.storage.bm25_index import Bm25Index
@@ -46,95 +54,37 @@ from qa.storage.generation import BM25_DIR, SQLITE_NAME, required_files
 from qa.storage.generations import (
     build_lock,
     current_name,
-    generations,
     new_generation,
     publish,
-    read_pointer,
 )
 from qa.storage.manifest import (
     FORMAT_VERSION,
     MANIFEST_NAME,
-    REUSABLE_VERSIONS,
     Counts,
     Manifest,
     ModelInfo,
     SegmentEntry,
     describe_files,
     describe_segment,
-    read_manifest,
-    verify_files,
 )
 from qa.storage.segments import (
     SegmentWriter,
-    listed_segments,
     new_segment_path,
     should_compact,
     tidy_index,
 )
-from qa.storage.signatures import load_signatures, save_signatures
-from qa.storage.store import Store, StoreWriter, passage_key
+from qa.storage.signatures import save_signatures
+from qa.storage.store import StoreWriter, passage_key
 from qa.textspans import split_sentences
 from qa.version import __version__
 
 logger = logging.getLogger(__name__)
-
-CHUNKING = {
-    "unit": "paragraph; subheadings are the section of the paragraphs under them, never cited",
-    "sentences": "rule-based split, vectors pooled from the paragraph's tokens",
-    "dense": "paragraph text; past the model's window, the mean of sentence-aligned windows",
-    "bm25": "title + section + paragraph text",
-}
 
 
 def _progress_default(show_progress: bool | None) -> bool:
     if show_progress is not None:
         return show_progress
     return logging.getLogger("qa").getEffectiveLevel() <= logging.INFO
-
-
-def _corpus_hash(article_hashes: dict[str, str], encoder: Encoder) -> str:
-    """Of every article (id -> content hash) and of how they are embedded and stored."""
-    h = hashlib.sha256(f"{FORMAT_VERSION}|{encoder.name}|{encoder.dim}|{sorted(CHUNKING.items())}".encode())
-    for article_id in sorted(article_hashes):
-        h.update(f"{article_id}\x00{article_hashes[article_id]}\n".encode())
-    return h.hexdigest()
-
-
-class Previous(NamedTuple):
-    """The generation a build reuses from."""
-
-    manifest: Manifest
-    store: Store
-    name: str
-
-
-def _previous_store(index_dir: Path, encoder: Encoder) -> Previous | None:
-    """The generation to reuse embeddings from: the live one if intact and made with the same
-    model; when CURRENT is damaged, the newest generation that checks out; else None."""
-    pointer = read_pointer(index_dir)
-    if pointer.name is not None:
-        candidates = [pointer.name]
-    elif pointer.problem is not None:
-        logger.warning("%s %s; reusing the newest intact generation", index_dir / "CURRENT", pointer.problem)
-        candidates = [g.name for g in reversed(generations(index_dir))]
-    else:
-        return None
-    for name in candidates:
-        try:
-            manifest = read_manifest(index_dir / name, REUSABLE_VERSIONS)
-            # Sizes and fingerprints, as opening does: a no-change rebuild stops there. Before
-            # anything is reused into a new generation its own files are read byte by byte.
-            verify_files(index_dir / name, manifest, thorough=False)
-        except QAError as err:
-            logger.warning("Not reusing generation %s (%s)", name, err)
-            continue
-        if manifest.model.name != encoder.name or manifest.model.dim != encoder.dim:
-            logger.warning("Generation %s used another model; re-embedding everything", name)
-            return None
-        store = Store(index_dir / name / SQLITE_NAME, listed_segments(index_dir, manifest.vector_segments))
-        return Previous(manifest, store, name)
-    logger.warning("No intact generation to reuse; rebuilding from scratch")
-    return None
 
 
 def build_index(
@@ -199,44 +149,10 @@ def build_index(
             wanted_store,
         )
     except (OSError, sqlite3.OperationalError) as err:
-        if isinstance(err, OSError) and err.filename and not _inside(Path(str(err.filename)), index_dir):
+        if isinstance(err, OSError) and err.filename and not inside(Path(str(err.filename)), index_dir):
             raise BadInputError(f"Cannot use '{err.filename}': {err.strerror or err}.") from None
         published = index_dir.is_dir() and current_name(index_dir) not in (None, live_before)
-        raise IndexWriteError(_write_problem(index_dir, err, published)) from None
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return path.resolve().is_relative_to(folder.resolve())
-
-
-# SQLite's primary result codes (sqlite3 exceptions carry them as sqlite_errorcode).
-_SQLITE_FULL, _SQLITE_IOERR, _SQLITE_READONLY, _SQLITE_CANTOPEN = 13, 10, 8, 14
-
-
-def _write_problem(index_dir: Path, err: OSError | sqlite3.OperationalError, published: bool) -> str:
-    """What went wrong writing the index, and what to do, from the error's code (not its text,
-    which holds file names)."""
-    code = err.errno if isinstance(err, OSError) else None
-    sqlite_code = getattr(err, "sqlite_errorcode", 0) & 0xFF
-    where = f" ({err.filename})" if isinstance(err, OSError) and err.filename else ""
-    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or sqlite_code == _SQLITE_FULL:
-        problem, fix = "the disk (or quota) is full", "free some space"
-    elif sqlite_code == _SQLITE_IOERR:  # how SQLite reports a write past a file-size limit, too
-        problem = "a disk I/O error (usually a full disk or a file-size limit, else a failing disk)"
-        fix = "free some space or lift the limit (ulimit -f)"
-    elif code in (errno.EROFS, errno.EACCES, errno.EPERM) or sqlite_code in (
-        _SQLITE_READONLY,
-        _SQLITE_CANTOPEN,
-    ):
-        problem, fix = "it is not writable", "make it writable or pass --index with another folder"
-    else:
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-        problem, fix = reason, "fix that"
-    if published:
-        state = "The new generation was published and answers; only tidying up after it failed"
-    else:
-        state = "Nothing was published; the live generation, if any, is unchanged"
-    return f"Cannot write the index '{index_dir}'{where}: {problem}. {state}. To continue, {fix} and run the build again."
+        raise IndexWriteError(write_problem(index_dir, err, published)) from None
 
 
 def _locked_build(
@@ -253,17 +169,17 @@ def _locked_build(
     with build_lock(index_dir), logging_redirect_tqdm():
         live = current_name(index_dir)
         tidy_index(index_dir)
-        previous = _previous_store(index_dir, encoder)
+        previous = previous_store(index_dir, encoder)
         try:
             reuse = None
             if previous is not None and not force:
                 try:  # the store has passed the sampled check only: a bad page may still show
-                    reuse = _reuse_from(index_dir, previous)
+                    reuse = reuse_from(index_dir, previous)
                     if live == previous.name and not settings.compact:
                         wanted = (
                             previous.manifest.vector_store if wanted_store == KEEP_STORE else wanted_store
                         )
-                        report = _unchanged(
+                        report = unchanged(
                             articles, index_dir, previous, reuse, encoder, wanted, follow_symlinks
                         )
                         if report is not None:
@@ -274,7 +190,7 @@ def _locked_build(
                     )
                     previous.store.close()
                     previous, reuse = None, None
-            if previous is not None and not _thoroughly_intact(index_dir, previous):
+            if previous is not None and not thoroughly_intact(index_dir, previous):
                 previous.store.close()
                 previous = None
                 reuse = None
@@ -285,7 +201,7 @@ def _locked_build(
                     f"No readable articles in '{articles}': all {len(corpus.skipped)} files were "
                     f"skipped ({reasons}). Fix or remove those files."
                 )
-            corpus_hash = _corpus_hash({a.id: a.content_hash for a in corpus.articles}, encoder)
+            hashed = corpus_hash({a.id: a.content_hash for a in corpus.articles}, encoder)
             store_uri = (
                 wanted_store
                 if wanted_store != KEEP_STORE
@@ -293,7 +209,7 @@ def _locked_build(
             )
             settings = replace(settings, vector_store=store_uri)
             try:
-                return _build(corpus, corpus_hash, previous, encoder, embedding, index_dir, live, settings)
+                return _build(corpus, hashed, previous, encoder, embedding, index_dir, live, settings)
             except Exception:
                 # A failed build leaves nothing half-written; whatever is live stays. (An
                 # interrupt or a crash leaves its debris to the next build, which removes it.)
@@ -302,67 +218,6 @@ def _locked_build(
         finally:
             if previous:
                 previous.store.close()
-
-
-def _thoroughly_intact(index_dir: Path, previous: Previous) -> bool:
-    """Its own files byte by byte, before anything is reused from them (the shared segments by
-    fingerprint: hashed whole when written, never changed, and ``qa verify`` reads them all)."""
-    try:
-        verify_files(index_dir / previous.name, previous.manifest, thorough_segments=False)
-    except QAError as err:
-        logger.warning("Not reusing generation %s (%s); rebuilding from scratch", previous.name, err)
-        return False
-    return True
-
-
-def _unchanged(
-    articles: str | os.PathLike[str],
-    index_dir: Path,
-    previous: Previous,
-    reuse: Reuse,
-    encoder: Encoder,
-    wanted_store: str | None,
-    follow_symlinks: bool,
-) -> BuildReport | None:
-    """The report of a build that has nothing to do, found from file signatures alone (no
-    article read), or None when something may have changed."""
-    manifest, store = previous.manifest, previous.store
-    if (
-        manifest.format_version != FORMAT_VERSION
-        or manifest.vector_store != wanted_store
-        or manifest.source != str(Path(articles).resolve())
-    ):
-        return None
-    trusted = {path for path, (_, reason) in reuse.signatures.items() if reason is None}
-    # Every file the index holds articles from must be one whose signature is trusted: a file
-    # read with problems, or too fresh to trust, has none, and its removal would go unseen.
-    if not trusted or not store.source_paths() <= trusted:
-        return None
-    skipped = unchanged_files(articles, reuse, follow_symlinks=follow_symlinks)
-    if skipped is None:
-        return None
-    hashes = store.article_hashes()
-    if _corpus_hash(hashes, encoder) != manifest.corpus_hash:  # another chunking or model version
-        return None
-    counts = manifest.counts
-    logger.info("Index %s is up to date (no file changed)", index_dir)
-    return BuildReport(
-        index_dir=str(index_dir),
-        generation=previous.name,
-        up_to_date=True,
-        articles=counts.articles,
-        passages=counts.passages,
-        added=0,
-        changed=0,
-        removed=0,
-        unchanged=len(hashes),
-        embedded=0,
-        boilerplate=counts.boilerplate,
-        skipped=skipped,
-        reused_files=len(reuse.signatures) - sum(1 for _, reason in reuse.signatures.values() if reason),
-        undated=store.undated_count(),
-        syndicated=store.syndicated_count(),
-    )
 
 
 @dataclass(frozen=True)
@@ -374,17 +229,6 @@ class _Settings:
     started: float
     vector_store: str | None  # a normalised milvus:// URI, or None for FAISS
     compact: bool = False  # copy the live vectors into one new segment
-
-
-def _signature_label(name: str, manifest: Manifest) -> str:
-    """Names one published generation for the signature cache (names restart on a new index)."""
-    return f"{name}@{manifest.created}@{manifest.corpus_hash[:16]}"
-
-
-def _reuse_from(index_dir: Path, previous: Previous) -> Reuse:
-    store = previous.store
-    signatures = load_signatures(index_dir, _signature_label(previous.name, previous.manifest))
-    return Reuse(keys=store.file_keys(), signatures=signatures, articles=store.articles_from)
 
 
 def _diff(corpus: Corpus, old: dict[str, str]) -> dict[str, int]:
@@ -436,7 +280,7 @@ def _build(
         logger.info("Index %s is up to date", index_dir)
         syndicated = previous.store.syndicated_count() if previous else 0
         if live and previous:  # the same articles; their files may carry new timestamps (a checkout)
-            save_signatures(index_dir, _signature_label(live, previous.manifest), corpus.signatures)
+            save_signatures(index_dir, signature_label(live, previous.manifest), corpus.signatures)
         return replace(report, up_to_date=True, syndicated=syndicated, seconds=time.perf_counter() - started)
 
     copies = find_copies(
@@ -519,7 +363,7 @@ def _build(
         raise QAError(f"The build wrote no {missing_files}; this is a bug in article-qa.")
     (generation / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     publish(index_dir, generation)
-    save_signatures(index_dir, _signature_label(generation.name, manifest), corpus.signatures)
+    save_signatures(index_dir, signature_label(generation.name, manifest), corpus.signatures)
     tidy_index(index_dir)
     drop_replaced_collections(
         settings.vector_store, previous.manifest.vector_store if previous else None, generation.name

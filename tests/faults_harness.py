@@ -221,7 +221,7 @@ def install_hooks(hooks: _Hooks) -> None:
         return "prepare" if hooks.tidied == 1 else "tidy"
 
     hooks.wrap(qa.build, "tidy_index", tidy_phase)
-    hooks.wrap(qa.build, "_previous_store", "prepare")
+    hooks.wrap(qa.build, "previous_store", "prepare")
     hooks.wrap(qa.build, "read_corpus", "read")
     hooks.wrap(qa.build, "new_generation", "sqlite")
     hooks.wrap(qa.build, "_write_articles", "sqlite")

@@ -517,6 +517,20 @@ def test_the_vector_index_is_memory_mapped(articles: Path, fake_encoder: FakeEnc
         assert qa.ask("When did the harbour bridge reopen?").citations
 
 
+def _files_read(articles: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the article files read from now on (the list fills as they are read)."""
+    read: list[str] = []
+    original = Path.read_bytes
+
+    def spying(self: Path) -> bytes:
+        if self.resolve().is_relative_to(articles.resolve()):
+            read.append(self.name)
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", spying)
+    return read
+
+
 def test_a_no_change_rebuild_reads_no_file_when_every_signature_matches(
     articles: Path, fake_encoder: FakeEncoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -528,15 +542,7 @@ def test_a_no_change_rebuild_reads_no_file_when_every_signature_matches(
     first = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
     assert [s.path for s in first.skipped] == ["broken.txt"]
 
-    read: list[str] = []
-    original = Path.read_bytes
-
-    def spying(self: Path) -> bytes:
-        if self.resolve().is_relative_to(articles.resolve()):
-            read.append(self.name)
-        return original(self)
-
-    monkeypatch.setattr(Path, "read_bytes", spying)
+    read = _files_read(articles, monkeypatch)
     again = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
     assert read == []  # neither articles nor the skipped file were read: stat alone
     assert again.up_to_date and again.generation == first.generation
@@ -564,15 +570,7 @@ def test_a_file_changed_within_the_last_seconds_is_read_again(
     """A file edited in the same timestamp tick as the build could keep its size and mtime:
     its signature is not trusted until it has been still for a while (git's racy case)."""
     build_index(articles, "idx", encoder=fake_encoder, show_progress=False)  # files just written
-    read: list[str] = []
-    original = Path.read_bytes
-
-    def spying(self: Path) -> bytes:
-        if self.resolve().is_relative_to(articles.resolve()):
-            read.append(self.name)
-        return original(self)
-
-    monkeypatch.setattr(Path, "read_bytes", spying)
+    read = _files_read(articles, monkeypatch)
     assert build_index(articles, "idx", encoder=fake_encoder, show_progress=False).up_to_date
     assert len(read) == 4  # fresh files are read (and reused by content key)
 

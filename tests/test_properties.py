@@ -544,7 +544,9 @@ def test_damaged_pdfs_are_refused_with_a_reason(cut: int, flips: list[tuple[int,
     for position, value in flips:
         data[position % len(data)] = value
     del data[len(data) - cut % len(data) :]
-    for article in try_read(read_pdf, bytes(data), "damaged.pdf") or []:
+    articles = try_read(read_pdf, bytes(data), "damaged.pdf")  # None: refused with UnreadableFileError
+    assert articles is None or all(a.paragraphs for a in articles)
+    for article in articles or []:
         check_article(article)
 
 
