@@ -24,6 +24,17 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 HOST = "127.0.0.1"
+# Debian's Chromium, driven by Playwright in the browser tests (no browser download).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WAIT_MS = 60_000
 STARTUP_SECONDS = 120.0
 STOP_SECONDS = 10.0
 

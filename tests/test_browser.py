@@ -19,20 +19,10 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from tests.conftest import SEED
-from tests.servers import HOST, running_app
+from tests.servers import CHROMIUM, CHROMIUM_ARGS, HOST, WAIT_MS, running_app
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-WAIT_MS = 60_000
 # Screenshots of the main screens (README and docs/ use them): set QA_SCREENSHOTS=docs/screenshots.
 SCREENSHOTS = Path(os.environ.get("QA_SCREENSHOTS", "/tmp/qa-screenshots"))
 

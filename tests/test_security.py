@@ -42,16 +42,6 @@ from tests.servers import running_app
 
 GRADIO_FLOOR = (6, 16)
 CANARY_HOST = "127.0.0.2"  # loopback, but not where the app is served: only payloads name it
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-WAIT_MS = 60_000
 GUARD_LOG_VAR = "QA_TEST_NET_GUARD_LOG"
 
 
