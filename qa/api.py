@@ -19,9 +19,8 @@ from pathlib import Path
 from qa.embed import (
     BackgroundEncoder,
     Encoder,
-    SentenceTransformerEncoder,
-    default_encoder,
     encode_queries,
+    query_encoder,
 )
 from qa.errors import BadInputError, IndexCorruptError, QAError
 from qa.results import Answer, ArticleSummary, ArticleView, Citation, Hit, IndexInfo, ParagraphView
@@ -112,7 +111,7 @@ def _encoder_for(manifest: Manifest, index_dir: Path, background: bool = False) 
         )
 
     def load() -> Encoder:
-        return default_encoder() if model_path is None else SentenceTransformerEncoder(model_path)
+        return query_encoder(model_path)
 
     if background:
         return BackgroundEncoder(load, manifest.model.name, manifest.model.dim)

@@ -137,7 +137,10 @@ def fake_encoder() -> Any:
 def fake_model() -> Iterator[None]:
     """Make the CLI use the fake encoder where it would load the packaged model."""
     cls = _fake_encoder_class()
-    with mock.patch("qa.build.LazyDefaultEncoder", cls), mock.patch("qa.api.default_encoder", cls):
+    with (
+        mock.patch("qa.build.LazyDefaultEncoder", cls),
+        mock.patch("qa.api.query_encoder", lambda path=None: cls()),
+    ):
         yield
 
 

@@ -17,7 +17,7 @@ from tests.conftest import FakeEncoder
 def _fake_model(monkeypatch: pytest.MonkeyPatch) -> FakeEncoder:
     encoder = FakeEncoder()
     monkeypatch.setattr(qa.build, "LazyDefaultEncoder", lambda: encoder)
-    monkeypatch.setattr(qa.api, "default_encoder", lambda: encoder)
+    monkeypatch.setattr(qa.api, "query_encoder", lambda path=None: encoder)
     return encoder
 
 

@@ -238,10 +238,10 @@ def test_qa_ask_on_a_missing_or_damaged_index_fails_before_loading_the_model(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    def no_model() -> None:
+    def no_model(path: object = None) -> None:
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr(qa.api, "default_encoder", no_model)
+    monkeypatch.setattr(qa.api, "query_encoder", no_model)
     assert main(["ask", "Who won?", "--index", "nowhere"]) == 1
     assert "No index at 'nowhere'" in capsys.readouterr().err
     build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
@@ -309,7 +309,7 @@ def test_every_command_answers_bad_input_with_one_explained_line(
     _prepare_bad_inputs(tmp_path)
     build_index(articles, tmp_path / "built", encoder=fake_encoder, show_progress=False)
     monkeypatch.setattr(qa.build, "LazyDefaultEncoder", lambda: fake_encoder)
-    monkeypatch.setattr(qa.api, "default_encoder", lambda: fake_encoder)
+    monkeypatch.setattr(qa.api, "query_encoder", lambda path=None: fake_encoder)
     monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse battery\n"))
     try:
         code = main(_argv(template, articles, tmp_path))

@@ -1,0 +1,252 @@
+"""Question vectors without torch: the default model's forward pass in NumPy.
+
+Answering a question needs one forward pass of a 6-layer model over a few dozen tokens, but
+importing sentence-transformers (with torch and transformers) takes about 5 s before the first
+one: most of the web chat's start-up and of every ``qa ask`` (docs/BENCHMARKS.md). This module
+runs the same computation (the BERT encoder, mean pooling over the tokens, L2 normalisation) on
+the model's own safetensors weights with NumPy, which the process has loaded anyway; the
+tokenizer is the model's own ``tokenizer.json`` through ``tokenizers``.
+
+It only takes models it reproduces exactly: ``modules.json`` lists Transformer, Pooling (mean of
+the tokens only) and Normalize, ``config.json`` is a BERT with absolute positions and exact GELU,
+the weights are in ``model.safetensors``, and no default prompt is set. For anything else
+:func:`load_query_encoder` returns None and the caller loads sentence-transformers. Vectors agree
+with sentence-transformers' to about 1e-6 (tests/test_query_encoder.py). Indexes are still built
+with sentence-transformers: this encoder has no sentence vectors and no long-text windows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+logger = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+Array = npt.NDArray[np.float32]
+
+MODULES = (
+    "sentence_transformers.models.Transformer",
+    "sentence_transformers.models.Pooling",
+    "sentence_transformers.models.Normalize",
+)
+BATCH_SIZE = 32
+PAD_SCORE = -1e9  # added to the attention scores of padding: exp() of it is exactly 0
+
+
+@dataclass(frozen=True)
+class _Layer:
+    qkv: Array  # (hidden, 3 * hidden): query, key and value projections side by side
+    qkv_bias: Array
+    attention_out: Array
+    attention_out_bias: Array
+    attention_norm: tuple[Array, Array]
+    intermediate: Array
+    intermediate_bias: Array
+    out: Array
+    out_bias: Array
+    out_norm: tuple[Array, Array]
+
+
+def _read_json(path: Path) -> Any:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _supported(folder: Path) -> str | None:
+    """Why this encoder cannot reproduce the model in ``folder``, or None when it can."""
+    try:
+        modules = [m.get("type") for m in _read_json(folder / "modules.json")]
+        config = _read_json(folder / "config.json")
+        pooling = _read_json(folder / "1_Pooling" / "config.json")
+        st_config = _read_json(folder / "sentence_bert_config.json")
+        prompts_config = (
+            _read_json(folder / "config_sentence_transformers.json")
+            if (folder / "config_sentence_transformers.json").is_file()
+            else {}
+        )
+    except (OSError, ValueError, AttributeError, TypeError) as err:
+        return f"its configuration cannot be read ({err})"
+    if tuple(modules) != MODULES:
+        return f"its modules are {modules}"
+    if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu":
+        return "it is not a BERT with exact GELU"
+    if config.get("position_embedding_type", "absolute") != "absolute":
+        return "its positions are not absolute"
+    wanted = {"pooling_mode_mean_tokens": True}
+    others = {k: v for k, v in pooling.items() if k.startswith("pooling_mode_") and k not in wanted}
+    if not pooling.get("pooling_mode_mean_tokens") or any(others.values()):
+        return "its pooling is not the mean of the tokens"
+    if st_config.get("do_lower_case"):
+        return "it lowercases outside the tokenizer"
+    if prompts_config.get("default_prompt_name"):
+        return "it sets a default prompt"
+    if not (folder / "model.safetensors").is_file() or not (folder / "tokenizer.json").is_file():
+        return "it has no model.safetensors or tokenizer.json"
+    return None
+
+
+class NumpyQueryEncoder:
+    """The encoder part of a sentence-transformers BERT model, for questions, in NumPy."""
+
+    def __init__(self, folder: Path, name: str, path: str | None) -> None:
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        config = _read_json(folder / "config.json")
+        self._name = name
+        self.path = path
+        self._heads = int(config["num_attention_heads"])
+        self._eps = float(config.get("layer_norm_eps", 1e-12))
+        self._max_tokens = int(_read_json(folder / "sentence_bert_config.json").get("max_seq_length", 512))
+        self._max_tokens = min(self._max_tokens, int(config.get("max_position_embeddings", 512)))
+        prompts: dict[str, str] = {}
+        if (folder / "config_sentence_transformers.json").is_file():
+            prompts = _read_json(folder / "config_sentence_transformers.json").get("prompts") or {}
+        self.query_prompt = str(prompts.get("query", ""))
+        self.document_prompt = str(prompts.get("document", prompts.get("passage", "")))
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(self._max_tokens)
+        weights = {_short_name(k): v for k, v in load_file(str(folder / "model.safetensors")).items()}
+        self._word = weights["embeddings.word_embeddings.weight"]
+        self._position = weights["embeddings.position_embeddings.weight"]
+        self._token_type = weights["embeddings.token_type_embeddings.weight"][0]
+        self._embedding_norm = _norm(weights, "embeddings.LayerNorm")
+        self._layers = [
+            _layer(weights, f"encoder.layer.{i}") for i in range(int(config["num_hidden_layers"]))
+        ]
+        self._dim = int(self._word.shape[1])
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> Vectors:
+        return self._encode([self.document_prompt + t for t in texts])
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._encode([self.query_prompt + t for t in texts])
+
+    def _encode(self, texts: list[str]) -> Vectors:
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))  # little padding
+        for start in range(0, len(order), BATCH_SIZE):
+            batch = order[start : start + BATCH_SIZE]
+            out[batch] = self._forward([encodings[i].ids for i in batch])
+        return out
+
+    def _forward(self, token_ids: list[list[int]]) -> Array:
+        length = max(len(ids) for ids in token_ids)
+        ids = np.zeros((len(token_ids), length), dtype=np.int64)
+        mask = np.zeros((len(token_ids), length), dtype=np.float32)
+        for row, sequence in enumerate(token_ids):
+            ids[row, : len(sequence)] = sequence
+            mask[row, : len(sequence)] = 1.0
+        x = self._word[ids] + self._position[:length] + self._token_type
+        x = _layer_norm(x, self._embedding_norm, self._eps)
+        padding = ((1.0 - mask) * PAD_SCORE)[:, None, None, :]
+        for layer in self._layers:
+            x = self._block(x, layer, padding)
+        pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)[:, None]
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def _block(self, x: Array, layer: _Layer, padding: Array) -> Array:
+        batch, length, hidden = x.shape
+        heads, size = self._heads, hidden // self._heads
+        rows = x.reshape(batch * length, hidden)  # 2-D products go straight to BLAS
+        qkv = rows @ layer.qkv + layer.qkv_bias
+        q, k, v = (
+            np.ascontiguousarray(
+                qkv[:, i * hidden : (i + 1) * hidden]
+                .reshape(batch, length, heads, size)
+                .transpose(0, 2, 1, 3)
+            )
+            for i in range(3)
+        )
+        scores = q @ k.transpose(0, 1, 3, 2) / np.float32(math.sqrt(size)) + padding
+        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        context = (scores / scores.sum(axis=-1, keepdims=True)) @ v
+        context_rows = context.transpose(0, 2, 1, 3).reshape(batch * length, hidden)
+        attended = _layer_norm(
+            context_rows @ layer.attention_out + layer.attention_out_bias + rows,
+            layer.attention_norm,
+            self._eps,
+        )
+        inner = _gelu(attended @ layer.intermediate + layer.intermediate_bias)
+        out = _layer_norm(inner @ layer.out + layer.out_bias + attended, layer.out_norm, self._eps)
+        return out.reshape(batch, length, hidden)
+
+
+def _short_name(key: str) -> str:
+    """Weight names without a wrapper's prefix (``bert.``), as BertModel itself names them."""
+    for prefix in ("bert.", "model."):
+        if key.startswith(prefix):
+            return key[len(prefix) :]
+    return key
+
+
+def _norm(weights: dict[str, Array], prefix: str) -> tuple[Array, Array]:
+    return weights[f"{prefix}.weight"], weights[f"{prefix}.bias"]
+
+
+def _layer(weights: dict[str, Array], prefix: str) -> _Layer:
+    def linear(name: str) -> tuple[Array, Array]:  # stored (out, in); used as x @ W.T
+        return np.ascontiguousarray(weights[f"{prefix}.{name}.weight"].T), weights[f"{prefix}.{name}.bias"]
+
+    projections = [linear(f"attention.self.{part}") for part in ("query", "key", "value")]
+    attention_out, attention_out_bias = linear("attention.output.dense")
+    intermediate, intermediate_bias = linear("intermediate.dense")
+    out, out_bias = linear("output.dense")
+    return _Layer(
+        qkv=np.ascontiguousarray(np.concatenate([w for w, _ in projections], axis=1)),
+        qkv_bias=np.concatenate([b for _, b in projections]),
+        attention_out=attention_out,
+        attention_out_bias=attention_out_bias,
+        attention_norm=_norm(weights, f"{prefix}.attention.output.LayerNorm"),
+        intermediate=intermediate,
+        intermediate_bias=intermediate_bias,
+        out=out,
+        out_bias=out_bias,
+        out_norm=_norm(weights, f"{prefix}.output.LayerNorm"),
+    )
+
+
+def _layer_norm(x: Array, norm: tuple[Array, Array], eps: float) -> Array:
+    mean = x.mean(axis=-1, keepdims=True)
+    centred = x - mean
+    variance = (centred * centred).mean(axis=-1, keepdims=True)
+    return centred / np.sqrt(variance + np.float32(eps)) * norm[0] + norm[1]
+
+
+def _gelu(x: Array) -> Array:
+    from scipy.special import erf  # scipy is loaded already (bm25s); erf is BERT's exact GELU
+
+    return x * np.float32(0.5) * (np.float32(1.0) + erf(x / np.float32(math.sqrt(2.0))))
+
+
+def load_query_encoder(folder: Path, name: str, path: str | None) -> NumpyQueryEncoder | None:
+    """The NumPy encoder for the model in ``folder``, or None when it cannot reproduce it."""
+    reason = _supported(folder)
+    if reason is not None:
+        logger.info("Questions go through sentence-transformers for %s: %s", folder, reason)
+        return None
+    try:
+        return NumpyQueryEncoder(folder, name, path)
+    except Exception as err:  # damaged weights or tokenizer: sentence-transformers says what is wrong
+        logger.info("Questions go through sentence-transformers for %s: %s", folder, err)
+        return None
