@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import bm25s
 import numpy as np
 import pytest
@@ -58,3 +60,16 @@ def test_ids_out_of_order_are_sorted_with_their_texts() -> None:
     index = Bm25Index.build(["apples and pears", "boats on rivers"], np.array([9, 3], dtype=np.int64))
     assert index.match("boats").top(2).tolist() == [3]
     assert index.match("pears").top(2).tolist() == [9]
+
+
+def test_a_saved_index_opens_memory_mapped_and_scores_the_same(texts: list[str], tmp_path: Path) -> None:
+    ids = np.arange(7, 7 + len(texts), dtype=np.int64)
+    built = Bm25Index.build(texts, ids)
+    built.save(tmp_path / "bm25")
+    loaded = Bm25Index.load(tmp_path / "bm25", ids[::-1].copy())
+    # Opening reads no postings: they stay on disk until a question needs them.
+    assert all(isinstance(loaded._retriever.scores[k], np.memmap) for k in ("data", "indices", "indptr"))
+    query = "Denver Broncos defeated the Carolina Panthers"
+    assert np.array_equal(loaded.match(query).scores, built.match(query).scores)
+    assert loaded.match(query).top(5).tolist() == built.match(query).top(5).tolist()
+    assert loaded.coverage("Broncos zzzz") == built.coverage("Broncos zzzz")
