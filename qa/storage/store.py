@@ -225,10 +225,14 @@ class Store:
 
     def searchable_passage_ids(self) -> np.ndarray:
         """Ids of the passages in the search indexes (not boilerplate, not headings), in id order."""
-        rows = self.connection.execute(
-            "SELECT id FROM passages WHERE boilerplate IS NULL AND heading = 0 ORDER BY id"
-        ).fetchall()
-        return np.array([r[0] for r in rows], dtype=np.int64)
+        # One comma-separated text parsed in C: half the time of a Python tuple per row (a
+        # tenth of a second per 300,000 passages, on every open).
+        (text,) = self.connection.execute(
+            "SELECT group_concat(id) FROM passages WHERE boilerplate IS NULL AND heading = 0"
+        ).fetchone()
+        if not text:
+            return np.zeros(0, dtype=np.int64)
+        return np.sort(np.fromstring(text, dtype=np.int64, sep=","))
 
     def passages(self, ids: Sequence[int]) -> dict[int, PassageRow]:
         if not ids:
