@@ -27,9 +27,6 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# One BLAS thread per question: the server answers one question at a time, and OpenBLAS's
-# spinning helper threads only fight the request threads for the CPUs (measured in bench/app.py).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from qa import QA, QAError, build_index, configure_logging
 

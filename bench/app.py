@@ -394,7 +394,7 @@ def threads_setting() -> dict[str, Any]:
         "OMP_WAIT_POLICY_in_process": os.environ.get("OMP_WAIT_POLICY", ""),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", ""),
         "app_env_OMP_WAIT_POLICY": APP_ENV.get("OMP_WAIT_POLICY", "(unset: qa.embed sets PASSIVE)"),
-        "app_env_OPENBLAS_NUM_THREADS": APP_ENV.get("OPENBLAS_NUM_THREADS", "(unset: app.py sets 1)"),
+        "app_env_OPENBLAS_NUM_THREADS": APP_ENV.get("OPENBLAS_NUM_THREADS", "(unset: questions use 1)"),
     }
 
 

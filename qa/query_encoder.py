@@ -64,34 +64,64 @@ def _read_json(path: Path) -> Any:
 def _supported(folder: Path) -> str | None:
     """Why this encoder cannot reproduce the model in ``folder``, or None when it can."""
     try:
-        modules = [m.get("type") for m in _read_json(folder / "modules.json")]
-        config = _read_json(folder / "config.json")
-        pooling = _read_json(folder / "1_Pooling" / "config.json")
-        st_config = _read_json(folder / "sentence_bert_config.json")
-        prompts_config = (
-            _read_json(folder / "config_sentence_transformers.json")
-            if (folder / "config_sentence_transformers.json").is_file()
-            else {}
-        )
-    except (OSError, ValueError, AttributeError, TypeError) as err:
+        return _difference(folder)
+    except (OSError, ValueError, AttributeError, TypeError, KeyError, IndexError) as err:
         return f"its configuration cannot be read ({err})"
-    if tuple(modules) != MODULES:
-        return f"its modules are {modules}"
+
+
+def _difference(folder: Path) -> str | None:
+    """What sentence-transformers would do differently from this encoder (raises on odd files)."""
+    modules = _read_json(folder / "modules.json")
+    if tuple(m.get("type") for m in modules) != MODULES or modules[0].get("path", "") != "":
+        return f"its modules are {[m.get('type') for m in modules]}"
+    config = _read_json(folder / "config.json")
     if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu":
         return "it is not a BERT with exact GELU"
     if config.get("position_embedding_type", "absolute") != "absolute":
         return "its positions are not absolute"
-    wanted = {"pooling_mode_mean_tokens": True}
-    others = {k: v for k, v in pooling.items() if k.startswith("pooling_mode_") and k not in wanted}
-    if not pooling.get("pooling_mode_mean_tokens") or any(others.values()):
-        return "its pooling is not the mean of the tokens"
+    if config.get("is_decoder") or config.get("add_cross_attention"):
+        return "it is a decoder"
+    pooling = _read_json(folder / modules[1]["path"] / "config.json")
+    if "pooling_mode" in pooling:  # sentence-transformers 6 writes one mode by name
+        mean_only = pooling["pooling_mode"] == "mean"
+    else:
+        others = [
+            v for k, v in pooling.items() if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens"
+        ]
+        mean_only = bool(pooling.get("pooling_mode_mean_tokens")) and not any(others)
+    if not mean_only or pooling.get("include_prompt") is False:
+        return "its pooling is not the mean of every token"
+    st_config = _read_json(folder / "sentence_bert_config.json")
+    if set(st_config) - {"max_seq_length", "do_lower_case"} or not isinstance(
+        st_config.get("max_seq_length"), int
+    ):
+        return "its sentence_bert_config.json has settings this encoder does not apply"
     if st_config.get("do_lower_case"):
         return "it lowercases outside the tokenizer"
-    if prompts_config.get("default_prompt_name"):
+    prompts = folder / "config_sentence_transformers.json"
+    if prompts.is_file() and _read_json(prompts).get("default_prompt_name"):
         return "it sets a default prompt"
     if not (folder / "model.safetensors").is_file() or not (folder / "tokenizer.json").is_file():
         return "it has no model.safetensors or tokenizer.json"
-    return None
+    return _tokenizer_difference(folder)
+
+
+def _tokenizer_difference(folder: Path) -> str | None:
+    """transformers rebuilds a BERT tokenizer's normaliser from tokenizer_config.json: it must agree."""
+    normalizer = _read_json(folder / "tokenizer.json").get("normalizer") or {}
+    if normalizer.get("type") != "BertNormalizer":
+        return "its tokenizer does not normalise text as BERT does"
+    settings = folder / "tokenizer_config.json"
+    if not settings.is_file():
+        return None
+    tokenizer = _read_json(settings)
+    agreed = (
+        tokenizer.get("do_lower_case", normalizer.get("lowercase")) == normalizer.get("lowercase")
+        and tokenizer.get("strip_accents") == normalizer.get("strip_accents")
+        and tokenizer.get("tokenize_chinese_chars", True) == normalizer.get("handle_chinese_chars", True)
+        and tokenizer.get("truncation_side", "right") == "right"
+    )
+    return None if agreed else "its tokenizer_config.json changes how text is tokenised"
 
 
 class NumpyQueryEncoder:
@@ -99,14 +129,21 @@ class NumpyQueryEncoder:
 
     def __init__(self, folder: Path, name: str, path: str | None) -> None:
         from safetensors.numpy import load_file
+        from scipy.special import erf  # scipy is loaded already (bm25s); erf is BERT's exact GELU
+        from threadpoolctl import ThreadpoolController
         from tokenizers import Tokenizer
+
+        self._erf = erf
+        # One BLAS thread: a question's products are tiny, and OpenBLAS's spinning helper
+        # threads turned 7.5 ms into 320 ms when other work kept both cores busy.
+        self._blas = ThreadpoolController()
 
         config = _read_json(folder / "config.json")
         self._name = name
         self.path = path
         self._heads = int(config["num_attention_heads"])
         self._eps = float(config.get("layer_norm_eps", 1e-12))
-        self._max_tokens = int(_read_json(folder / "sentence_bert_config.json").get("max_seq_length", 512))
+        self._max_tokens = int(_read_json(folder / "sentence_bert_config.json")["max_seq_length"])
         self._max_tokens = min(self._max_tokens, int(config.get("max_position_embeddings", 512)))
         prompts: dict[str, str] = {}
         if (folder / "config_sentence_transformers.json").is_file():
@@ -116,7 +153,11 @@ class NumpyQueryEncoder:
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(self._max_tokens)
-        weights = {_short_name(k): v for k, v in load_file(str(folder / "model.safetensors")).items()}
+        # float32 whatever the file holds: the products below are float32, as torch's are.
+        weights = {
+            _short_name(k): v.astype(np.float32, copy=False)
+            for k, v in load_file(str(folder / "model.safetensors")).items()
+        }
         self._word = weights["embeddings.word_embeddings.weight"]
         self._position = weights["embeddings.position_embeddings.weight"]
         self._token_type = weights["embeddings.token_type_embeddings.weight"][0]
@@ -142,11 +183,14 @@ class NumpyQueryEncoder:
 
     def _encode(self, texts: list[str]) -> Vectors:
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
-        encodings = self._tokenizer.encode_batch(texts)
+        # One at a time: encode_batch would start tokenizers' thread pool, which then warns
+        # in (and is disabled for) any process this one forks.
+        encodings = [self._tokenizer.encode(text) for text in texts]
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))  # little padding
-        for start in range(0, len(order), BATCH_SIZE):
-            batch = order[start : start + BATCH_SIZE]
-            out[batch] = self._forward([encodings[i].ids for i in batch])
+        with self._blas.limit(limits=1, user_api="blas"):
+            for start in range(0, len(order), BATCH_SIZE):
+                batch = order[start : start + BATCH_SIZE]
+                out[batch] = self._forward([encodings[i].ids for i in batch])
         return out
 
     def _forward(self, token_ids: list[list[int]]) -> Array:
@@ -187,17 +231,15 @@ class NumpyQueryEncoder:
             layer.attention_norm,
             self._eps,
         )
-        inner = _gelu(attended @ layer.intermediate + layer.intermediate_bias)
+        inner = attended @ layer.intermediate + layer.intermediate_bias
+        inner = inner * np.float32(0.5) * (np.float32(1.0) + self._erf(inner / np.float32(math.sqrt(2.0))))
         out = _layer_norm(inner @ layer.out + layer.out_bias + attended, layer.out_norm, self._eps)
         return out.reshape(batch, length, hidden)
 
 
 def _short_name(key: str) -> str:
     """Weight names without a wrapper's prefix (``bert.``), as BertModel itself names them."""
-    for prefix in ("bert.", "model."):
-        if key.startswith(prefix):
-            return key[len(prefix) :]
-    return key
+    return key.removeprefix("bert.")
 
 
 def _norm(weights: dict[str, Array], prefix: str) -> tuple[Array, Array]:
@@ -231,12 +273,6 @@ def _layer_norm(x: Array, norm: tuple[Array, Array], eps: float) -> Array:
     centred = x - mean
     variance = (centred * centred).mean(axis=-1, keepdims=True)
     return centred / np.sqrt(variance + np.float32(eps)) * norm[0] + norm[1]
-
-
-def _gelu(x: Array) -> Array:
-    from scipy.special import erf  # scipy is loaded already (bm25s); erf is BERT's exact GELU
-
-    return x * np.float32(0.5) * (np.float32(1.0) + erf(x / np.float32(math.sqrt(2.0))))
 
 
 def load_query_encoder(folder: Path, name: str, path: str | None) -> NumpyQueryEncoder | None:

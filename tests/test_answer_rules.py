@@ -19,7 +19,13 @@ from qa.terms import default_analyzer
         ("When did the harbour bridge reopen?", AnswerKind.DATE),
         ("What year was the treaty signed?", AnswerKind.DATE),
         ("How many civilians are still in the town?", AnswerKind.NUMBER),
-        ("How much did the repairs cost?", AnswerKind.NUMBER),
+        ("How much did the repairs cost?", AnswerKind.MONEY),
+        ("What is the price tag of the project?", AnswerKind.MONEY),
+        ("How much rain fell overnight?", AnswerKind.NUMBER),
+        ("What years did the original Doctor Who series run?", AnswerKind.DATE),  # plural; "Who" is a title
+        ("Which months were the driest?", AnswerKind.DATE),
+        ("What did Doctor Who fight in the first episode?", None),
+        ("who is the new coach?", AnswerKind.PERSON),
         ("What percentage of voters turned out?", AnswerKind.NUMBER),
         ("Where is the new plant being built?", AnswerKind.PLACE),
         ("In which city did the summit take place?", AnswerKind.PLACE),
@@ -39,6 +45,18 @@ def test_expected_kind(question: str, kind: AnswerKind | None) -> None:
         ("About 4,000 civilians remain in the town.", "How many civilians remain in Bakhmut?", True),
         ("Super Bowl 50 was played in California.", "How many people watched Super Bowl 50?", False),
         ("Twelve new hives were counted.", "How many hives are in the park?", True),
+        # A year or a day of the month is a date, not a count.
+        ("The storm hit on May 21, 2013.", "How many homes did the storm destroy?", False),
+        ("In 2013 about 2,000 residents left.", "How many residents left?", True),
+        # A sum of money needs a currency, not just any figure.
+        (
+            "On May 21, 2013, owners awarded the game to Levi's Stadium.",
+            "How much did Levi's Stadium cost?",
+            False,
+        ),
+        ("The $1.2 billion stadium opened in 2014.", "How much did Levi's Stadium cost?", True),
+        ("Repairs came to 40 million euros.", "How much did the repairs cost?", True),
+        ("Repairs took 40 days.", "How much did the repairs cost?", False),
         # Dates and times.
         ("The bridge reopened on Friday after repairs.", "When did the bridge reopen?", True),
         ("The bridge reopened after repairs.", "When did the bridge reopen?", False),

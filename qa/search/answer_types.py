@@ -1,7 +1,8 @@
 """What kind of answer a question asks for, and whether a sentence holds one.
 
 Rules a person can read and test, no model: "who" wants a name, "when" a date or time, "how
-many/much" a number or amount, "where" a place, "why" a reason. A sentence *holds* an answer
+many/much" a number or amount ("how much did it cost" a sum of money: a figure with a currency;
+a year is a date, never a count), "where" a place, "why" a reason. A sentence *holds* an answer
 of that kind only when the name, date or number is not already in the question: a lede that
 repeats the question's own names restates it, it does not answer it.
 """
@@ -17,12 +18,23 @@ class AnswerKind(enum.Enum):
     PERSON = "person or organisation"
     DATE = "date or time"
     NUMBER = "number or amount"
+    MONEY = "sum of money"
     PLACE = "place"
     REASON = "reason"
     NAME = "name or term"
 
 
 _KIND_RULES: list[tuple[AnswerKind, re.Pattern[str]]] = [
+    (
+        AnswerKind.MONEY,
+        re.compile(
+            r"\bhow much\b.*\b(?:cost|costs|costing|pay|paid|pays|spend|spent|spends|worth|charge|"
+            r"charged|earn|earned|raise|raised|sell|sold|owe|owed|fined|invest|invested|budget|"
+            r"money|fund|funding|compensation)\b|\bhow much money\b|"
+            r"\bwhat(?: \w+){0,2} (?:price|cost|fee|fine|salary|budget)\b",
+            re.I,
+        ),
+    ),
     (
         AnswerKind.NUMBER,
         re.compile(
@@ -36,8 +48,9 @@ _KIND_RULES: list[tuple[AnswerKind, re.Pattern[str]]] = [
     (
         AnswerKind.DATE,
         re.compile(
-            r"\bwhen\b|\bwhat (?:year|date|day|month|time|decade|century|season|hour)\b|"
-            r"\bwhich (?:year|date|day|month|decade|century|season)\b|\bhow long ago\b|\bby when\b",
+            r"\bwhen\b|\bwhat (?:years?|dates?|days?|months?|times?|decades?|century|centuries|seasons?|hours?)\b|"
+            r"\bwhich (?:years?|dates?|days?|months?|decades?|century|centuries|seasons?)\b|\bhow long ago\b|"
+            r"\bby when\b",
             re.I,
         ),
     ),
@@ -53,7 +66,8 @@ _KIND_RULES: list[tuple[AnswerKind, re.Pattern[str]]] = [
     (
         AnswerKind.PERSON,
         re.compile(
-            r"\bwho(?:m|se)?\b|\b(?:what|which)(?: [\w.'-]+){0,2}? (?:person|people|company|companies|firm|"
+            r"^\W*who(?:m|se)?\b|(?-i:\bwho(?:m|se)?\b)|"  # "Who" inside a question is a name: Doctor Who
+            r"\b(?:what|which)(?: [\w.'-]+){0,2}? (?:person|people|company|companies|firm|"
             r"organi[sz]ation|team|group|agency|party|official|minister|president|leader|player|coach|"
             r"club|ministry|court|body|institute|university|network|brand|band|regulator|authority|"
             r"union|department|bank|carrier|airline|manufacturer|maker|insurer|charity|council|"
@@ -97,6 +111,23 @@ _NUMBER_WORDS = (
     r"half|third|quarter|double|twice|triple"
 )
 _NUMBER = re.compile(rf"[$€£¥]?\d[\d,.]*%?|[$€£¥]|\bpercent\b|\b(?:{_NUMBER_WORDS})\b", re.I)
+_CURRENCIES = (
+    r"dollars?|euros?|pounds?|sterling|yen|yuan|renminbi|rupees?|roubles?|rubles?|francs?|pesos?|"
+    r"won|lira|kronor|krona|kroner|rand|reais|real|dinars?|dirhams?|riyals?|shekels?|cents?|pence|"
+    r"usd|eur|gbp|jpy|cny|chf|inr"
+)
+# Money: a currency sign or code next to a figure, or a figure with a currency word.
+_MONEY = re.compile(
+    rf"[$€£¥₹₽]\s?\d[\d,.]*(?:\s?(?:million|billion|trillion|bn|m|k))?|"
+    rf"\b\d[\d,.]*\s?(?:million|billion|trillion|bn|m|k)?\s?(?:{_CURRENCIES})\b|"
+    rf"\b(?:{_CURRENCIES})\s?\d[\d,.]*",
+    re.I,
+)
+# Numbers that belong to a date: a year (1000-2099 alone) or the day next to a month's name.
+_DATE_NUMBERS = re.compile(
+    rf"(?<![\d,.$€£¥])\b(?:1\d|20)\d\d\b(?![\d,.]\d)|\b(?:{_MONTHS})\s+\d{{1,2}}\b|\b\d{{1,2}}\s+(?:{_MONTHS})(?=\W)",
+    re.I,
+)
 _REASON = re.compile(
     r"\b(?:because|due to|as a result|owing to|so that|in order to|thanks to|citing|amid|"
     r"after|since|caused by|led to|blamed|reason|aimed at|to (?:protect|avoid|prevent|help|reduce|"
@@ -142,8 +173,11 @@ def holds_kind(sentence: str, kind: AnswerKind | None, question: str) -> bool:
         return False
     sentence = _DATELINE.sub("", sentence, count=1)
     question_words = _words(question)
+    if kind is AnswerKind.MONEY:
+        return _outside_question(_MONEY.findall(sentence), question_words)
     if kind is AnswerKind.NUMBER:
-        return _outside_question(_NUMBER.findall(sentence), question_words)
+        # A year or a day of the month is a date, not a count: "How many..." is not answered by it.
+        return _outside_question(_NUMBER.findall(_DATE_NUMBERS.sub(" ", sentence)), question_words)
     if kind is AnswerKind.DATE:
         return _outside_question(_DATE.findall(sentence), question_words)
     if kind is AnswerKind.REASON:
