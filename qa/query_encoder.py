@@ -9,7 +9,8 @@ tokenizer is the model's own ``tokenizer.json`` through ``tokenizers``.
 
 It only takes models it reproduces exactly: ``modules.json`` lists Transformer, Pooling (mean of
 the tokens only) and Normalize, ``config.json`` is a BERT with absolute positions and exact GELU,
-the weights are in ``model.safetensors``, and no default prompt is set. For anything else
+the weights are in ``model.safetensors``, no default prompt is set, and ``tokenizer_config.json``
+(which transformers rebuilds the normaliser from) agrees with ``tokenizer.json``. For anything else
 :func:`load_query_encoder` returns None and the caller loads sentence-transformers. Vectors agree
 with sentence-transformers' to about 1e-6 (tests/test_query_encoder.py). Indexes are still built
 with sentence-transformers: this encoder has no sentence vectors and no long-text windows.
