@@ -470,7 +470,7 @@ def test_reused_files_keep_their_own_flags_and_rule_3_is_worked_out_again(
         assert rebuilt.article("story0.txt").paragraphs[2].boilerplate == "appeal to readers"
 
 
-def test_sentence_vectors_are_stored_at_half_precision_and_paragraph_vectors_exactly(
+def test_sentence_vectors_are_stored_as_int8_and_paragraph_vectors_exactly(
     articles: Path, fake_encoder: FakeEncoder
 ) -> None:
     import sqlite3
@@ -485,7 +485,7 @@ def test_sentence_vectors_are_stored_at_half_precision_and_paragraph_vectors_exa
     sentences = {k: b for k, b in rows.items() if ":" in k}
     paragraphs = {k: b for k, b in rows.items() if ":" not in k}
     assert sentences and paragraphs
-    assert {len(b) for b in sentences.values()} == {2 * fake_encoder.dim + 1}
+    assert {len(b) for b in sentences.values()} == {fake_encoder.dim + 5}  # tag, scale, one byte each
     assert {len(b) for b in paragraphs.values()} == {4 * fake_encoder.dim}
     store = Store(generation / "qa.sqlite", [segment])
     try:
@@ -499,13 +499,18 @@ def test_sentence_vectors_are_stored_at_half_precision_and_paragraph_vectors_exa
         for row, pid in enumerate(ids):  # the FAISS vector and the stored one are the same float32
             text = rows_by_id[int(pid)].text
             np.testing.assert_array_equal(read[text_hash(text)], exact[row])
-    for key in sentences:  # half precision is within 1e-3 of the unit vector it stands for
-        assert read[key].dtype == np.float32 and abs(float(np.linalg.norm(read[key])) - 1) < 1e-3
-    # Blobs written before sentence vectors were halved (plain float32) still read back.
-    from qa.storage.vectors_codec import decode_vector
+    for key in sentences:  # int8 with a scale is within 1e-2 of the unit vector it stands for
+        assert read[key].dtype == np.float32 and abs(float(np.linalg.norm(read[key])) - 1) < 1e-2
+    # Blobs of earlier versions (plain float32; float16 behind tag 1) still read back.
+    from qa.storage.vectors_codec import decode_vector, encode_vector
 
     legacy = np.arange(4, dtype="<f4")
     np.testing.assert_array_equal(decode_vector(legacy.tobytes()), legacy)
+    np.testing.assert_array_equal(decode_vector(b"\x01" + legacy.astype("<f2").tobytes()), legacy)
+    unit = np.linspace(-1, 1, 384, dtype=np.float32)
+    unit /= np.linalg.norm(unit)
+    assert float(decode_vector(encode_vector("k:0:9", unit)) @ unit) > 0.9995
+    assert not decode_vector(encode_vector("k:0:9", np.zeros(384, dtype=np.float32))).any()
 
 
 def test_the_vector_index_is_memory_mapped(articles: Path, fake_encoder: FakeEncoder) -> None:
