@@ -29,7 +29,7 @@ from qa.search.answerer import assemble
 from qa.search.conversation import Chat
 from qa.search.ranking import Evidence, Ranker, Ranking
 from qa.search.retriever import Query, Retriever
-from qa.search.scope import Ids, PublicationIndex, Scope
+from qa.search.scope import Ids, PublicationIndex, Scope, newest_moment
 from qa.search.sentences import analyse_question
 from qa.storage.generation import Generation, describe, open_generation, read_checked_manifest
 from qa.storage.generations import CURRENT, current_name, read_pointer
@@ -159,6 +159,7 @@ class QA:
         self._retriever = Retriever(generation.vectors, generation.lexical)
         self._ranker = Ranker(generation.store, default_analyzer())
         self._publications: PublicationIndex | None = None  # loaded on the first scoped question
+        self._newest_publication: float | None = None  # NaN when no article is dated
         known = abstain_threshold(generation.manifest.model)
         if self._abstain_override is not None:
             self.abstain_below = self._abstain_override
@@ -314,6 +315,13 @@ class QA:
 
     def _allowed(self, scope: Scope) -> Ids | None:
         """The passage ids ``scope`` admits (None: all), from publication data read once per generation."""
+        if not scope.filters and self._publications is None:
+            # The usual question (no filters, nothing published after it is asked) needs only the
+            # newest publication date: a few distinct values, not a row per passage (~2 s at 10^6).
+            if self._newest_publication is None:
+                self._newest_publication = newest_moment(self._generation.store.publication_dates())
+            if not self._newest_publication > scope.as_of.timestamp():
+                return None
         if self._publications is None:
             self._publications = PublicationIndex.from_rows(self._generation.store.publication_rows())
         return self._publications.allowed(scope)

@@ -133,6 +133,18 @@ def test_nothing_published_after_as_of_is_cited(qa: QA) -> None:
     assert week2.citations[0].article_id == "wire/week2.md" and not week2.text.startswith("As of")
 
 
+def test_a_question_asked_now_reads_only_the_newest_date(qa: QA, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-passage publication rows (~2 s at 10^6) are read only when a scope can exclude something."""
+    store = qa._generation.store
+    reads: list[str] = []
+    rows = store.publication_rows
+    monkeypatch.setattr(store, "publication_rows", lambda: reads.append("rows") or rows())
+    assert qa.search("Storm Oriana people died", 10)  # now: nothing was published later
+    assert reads == []
+    early = qa.search("Storm Oriana people died", 10, as_of="2026-01-22")  # week2 and week5 are later
+    assert reads == ["rows"] and {h.article_id for h in early} <= {"wire/week1.md", "undated.txt"}
+
+
 def test_the_recency_prior_only_for_questions_about_the_present(qa: QA) -> None:
     present = qa.search("How many people have died so far in Storm Oriana?", 3)
     assert [h.article_id for h in present] == ["wire/week5.md", "wire/week2.md", "wire/week1.md"]

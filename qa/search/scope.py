@@ -184,3 +184,9 @@ class PublicationIndex:  # not slotted: `latest` is cached on the instance
         """The newest publication moment (NaN when nothing is dated)."""
         dated = self.moments[~np.isnan(self.moments)]
         return float(dated.max()) if len(dated) else math.nan
+
+
+def newest_moment(published: Iterable[str | None]) -> float:
+    """The newest of some ISO 8601 publication dates, in seconds since the epoch (NaN: none)."""
+    moments = [m for p in published if (m := moment_of(p)) is not None]
+    return max(moments) if moments else math.nan

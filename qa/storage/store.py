@@ -288,6 +288,11 @@ class Store:
             "JOIN articles a ON a.row = p.article_row WHERE p.boilerplate IS NULL AND p.heading = 0"
         ).fetchall()
 
+    def publication_dates(self) -> list[str]:
+        """Every distinct publication date of the articles (ISO 8601 text)."""
+        rows = self.connection.execute("SELECT DISTINCT published FROM articles WHERE published IS NOT NULL")
+        return [r[0] for r in rows]
+
     def article_list(self) -> list[tuple[str, str, str | None, str | None, int]]:
         """(article id, title, url, published, paragraphs) of every article, in index order."""
         return self.connection.execute(
