@@ -138,7 +138,12 @@ def test_a_question_asked_now_reads_only_the_newest_date(qa: QA, monkeypatch: py
     store = qa._generation.store
     reads: list[str] = []
     rows = store.publication_rows
-    monkeypatch.setattr(store, "publication_rows", lambda: reads.append("rows") or rows())
+
+    def spying() -> list[tuple[int, str | None, str, str, str | None]]:
+        reads.append("rows")
+        return rows()
+
+    monkeypatch.setattr(store, "publication_rows", spying)
     assert qa.search("Storm Oriana people died", 10)  # now: nothing was published later
     assert reads == []
     early = qa.search("Storm Oriana people died", 10, as_of="2026-01-22")  # week2 and week5 are later
