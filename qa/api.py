@@ -316,8 +316,7 @@ class QA:
     def _allowed(self, scope: Scope) -> Ids | None:
         """The passage ids ``scope`` admits (None: all), from publication data read once per generation."""
         if not scope.filters and self._publications is None:
-            # The usual question (no filters, nothing published after it is asked) needs only the
-            # newest publication date: a few distinct values, not a row per passage (~2 s at 10^6).
+            # Usually nothing is newer than the question: the distinct dates say so (~2 s less at 10^6).
             if self._newest_publication is None:
                 self._newest_publication = newest_moment(self._generation.store.publication_dates())
             if not self._newest_publication > scope.as_of.timestamp():
