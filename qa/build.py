@@ -297,7 +297,10 @@ def _build(
         writer.add_files(corpus.files)
         cache = previous.store if previous and not force else None
         live_vectors = sum(1 + len(p.sentences) for p in {p.key: p for _, p in searchable}.values())
-        compact = should_compact(inherited, live_vectors, settings.compact, legacy=cache is not None)
+        upgrade = (
+            previous is not None and cache is not None and previous.manifest.format_version < FORMAT_VERSION
+        )
+        compact = should_compact(inherited, live_vectors, settings.compact, upgrade)
         matrix = RowFile(generation / ROWS_NAME, len(searchable), encoder.dim)
         try:
             embedded, encode_seconds = embed_into(
@@ -406,8 +409,6 @@ def _write_articles(
             pid = writer.add_passage(key, article_row, p, passage.key, section)
             if p.heading:
                 section = text
-            writer.add_sentences(
-                (pid, s, e, key) for (s, e), key in zip(sentences, passage.vector_keys[1:], strict=True)
-            )
+            writer.add_sentences((pid, s, e) for s, e in sentences)
             rows.append((pid, passage))
     return rows

@@ -20,6 +20,7 @@ from qa.storage.generation import FAISS_NAME, SQLITE_NAME
 from qa.storage.milvus_index import MilvusIndex, drop_stale_collections, parse_vector_store
 from qa.storage.segments import SegmentWriter
 from qa.storage.store import Store
+from qa.storage.vectors_codec import as_stored
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,8 @@ def embed_into(
             rows += rows_of[key]
             own += [vectors[key]] * len(rows_of[key])
         if rows:
-            matrix.put(np.array(rows, dtype=np.int64), np.stack(own))
+            # As a segment gives them back (int8): every build path puts the same bits in FAISS.
+            matrix.put(np.array(rows, dtype=np.int64), as_stored(np.stack(own)))
 
     missing: list[Passage] = []
     with tqdm(total=len(unique), desc="Embedding", unit="passage", disable=not show or not unique) as bar:

@@ -18,7 +18,6 @@ from qa.errors import (
     IndexMismatchError,
     IndexNotFoundError,
 )
-from qa.ingest.article import text_hash
 from qa.storage.faiss_index import HNSW_EF_SEARCH, FaissIndex
 from qa.storage.generations import build_lock, current_name, generations
 from qa.storage.manifest import FORMAT_VERSION, read_manifest
@@ -230,7 +229,7 @@ def test_index_with_another_schema_is_a_mismatch(articles: Path, fake_encoder: F
     build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
     generation = Path("idx/gen-000001")
     with sqlite3.connect(generation / "qa.sqlite") as db:
-        db.execute("ALTER TABLE sentences RENAME COLUMN vector_key TO text_hash")
+        db.execute("ALTER TABLE sentences RENAME COLUMN start TO first")
     db.close()
     manifest = json.loads((generation / "manifest.json").read_text())
     manifest["files"] = {  # as an older version would have written it
@@ -470,47 +469,66 @@ def test_reused_files_keep_their_own_flags_and_rule_3_is_worked_out_again(
         assert rebuilt.article("story0.txt").paragraphs[2].boilerplate == "appeal to readers"
 
 
-def test_sentence_vectors_are_stored_as_int8_and_paragraph_vectors_exactly(
+def test_a_segment_keeps_one_int8_record_per_paragraph_and_faiss_gets_those_vectors(
     articles: Path, fake_encoder: FakeEncoder
 ) -> None:
     import sqlite3
 
     from qa.storage.store import Store
+    from qa.storage.vectors_codec import as_stored, decode_record, decode_vector, encode_record
 
     build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
     generation = next(Path("idx").glob("gen-*"))
     segment = Path("idx/segments") / f"{generation.name}.sqlite"
     with sqlite3.connect(segment) as connection:
-        rows = dict(connection.execute("SELECT key, vector FROM vectors").fetchall())
-    sentences = {k: b for k, b in rows.items() if ":" in k}
-    paragraphs = {k: b for k, b in rows.items() if ":" not in k}
-    assert sentences and paragraphs
-    assert {len(b) for b in sentences.values()} == {fake_encoder.dim + 5}  # tag, scale, one byte each
-    assert {len(b) for b in paragraphs.values()} == {4 * fake_encoder.dim}
-    store = Store(generation / "qa.sqlite", [segment])
-    try:
-        read = store.vectors(rows)
-    finally:
-        store.close()
+        records = {
+            bytes(d).hex(): bytes(r) for d, r in connection.execute("SELECT digest, record FROM paragraphs")
+        }
+    connection.close()
+    dim = fake_encoder.dim
     with QA.open("idx", encoder=fake_encoder) as qa:
-        ids = qa._generation.store.searchable_passage_ids()[:3]
-        rows_by_id = qa._generation.store.passages(ids.tolist())
-        exact = qa._generation.vectors.vectors_for(ids)
-        for row, pid in enumerate(ids):  # the FAISS vector and the stored one are the same float32
-            text = rows_by_id[int(pid)].text
-            np.testing.assert_array_equal(read[text_hash(text)], exact[row])
-    for key in sentences:  # int8 with a scale is within 1e-2 of the unit vector it stands for
-        assert read[key].dtype == np.float32 and abs(float(np.linalg.norm(read[key])) - 1) < 1e-2
-    # Blobs of earlier versions (plain float32; float16 behind tag 1) still read back.
-    from qa.storage.vectors_codec import decode_vector, encode_vector
-
+        store = qa._generation.store
+        ids = store.searchable_passage_ids()
+        rows = store.passages(ids.tolist())
+        sentences = store.sentences(ids.tolist())
+        assert set(records) == {row.text_hash for row in rows.values()}  # one record per distinct text
+        for pid, row in rows.items():
+            record = records[row.text_hash]
+            spans, vectors = decode_record(record)
+            # tag and count, a span and a scale per sentence, a scale and one byte per value each
+            assert len(record) == 3 + 8 * len(spans) + 4 * (len(spans) + 1) + dim * (len(spans) + 1)
+            assert [f"{row.text_hash}:{s}:{e}" for s, e in spans] == [s.vector_key for s in sentences[pid]]
+            # FAISS holds exactly what the segment gives back
+            np.testing.assert_array_equal(vectors[0], qa._generation.vectors.vectors_for(np.array([pid]))[0])
+            for vector in vectors:  # int8 with a scale stays within 1e-2 of the unit vector
+                assert vector.dtype == np.float32 and abs(float(np.linalg.norm(vector)) - 1) < 1e-2
+    read = Store(generation / "qa.sqlite", [segment])
+    try:
+        some = next(iter(rows.values()))
+        keys = [some.text_hash, *(s.vector_key for s in sentences[some.id])]
+        assert set(read.vectors(keys)) >= set(keys)
+        assert read.vectors(["not-a-hash", "0" * 64]) == {}
+    finally:
+        read.close()
+    # Encoding what was decoded gives the same bytes (a compaction copies vectors bit for bit),
+    # and a cosine moves by less than 2e-3.
+    unit = np.random.default_rng(1).normal(size=(50, 384)).astype(np.float32)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    stored = as_stored(unit)
+    np.testing.assert_array_equal(as_stored(stored), stored)
+    assert np.abs((stored * unit).sum(axis=1) - 1).max() < 2e-3
+    spans = [(0, 4), (5, 9)]
+    assert decode_record(encode_record(spans, unit[:3]))[0] == spans
+    np.testing.assert_array_equal(decode_record(encode_record(spans, stored[:3]))[1], stored[:3])
+    assert not as_stored(np.zeros((2, 384), dtype=np.float32)).any()
+    with pytest.raises(ValueError):
+        encode_record(spans, unit[:2])
+    # Rows of format-4 segments (plain float32; float16 behind tag 1; int8 behind tag 2) read back.
     legacy = np.arange(4, dtype="<f4")
     np.testing.assert_array_equal(decode_vector(legacy.tobytes()), legacy)
     np.testing.assert_array_equal(decode_vector(b"\x01" + legacy.astype("<f2").tobytes()), legacy)
-    unit = np.linspace(-1, 1, 384, dtype=np.float32)
-    unit /= np.linalg.norm(unit)
-    assert float(decode_vector(encode_vector("k:0:9", unit)) @ unit) > 0.9995
-    assert not decode_vector(encode_vector("k:0:9", np.zeros(384, dtype=np.float32))).any()
+    int8 = b"\x02" + np.float32(0.5).tobytes() + np.array([2, -4, 0, 6], dtype=np.int8).tobytes()
+    np.testing.assert_array_equal(decode_vector(int8), [1.0, -2.0, 0.0, 3.0])
 
 
 def test_the_vector_index_is_memory_mapped(articles: Path, fake_encoder: FakeEncoder) -> None:

@@ -151,29 +151,64 @@ def test_a_damaged_segment_is_caught_at_open_and_by_verify(articles: Path, fake_
         assert qa.ask("When did the harbour bridge reopen?").citations
 
 
-def test_an_index_of_the_previous_format_lends_its_vectors_to_the_rebuild(
-    articles: Path, fake_encoder: FakeEncoder
+def _vector_rows(segment: Path) -> list[tuple[str, bytes]]:
+    """A segment's vectors as format 3 and 4 stored them: one float32 row per vector under its
+    text key ("<paragraph hash>" or "<paragraph hash>:<start>:<end>")."""
+    from qa.storage.vectors_codec import decode_record
+
+    rows = []
+    with sqlite3.connect(segment) as connection:
+        for digest, record in connection.execute("SELECT digest, record FROM paragraphs"):
+            spans, vectors = decode_record(record)
+            keys = [bytes(digest).hex(), *(f"{bytes(digest).hex()}:{s}:{e}" for s, e in spans)]
+            rows += [(key, vector.astype("<f4").tobytes()) for key, vector in zip(keys, vectors, strict=True)]
+    connection.close()
+    return rows
+
+
+@pytest.mark.parametrize("version", [3, 4])
+def test_an_index_of_an_earlier_format_lends_its_vectors_to_the_rebuild(
+    articles: Path, fake_encoder: FakeEncoder, version: int
 ) -> None:
-    """Format 3 kept vectors inside qa.sqlite: a rebuild reuses them instead of re-embedding."""
+    """Format 3 kept vectors inside qa.sqlite, format 4 a segment row per vector: a rebuild
+    reuses them instead of re-embedding, copies them into one segment of today's layout, and
+    gives the vector index the same bits as a build from scratch."""
+    build_index(articles, "fresh", encoder=fake_encoder, show_progress=False)
     build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
     generation = Path("idx") / str(current_name(Path("idx")))
     (segment,) = SEGMENTS.iterdir()
-    with sqlite3.connect(generation / "qa.sqlite") as connection:
-        connection.execute("ATTACH DATABASE ? AS segment", (str(segment),))
-        connection.execute("INSERT INTO vectors SELECT key, vector FROM segment.vectors")
-    segment.unlink()
+    rows = _vector_rows(segment)
     manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
-    manifest["format_version"] = 3
-    del manifest["vector_segments"]
-    size = (generation / "qa.sqlite").stat().st_size
-    manifest["files"]["qa.sqlite"] = {"sha256": _sha256(generation / "qa.sqlite"), "size": size}
+    manifest["format_version"] = version
+    if version == 3:
+        with sqlite3.connect(generation / "qa.sqlite") as connection:
+            connection.executemany("INSERT INTO vectors (key, vector) VALUES (?, ?)", rows)
+        connection.close()
+        segment.unlink()
+        del manifest["vector_segments"]
+        size = (generation / "qa.sqlite").stat().st_size
+        manifest["files"]["qa.sqlite"] = {"sha256": _sha256(generation / "qa.sqlite"), "size": size}
+    else:
+        segment.unlink()
+        with sqlite3.connect(segment) as connection:
+            connection.execute("CREATE TABLE vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+            connection.executemany("INSERT INTO vectors (key, vector) VALUES (?, ?)", rows)
+        connection.close()
+        entry = manifest["vector_segments"][segment.name]
+        entry.update(sha256=_sha256(segment), size=segment.stat().st_size)
+        entry.pop("fingerprint", None)
     (generation / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     report = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
     assert report.embedded == 0 and not report.up_to_date
-    assert list(_listed()) == [f"{report.generation}.sqlite"]
-    with QA.open("idx", encoder=fake_encoder) as qa:
-        assert qa.info().format_version == 4
+    assert _listed() == {f"{report.generation}.sqlite": len(rows)}
+    with QA.open("idx", encoder=fake_encoder) as qa, QA.open("fresh", encoder=fake_encoder) as fresh:
+        assert qa.info().format_version == 5
         assert qa.ask("When did the harbour bridge reopen?").citations
+        ids = qa._generation.store.searchable_passage_ids()
+        np.testing.assert_array_equal(ids, fresh._generation.store.searchable_passage_ids())
+        np.testing.assert_array_equal(
+            qa._generation.vectors.vectors_for(ids), fresh._generation.vectors.vectors_for(ids)
+        )
 
 
 def _sha256(path: Path) -> str:

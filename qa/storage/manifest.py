@@ -16,9 +16,9 @@ from qa.errors import IndexCorruptError, IndexMismatchError
 
 # 3: stable passage keys, headings and sections, windows for long paragraphs, typed model record.
 # 4: vectors in shared segments (qa.storage.segments), listed in the manifest.
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 # Generations a build can reuse vectors from (format 3 kept them in its own qa.sqlite).
-REUSABLE_VERSIONS = (3, 4)
+REUSABLE_VERSIONS = (3, 4, 5)
 MANIFEST_NAME = "manifest.json"
 SEGMENTS_DIR = "segments"  # beside the generations: vector segments they share
 REBUILD = "Rebuild it with: qa build ARTICLES --index INDEX --force"

@@ -25,14 +25,14 @@ import numpy as np
 from qa.errors import QAError
 from qa.storage.generations import generations, read_pointer, remove_debris
 from qa.storage.manifest import REUSABLE_VERSIONS, SEGMENTS_DIR, SegmentEntry, read_manifest
-from qa.storage.vectors_codec import decode_vector, encode_vector
+from qa.storage.vectors_codec import decode_record, decode_vector, encode_record
 
 logger = logging.getLogger(__name__)
 
 SCHEMA = """
-CREATE TABLE vectors (
-    key TEXT PRIMARY KEY,  -- passage: sha256 of its text; sentence: "<passage key>:<start>:<end>"
-    vector BLOB NOT NULL  -- see qa.storage.vectors_codec
+CREATE TABLE paragraphs (
+    digest BLOB PRIMARY KEY,  -- sha256 of the paragraph's text (its vector key), 32 bytes
+    record BLOB NOT NULL  -- its vector and its sentences', see qa.storage.vectors_codec
 );
 """
 # More segments than this and a build compacts: every lookup asks each segment in turn.
@@ -68,12 +68,27 @@ class SegmentWriter:
         self.connection.executescript(SCHEMA)
 
     def add(self, vectors: dict[str, np.ndarray]) -> None:
+        """Store whole paragraphs: each paragraph's vector (its key) with all its sentences'."""
+        records = [
+            (_digest(paragraph), encode_record(spans, np.stack(rows)), len(rows))
+            for paragraph, (spans, rows) in _by_paragraph(vectors).items()
+        ]
+        if any(digest is None for digest, _, _ in records):
+            raise ValueError("a segment stores paragraphs under the sha256 (hex) of their text")
         before = self.connection.total_changes
         self.connection.executemany(
-            "INSERT OR IGNORE INTO vectors (key, vector) VALUES (?, ?)",
-            ((key, encode_vector(key, vector)) for key, vector in vectors.items()),
+            "INSERT OR IGNORE INTO paragraphs (digest, record) VALUES (?, ?)", (r[:2] for r in records)
         )
-        self.rows += self.connection.total_changes - before
+        if self.connection.total_changes - before == len(records):
+            self.rows += sum(r[2] for r in records)
+        else:  # some paragraph was already stored: count what went in
+            self.rows = self._count_vectors()
+
+    def _count_vectors(self) -> int:
+        total = 0
+        for (blob,) in self.connection.execute("SELECT record FROM paragraphs"):
+            total += 1 + int.from_bytes(blob[1:3], "little")
+        return total
 
     def close(self, commit: bool = True) -> None:
         if commit:
@@ -96,25 +111,83 @@ class SegmentReader:
             # immutable=1: a written segment never changes, so SQLite needs no locks or journal.
             uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
             self.connections.append(sqlite3.connect(uri, uri=True, check_same_thread=False))
+        # Format 5 keeps a record per paragraph; format 4 a row per vector (read for upgrades).
+        self.layouts = [
+            c.execute("SELECT 1 FROM sqlite_master WHERE name = 'paragraphs'").fetchone() is not None
+            for c in self.connections
+        ]
 
     def close(self) -> None:
         for connection in self.connections:
             connection.close()
 
     def lookup(self, keys: Iterable[str], found: dict[str, np.ndarray]) -> None:
-        """Add to ``found`` the vectors of ``keys`` that it lacks."""
-        for connection in self.connections:
+        """Add to ``found`` the vectors of ``keys`` that it lacks (with their paragraphs' other
+        vectors: one record holds them all)."""
+        for connection, per_paragraph in zip(self.connections, self.layouts, strict=True):
             wanted = [k for k in dict.fromkeys(keys) if k not in found]
             if not wanted:
                 return
             keys = wanted
-            for start in range(0, len(wanted), LOOKUP_CHUNK):
-                chunk = wanted[start : start + LOOKUP_CHUNK]
-                marks = ",".join("?" * len(chunk))
-                for key, blob in connection.execute(
-                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk
-                ):
-                    found[key] = decode_vector(blob)
+            if per_paragraph:
+                _lookup_records(connection, wanted, found)
+            else:
+                _lookup_rows(connection, wanted, found)
+
+
+def _by_paragraph(
+    vectors: dict[str, np.ndarray],
+) -> dict[str, tuple[list[tuple[int, int]], list[np.ndarray]]]:
+    """Vectors keyed "<paragraph>" and "<paragraph>:<start>:<end>", grouped by paragraph (its own first)."""
+    own: dict[str, np.ndarray] = {}
+    spans: dict[str, list[tuple[tuple[int, int], np.ndarray]]] = {}
+    for key, vector in vectors.items():
+        paragraph, _, span = key.partition(":")
+        if span:
+            start, _, end = span.partition(":")
+            spans.setdefault(paragraph, []).append(((int(start), int(end)), vector))
+        else:
+            own[paragraph] = vector
+    if set(spans) - set(own):
+        raise ValueError("sentence vectors without their paragraph's: a segment stores whole paragraphs")
+    grouped = {}
+    for paragraph, vector in own.items():
+        sentences = sorted(spans.get(paragraph, []), key=lambda item: item[0])
+        grouped[paragraph] = ([s for s, _ in sentences], [vector, *(v for _, v in sentences)])
+    return grouped
+
+
+def _digest(paragraph: str) -> bytes | None:
+    """The stored form of a paragraph key (hex sha256); None for a key no segment can hold."""
+    try:
+        digest = bytes.fromhex(paragraph)
+    except ValueError:
+        return None
+    return digest if len(digest) == 32 else None
+
+
+def _lookup_records(connection: sqlite3.Connection, keys: list[str], found: dict[str, np.ndarray]) -> None:
+    digests = [d for d in dict.fromkeys(_digest(k.partition(":")[0]) for k in keys) if d is not None]
+    for start in range(0, len(digests), LOOKUP_CHUNK):
+        chunk = digests[start : start + LOOKUP_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for digest, blob in connection.execute(
+            f"SELECT digest, record FROM paragraphs WHERE digest IN ({marks})", chunk
+        ):
+            paragraph = bytes(digest).hex()
+            spans, vectors = decode_record(blob)
+            found.setdefault(paragraph, vectors[0])
+            for (s, e), vector in zip(spans, vectors[1:], strict=True):
+                found.setdefault(f"{paragraph}:{s}:{e}", vector)
+
+
+def _lookup_rows(connection: sqlite3.Connection, keys: list[str], found: dict[str, np.ndarray]) -> None:
+    """A format-4 segment: one row per vector under its text key."""
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = keys[start : start + LOOKUP_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for key, blob in connection.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk):
+            found[key] = decode_vector(blob)
 
 
 def listed_segments(index_dir: Path, names: Iterable[str]) -> list[Path]:
@@ -158,16 +231,17 @@ def tidy_index(index_dir: Path) -> None:
     remove_unlisted_segments(index_dir, keep=manifest.vector_segments)
 
 
-def should_compact(inherited: dict[str, SegmentEntry], live_vectors: int, asked: bool, legacy: bool) -> bool:
+def should_compact(inherited: dict[str, SegmentEntry], live_vectors: int, asked: bool, upgrade: bool) -> bool:
     """Whether this build copies the vectors in use into one new segment.
 
-    When asked; when the previous generation kept its vectors in its own file (format 3: there
-    are no segments to share, so ``legacy`` reuse copies them); or when the listed segments are
-    many or mostly hold vectors of text that is gone.
+    When asked; when the previous generation is of an older format (``upgrade``: format 3 kept
+    its vectors in its own file, format 4 a row per vector; copying them once brings them to
+    this version's smaller layout without re-embedding); or when the listed segments are many
+    or mostly hold vectors of text that is gone.
     """
-    if asked:
+    if asked or upgrade:
         return True
     if not inherited:
-        return legacy
+        return False
     rows = sum(entry.vectors for entry in inherited.values())
     return len(inherited) >= MAX_SEGMENTS or rows > MAX_ROWS_PER_LIVE * max(live_vectors, 1)

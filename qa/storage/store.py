@@ -46,13 +46,14 @@ CREATE TABLE passages (
 );
 CREATE INDEX passages_by_article ON passages(article_row, paragraph);
 CREATE INDEX passages_by_text ON passages(text_hash);
+-- A sentence's vector is its passage's text_hash plus its span within the passage (the key
+-- qa.engines.Passage.vector_keys gives it); stored by passage, no row id of its own.
 CREATE TABLE sentences (
     passage_id INTEGER NOT NULL REFERENCES passages(id),
     start INTEGER NOT NULL,
     "end" INTEGER NOT NULL,
-    vector_key TEXT NOT NULL
-);
-CREATE INDEX sentences_by_passage ON sentences(passage_id);
+    PRIMARY KEY (passage_id, start)
+) WITHOUT ROWID;
 CREATE TABLE files (  -- what each cleanly read file held, to skip parsing it again
     source_path TEXT PRIMARY KEY,
     content_key TEXT NOT NULL
@@ -183,10 +184,8 @@ class StoreWriter:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def add_sentences(self, rows: Iterable[tuple[int, int, int, str]]) -> None:
-        self.connection.executemany(
-            'INSERT INTO sentences (passage_id, start, "end", vector_key) VALUES (?, ?, ?, ?)', rows
-        )
+    def add_sentences(self, rows: Iterable[tuple[int, int, int]]) -> None:
+        self.connection.executemany('INSERT INTO sentences (passage_id, start, "end") VALUES (?, ?, ?)', rows)
 
     def add_files(self, files: dict[str, str]) -> None:
         self.connection.executemany(
@@ -219,7 +218,7 @@ class Store:
         """Raise sqlite3.Error unless the tables have the columns this version reads."""
         self.connection.execute(
             'SELECT p.id, p.key, p.article_row, p.paragraph, p.start, p."end", p.text_hash, p.boilerplate, '
-            "p.heading, p.section, p.page, a.copy_of, a.byline, a.article_id, a.title, a.url, a.published, a.source_path, a.text, s.vector_key, v.key, v.vector, "
+            "p.heading, p.section, p.page, a.copy_of, a.byline, a.article_id, a.title, a.url, a.published, a.source_path, a.text, s.start, v.key, v.vector, "
             "f.source_path, f.content_key FROM passages p, articles a, sentences s, vectors v, files f LIMIT 0"
         ).fetchall()
 
@@ -321,12 +320,13 @@ class Store:
         if not passage_ids:
             return result
         marks = ",".join("?" * len(passage_ids))
-        for row in self.connection.execute(
-            f'SELECT passage_id, start, "end", vector_key FROM sentences '
-            f"WHERE passage_id IN ({marks}) ORDER BY passage_id, start",
+        for pid, start, end, text_hash, offset in self.connection.execute(
+            f'SELECT s.passage_id, s.start, s."end", p.text_hash, p.start FROM sentences s '
+            f"JOIN passages p ON p.id = s.passage_id WHERE s.passage_id IN ({marks}) "
+            "ORDER BY s.passage_id, s.start",
             list(map(int, passage_ids)),
         ):
-            result[row[0]].append(SentenceRow(*row))
+            result[pid].append(SentenceRow(pid, start, end, f"{text_hash}:{start - offset}:{end - offset}"))
         return result
 
     def vectors(self, keys: Iterable[str]) -> dict[str, np.ndarray]:
