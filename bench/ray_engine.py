@@ -43,7 +43,7 @@ def passages_of(data: Path, limit: int) -> list[Passage]:
     out = []
     for p in paragraphs[:limit]:
         spans = [(start, end) for start, end in split_sentences(p.text)]
-        out.append(Passage(p.file, None, 0, p.text, True, spans))
+        out.append(Passage.of(p.file, None, p.text, 0, len(p.text), True, spans))
     return out
 
 

@@ -296,7 +296,7 @@ def _build(
         searchable = [(pid, p) for pid, p in rows if p.searchable]
         writer.add_files(corpus.files)
         cache = previous.store if previous and not force else None
-        live_vectors = sum(1 + len(p.sentences) for p in {p.key: p for _, p in searchable}.values())
+        live_vectors = sum(1 + len(p.spans) // 8 for p in {p.key: p for _, p in searchable}.values())
         upgrade = (
             previous is not None and cache is not None and previous.manifest.format_version < FORMAT_VERSION
         )
@@ -328,7 +328,7 @@ def _build(
         matrix.close()  # deletes the file: it is no part of the generation
     # The title (and the subheading above) help BM25 (measured on SQuAD: hit@1 +1 point);
     # dense vectors stay paragraph-only.
-    Bm25Index.build(["\n".join(filter(None, (p.title, p.section, p.text))) for _, p in searchable], ids).save(
+    Bm25Index.build(("\n".join(filter(None, (p.title, p.section, p.text))) for _, p in searchable), ids).save(
         generation / BM25_DIR
     )
 
@@ -400,15 +400,14 @@ def _write_articles(
         section: str | None = None
         repeats: dict[str, int] = {}
         for p in article.paragraphs:
-            text = p.text_of(article)
             searchable = p.boilerplate is None and not p.heading
             sentences = split_sentences(article.text, p.start, p.end) if searchable else []
-            passage = Passage(article.title, section, p.start, text, searchable, sentences)
+            passage = Passage.of(article.title, section, article.text, p.start, p.end, searchable, sentences)
             repeats[passage.key] = repeats.get(passage.key, 0) + 1
             key = passage_key(article.id, passage.key, repeats[passage.key])
             pid = writer.add_passage(key, article_row, p, passage.key, section)
             if p.heading:
-                section = text
+                section = p.text_of(article)
             writer.add_sentences((pid, s, e) for s, e in sentences)
             rows.append((pid, passage))
     return rows

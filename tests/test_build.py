@@ -18,7 +18,7 @@ from qa.errors import (
     IndexMismatchError,
     IndexNotFoundError,
 )
-from qa.storage.faiss_index import HNSW_EF_SEARCH, FaissIndex
+from qa.storage.faiss_index import HNSW_EF_SEARCH, FaissIndex, check_index_type
 from qa.storage.generations import build_lock, current_name, generations
 from qa.storage.manifest import FORMAT_VERSION, read_manifest
 from tests.conftest import FakeEncoder
@@ -196,7 +196,7 @@ def test_folder_with_only_unreadable_files_is_an_error(tmp_path: Path, fake_enco
     assert current_name(Path("idx")) is None
 
 
-@pytest.mark.parametrize("index_type", ["Flat", "HNSW32"])
+@pytest.mark.parametrize("index_type", ["Flat", "HNSW32", "HNSW32_SQ8"])
 def test_vector_search_matches_brute_force(index_type: str) -> None:
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(500, 32)).astype(np.float32)
@@ -211,6 +211,37 @@ def test_vector_search_matches_brute_force(index_type: str) -> None:
     assert agreement == 1.0 if index_type == "Flat" else agreement >= 0.9
     if index_type == "Flat":
         np.testing.assert_allclose(scores, np.sort(queries @ vectors.T, axis=1)[:, ::-1][:, :10], rtol=1e-5)
+    # The stored vectors come back exactly, or from 8-bit codes within a cosine's 1e-2.
+    back = index.vectors_for(ids[:50])
+    closeness = np.sum(back * vectors[:50], axis=1)
+    assert closeness.min() > (0.99 if index_type.endswith("_SQ8") else 1 - 1e-6)
+
+
+def test_past_the_flat_limit_the_graph_keeps_8_bit_codes(tmp_path: Path) -> None:
+    from qa.storage.faiss_index import FLAT_LIMIT, choose_index_type
+
+    assert choose_index_type(FLAT_LIMIT) == "Flat"
+    assert choose_index_type(FLAT_LIMIT + 1) == "HNSW32_SQ8"
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(3000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(3000, dtype=np.int64)
+    chunked = FaissIndex.build(ids[:0], vectors[:0], "HNSW32_SQ8", count=len(ids))
+    for start in range(0, len(ids), 1000):  # as a build adds them: trained on the first chunk
+        chunked.add(ids[start : start + 1000], vectors[start : start + 1000])
+    chunked.save(tmp_path / "sq.faiss")
+    float_graph = FaissIndex.build(ids, vectors, "HNSW32")
+    float_graph.save(tmp_path / "float.faiss")
+    # one byte a value instead of four; the links are the same
+    saved = (tmp_path / "float.faiss").stat().st_size - (tmp_path / "sq.faiss").stat().st_size
+    assert saved >= 0.99 * 3000 * 64 * 3
+    reloaded = FaissIndex.load(tmp_path / "sq.faiss", "HNSW32_SQ8")
+    assert len(reloaded) == 3000 and reloaded.ef_search == HNSW_EF_SEARCH
+    _, found = reloaded.search(vectors[:20], 1)
+    assert found[:, 0].tolist() == list(range(20))  # each vector finds itself
+    for bad in ("HNSW0_SQ8", "HNSW32_SQ4", "SQ8"):
+        with pytest.raises(BadInputError, match="HNSW32_SQ8"):
+            check_index_type(bad)
 
 
 def test_a_file_given_as_the_index_folder(articles: Path, fake_encoder: FakeEncoder) -> None:

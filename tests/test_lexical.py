@@ -73,3 +73,40 @@ def test_a_saved_index_opens_memory_mapped_and_scores_the_same(texts: list[str],
     assert np.array_equal(loaded.match(query).scores, built.match(query).scores)
     assert loaded.match(query).top(5).tolist() == built.match(query).top(5).tolist()
     assert loaded.coverage("Broncos zzzz") == built.coverage("Broncos zzzz")
+
+
+def test_the_streamed_build_writes_what_bm25s_would(
+    texts: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Same vocabulary, and per term the same documents with bit-identical scores, across
+    chunk boundaries (a tiny chunk), empty and stopword-only documents included."""
+    from qa.storage import bm25_build
+
+    monkeypatch.setattr(bm25_build, "CHUNK_DOCUMENTS", 3)
+    corpus = [*texts, "", "the and of", texts[0]]
+    built = Bm25Index.build(iter(corpus), np.arange(len(corpus), dtype=np.int64))
+    built.save(tmp_path / "bm25")
+    ours = bm25s.BM25.load(str(tmp_path / "bm25"))
+    theirs = bm25s.BM25()
+    theirs.index(
+        bm25s.tokenize(corpus, stopwords="en", stemmer=default_analyzer().stemmer, show_progress=False),
+        show_progress=False,
+    )
+    assert ours.vocab_dict.keys() == theirs.vocab_dict.keys()
+    assert ours.scores["num_docs"] == theirs.scores["num_docs"] == len(corpus)
+    for name in ("data", "indices", "indptr"):
+        assert ours.scores[name].dtype == theirs.scores[name].dtype
+    columns = 0
+    for term, theirs_id in theirs.vocab_dict.items():
+        ours_id = ours.vocab_dict[term]
+        if theirs_id + 1 >= len(theirs.scores["indptr"]):  # the empty term has no column
+            assert term == "" and ours_id + 1 >= len(ours.scores["indptr"])
+            continue
+        a = slice(*ours.scores["indptr"][ours_id : ours_id + 2])
+        b = slice(*theirs.scores["indptr"][theirs_id : theirs_id + 2])
+        assert ours.scores["indices"][a].tolist() == theirs.scores["indices"][b].tolist(), term
+        assert ours.scores["data"][a].tobytes() == theirs.scores["data"][b].tobytes(), term
+        columns += 1
+    assert columns == len(theirs.vocab_dict) - 1 > 100
+    query = built.tokens("Denver Broncos defeated the Carolina Panthers")
+    assert np.array_equal(ours.get_scores(query), theirs.get_scores(query))

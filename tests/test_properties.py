@@ -355,6 +355,8 @@ def test_plain_text_paragraphs_slice_the_file_text(text: str) -> None:
 @given(document=markdown_documents())
 @example(document="---\ntitle: 0000-00-00\n---\n")  # minimal: ValueError "year 0 is out of range"
 @example(document="---\ntags: " + "[" * 1_000 + "]" * 1_000 + "\n---\nBody.\n")  # RecursionError
+@example(document="---\ntitle: !!timestamp a\n---\n")  # AttributeError inside PyYAML
+@example(document="---\ntitle: !!bool a\n---\n")  # KeyError inside PyYAML
 def test_markdown_paragraphs_slice_the_file_text(document: str) -> None:
     """read_markdown: front matter of any shape is read or refused with a reason, never raised.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,21 +13,49 @@ from qa.errors import QAError
 from qa.ingest.article import text_hash
 
 
-@dataclass
+@dataclass(frozen=True, slots=True, eq=False)
 class Passage:
-    """A paragraph as the build sees it: its text, flags, sentences and vector keys."""
+    """A paragraph as the build sees it: where its text is, its flags, sentences and vector key.
+
+    Compact because a build holds one per paragraph of the corpus (10^6 at the scale target):
+    the text is not copied out of its article's (``source``, shared by the article's passages),
+    the sentence offsets are packed int32 pairs, and the key is hashed once. About 0.3 KB a
+    passage instead of ~1.2 KB as a text copy, a list of tuples and a key hashed on each use.
+    """
 
     title: str
     section: str | None
-    start: int  # offset of the passage in its article's text
-    text: str
+    start: int  # offset of the passage in ``source`` (its article's text)
+    end: int
+    source: str
     searchable: bool  # neither boilerplate nor a heading
-    sentences: list[tuple[int, int]]  # offsets in the article's text
+    spans: bytes  # the sentences' (start, end) offsets in ``source``, int32 pairs
+    key: str  # key of the passage's cached vectors: the hash of its text
+
+    @classmethod
+    def of(
+        cls,
+        title: str,
+        section: str | None,
+        source: str,
+        start: int,
+        end: int,
+        searchable: bool,
+        sentences: Sequence[tuple[int, int]],
+    ) -> Passage:
+        """The passage ``source[start:end]`` with ``sentences`` (offsets in ``source``)."""
+        spans = array("i", [offset for span in sentences for offset in span]).tobytes()
+        return cls(title, section, start, end, source, searchable, spans, text_hash(source[start:end]))
 
     @property
-    def key(self) -> str:
-        """Key of the passage's cached vectors: the hash of its text."""
-        return text_hash(self.text)
+    def text(self) -> str:
+        return self.source[self.start : self.end]
+
+    @property
+    def sentences(self) -> list[tuple[int, int]]:
+        """Offsets in the article's text."""
+        flat = array("i", self.spans)
+        return list(zip(flat[::2], flat[1::2], strict=True))
 
     @property
     def relative_sentences(self) -> list[tuple[int, int]]:

@@ -26,7 +26,10 @@ def _front_matter(text: str) -> tuple[dict[str, Any], int]:
         meta = yaml.safe_load(match.group(1)) or {}
     except yaml.YAMLError as err:
         raise UnreadableFileError(f"front matter is not valid YAML ({err.__class__.__name__})") from None
-    except (ValueError, RecursionError) as err:  # e.g. a date 0000-00-00, or [[[[... nested past the stack
+    except (ValueError, RecursionError, LookupError, AttributeError, TypeError) as err:
+        # PyYAML's constructors raise these for values they cannot build: a date 0000-00-00
+        # (ValueError), [[[[... nested past the stack, "!!bool a" (KeyError), "!!timestamp a"
+        # (AttributeError). One odd header must not stop a build.
         raise UnreadableFileError(f"front matter cannot be read ({type(err).__name__}: {err})") from None
     if not isinstance(meta, dict):
         raise UnreadableFileError("front matter must be a YAML mapping (key: value lines)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,24 +64,19 @@ class Bm25Index:
         self._documents = int(retriever.scores.get("num_docs", len(passage_ids)))
 
     @classmethod
-    def build(cls, texts: Sequence[str], passage_ids: Ids) -> Bm25Index:
-        import bm25s
+    def build(cls, texts: Iterable[str], passage_ids: Ids) -> Bm25Index:
+        """The index of ``texts``, the passages ``passage_ids`` (ascending), streamed: texts may
+        be a generator, read once (qa.storage.bm25_build)."""
+        from qa.storage.bm25_build import build_bm25
 
-        order = np.argsort(passage_ids, kind="stable")
+        passage_ids = np.asarray(passage_ids, dtype=np.int64)
         analyzer = default_analyzer()
-        tokens = bm25s.tokenize(
-            [texts[i] for i in order], stopwords="en", stemmer=analyzer.stemmer, show_progress=False
-        )
-        retriever = bm25s.BM25()
-        # bm25s sets its own logger to DEBUG and would print "Building index from IDs objects".
-        bm25s_logger = logging.getLogger("bm25s")
-        level = bm25s_logger.level
-        bm25s_logger.setLevel(logging.WARNING)
-        try:
-            retriever.index(tokens, show_progress=False)
-        finally:
-            bm25s_logger.setLevel(level)
-        return cls(retriever, passage_ids[order], analyzer)
+        if len(passage_ids) > 1 and np.any(np.diff(passage_ids) <= 0):
+            # Rows must follow ascending ids: put the texts in that order (they are in memory).
+            order = np.argsort(passage_ids, kind="stable")
+            listed = list(texts)
+            texts, passage_ids = (listed[i] for i in order), passage_ids[order]
+        return cls(build_bm25(texts, analyzer), passage_ids, analyzer)
 
     @classmethod
     def load(cls, folder: Path, passage_ids: Ids) -> Bm25Index:

@@ -29,7 +29,10 @@ from qa.storage.vectors_codec import decode_record, decode_vector, encode_record
 
 logger = logging.getLogger(__name__)
 
+# A record is ~2.2 KB (a paragraph and ~5 sentences at 384 dimensions): on SQLite's default
+# 4 KB pages one fits per page and nearly half of each page stays empty; 16 KB pages hold seven.
 SCHEMA = """
+PRAGMA page_size = 16384;
 CREATE TABLE paragraphs (
     digest BLOB PRIMARY KEY,  -- sha256 of the paragraph's text (its vector key), 32 bytes
     record BLOB NOT NULL  -- its vector and its sentences', see qa.storage.vectors_codec
