@@ -221,7 +221,7 @@ def test_past_the_flat_limit_the_graph_keeps_8_bit_codes(tmp_path: Path) -> None
     from qa.storage.faiss_index import FLAT_LIMIT, choose_index_type
 
     assert choose_index_type(FLAT_LIMIT) == "Flat"
-    assert choose_index_type(FLAT_LIMIT + 1) == "HNSW32_SQ8"
+    assert choose_index_type(FLAT_LIMIT + 1) == "HNSW48_SQ8"
     rng = np.random.default_rng(5)
     vectors = rng.normal(size=(3000, 64)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -240,7 +240,7 @@ def test_past_the_flat_limit_the_graph_keeps_8_bit_codes(tmp_path: Path) -> None
     _, found = reloaded.search(vectors[:20], 1)
     assert found[:, 0].tolist() == list(range(20))  # each vector finds itself
     for bad in ("HNSW0_SQ8", "HNSW32_SQ4", "SQ8"):
-        with pytest.raises(BadInputError, match="HNSW32_SQ8"):
+        with pytest.raises(BadInputError, match="HNSW48_SQ8"):
             check_index_type(bad)
 
 

@@ -110,3 +110,19 @@ def test_the_streamed_build_writes_what_bm25s_would(
     assert columns == len(theirs.vocab_dict) - 1 > 100
     query = built.tokens("Denver Broncos defeated the Carolina Panthers")
     assert np.array_equal(ours.get_scores(query), theirs.get_scores(query))
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 96, 500, 20_000, 200_000])
+@pytest.mark.parametrize("density", [0.0, 0.001, 0.3, 1.0])
+def test_top_rows_are_the_best_positive_scores_ties_by_row(size: int, density: float) -> None:
+    """The sampled-threshold top k equals a full sort: score descending, then row, positives only."""
+    from qa.storage.bm25_index import _top_rows
+
+    rng = np.random.default_rng(size + int(density * 1000))
+    # Few distinct values, so ties cross the k-th place; zeros where a passage lacks every term.
+    scores = ((rng.integers(1, 40, size) * (rng.random(size) < density)) / 4).astype(np.float32)
+    for k in (1, 10, 50, 1000):
+        rows = np.arange(size)
+        positive = rows[scores > 0]
+        expected = positive[np.lexsort((positive, -scores[positive]))][:k]
+        assert _top_rows(scores, k).tolist() == expected.tolist()

@@ -32,21 +32,45 @@ class Bm25Matches:
         return float(self.scores.max()) if len(self.scores) else 0.0
 
     def top(self, k: int, allowed: Ids | None = None) -> Ids:
+        """Passage ids of the ``k`` best positive scores, best first (equal scores: lower id first)."""
         scores = self.scores
         if allowed is not None:
             scores = np.where(np.isin(self.passage_ids, allowed, assume_unique=True), scores, 0.0)
-        k = min(k, len(scores))
-        if k <= 0:
+        if k <= 0 or not len(scores):
             return np.zeros(0, dtype=np.int64)
-        rows = np.argpartition(-scores, k - 1)[:k]
-        rows = rows[np.argsort(-scores[rows], kind="stable")]
-        return self.passage_ids[rows[scores[rows] > 0]]
+        return self.passage_ids[_top_rows(scores, k)]
 
     def scores_of(self, ids: Ids) -> npt.NDArray[np.float32]:
         rows = np.searchsorted(self.passage_ids, ids)
         rows = np.minimum(rows, max(len(self.passage_ids) - 1, 0))
         found = (len(self.passage_ids) > 0) & (self.passage_ids[rows] == ids)
         return np.where(found, self.scores[rows] if len(self.scores) else 0.0, 0.0).astype(np.float32)
+
+
+# Top k of 10^6 scores by a full argpartition took ~10 ms a question. A threshold read off a
+# strided sample (its SAMPLE_RANK-th best) leaves a few hundred rows to sort instead; when fewer
+# than k pass it, the rows with any score are used, so the result is the same either way.
+SAMPLE_STRIDE = 97
+SAMPLE_RANK = 5
+
+
+def _top_rows(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
+    """Rows of the ``k`` highest positive scores, best first, ties broken by row."""
+    candidates = None
+    sample = scores[::SAMPLE_STRIDE]
+    if len(sample) > SAMPLE_RANK:
+        threshold = np.partition(sample, len(sample) - SAMPLE_RANK)[len(sample) - SAMPLE_RANK]
+        if threshold > 0:
+            above = np.flatnonzero(scores >= threshold)
+            candidates = above if len(above) >= k else None
+    if candidates is None:
+        candidates = np.flatnonzero(scores > 0)
+    values = scores[candidates]
+    if len(values) > k:  # keep the k best and any equal to the k-th, then sort those
+        kth = np.partition(values, len(values) - k)[len(values) - k]
+        keep = values >= kth
+        candidates, values = candidates[keep], values[keep]
+    return candidates[np.lexsort((candidates, -values))[:k]]
 
 
 class Bm25Index:
