@@ -182,12 +182,12 @@ class FaissIndex:
         return scores, ids
 
     def vectors_for(self, ids: npt.NDArray[np.int64]) -> Vectors:
-        """Stored vectors of the given passage ids (exact for Flat and HNSW32; decoded from the
-        8-bit codes for HNSW32_SQ8, within ~1e-3 of a cosine)."""
-        out = np.zeros((len(ids), self.dim), dtype=np.float32)
-        for row, passage_id in enumerate(ids):
-            out[row] = self._index.reconstruct(int(passage_id))
-        return out
+        """Stored vectors of the given passage ids (exact for Flat and HNSW48; decoded from the
+        8-bit codes for HNSW48_SQ8, within ~1e-3 of a cosine)."""
+        if not len(ids):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # One call for all of them: a Python call per id cost ~4 us each, ~100 ids a question.
+        return np.asarray(self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64)), np.float32)
 
 
 @contextlib.contextmanager
