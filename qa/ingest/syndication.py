@@ -63,6 +63,9 @@ def find_copies(articles: Sequence[Article], known: Mapping[str, bytes] | None =
     from datasketch import MinHash, MinHashLSH
 
     lsh = MinHashLSH(threshold=COPY_THRESHOLD, num_perm=PERMUTATIONS)
+    # Every MinHash draws the same permutations (seed 1); drawn once and shared, instead of per
+    # article (a third of this step's time on a rebuild, and 2 KB an article held).
+    permutations = MinHash(num_perm=PERMUTATIONS, scheme=SCHEME).permutations
     signatures: dict[str, MinHash] = {}
     kept: dict[str, bytes] = {}
     for article in articles:
@@ -71,7 +74,9 @@ def find_copies(articles: Sequence[Article], known: Mapping[str, bytes] | None =
             stored = None  # made by another hashing scheme: compute it again
         if stored is None:
             shingles = _shingles(article)
-            signature = MinHash(num_perm=PERMUTATIONS, scheme=SCHEME) if shingles else None
+            signature = (
+                MinHash(num_perm=PERMUTATIONS, permutations=permutations, scheme=SCHEME) if shingles else None
+            )
             if signature is not None:
                 signature.update_batch(list(shingles))
             stored = _TAG + signature.hashvalues.astype("<u8").tobytes() if signature is not None else b""
@@ -79,7 +84,7 @@ def find_copies(articles: Sequence[Article], known: Mapping[str, bytes] | None =
         if not stored:
             continue
         values = np.frombuffer(stored, dtype="<u8", offset=len(_TAG))
-        signature = MinHash(num_perm=PERMUTATIONS, hashvalues=values, scheme=SCHEME)
+        signature = MinHash(hashvalues=values, permutations=permutations, scheme=SCHEME)
         lsh.insert(article.id, signature)
         signatures[article.id] = signature
     parent = {article_id: article_id for article_id in signatures}

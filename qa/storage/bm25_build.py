@@ -19,23 +19,35 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from qa.terms import Analyzer
+from qa.terms import TOKEN, Analyzer, lucene_stopwords
 
 K1, B = 1.5, 0.75  # bm25s's defaults (method "lucene")
 CHUNK_DOCUMENTS = 20_000
+_STOPWORD, _UNSEEN = -1, -2
 
 
 def build_bm25(texts: Iterable[str], analyzer: Analyzer) -> Any:
     """A ``bm25s.BM25`` over ``texts`` (one document each, in the index's row order)."""
     import bm25s
 
-    vocabulary: dict[str, int] = {}
+    vocabulary: dict[str, int] = {}  # stemmed term -> column
+    columns: dict[str, int] = dict.fromkeys(lucene_stopwords(), _STOPWORD)  # word as written -> column
+    stem = analyzer.stemmer.stemWord
     tokens = array("i")
     lengths = array("i")
     for text in texts:
-        terms = analyzer.terms(text)
-        tokens.extend(vocabulary.setdefault(term, len(vocabulary)) for term in terms)
-        lengths.append(len(terms))
+        # The terms of Analyzer.terms (the query side), but each distinct word is stemmed once
+        # per build instead of once per occurrence: a dictionary lookup per word.
+        words = TOKEN.findall(text.lower())
+        ids = [columns.get(word, _UNSEEN) for word in words]
+        if _UNSEEN in ids:
+            for word, column in zip(words, ids, strict=True):
+                if column == _UNSEEN and word not in columns:
+                    columns[word] = vocabulary.setdefault(stem(word), len(vocabulary))
+            ids = [columns[word] for word in words]
+        ids = [column for column in ids if column >= 0]
+        tokens.extend(ids)
+        lengths.append(len(ids))
     token_ids = np.frombuffer(tokens, dtype=np.int32) if tokens else np.zeros(0, np.int32)
     lengths_array = np.frombuffer(lengths, dtype=np.int32) if lengths else np.zeros(0, np.int32)
     data, indices, indptr = _csc_scores(token_ids, lengths_array, len(vocabulary))

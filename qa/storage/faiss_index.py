@@ -187,7 +187,9 @@ class FaissIndex:
         if not len(ids):
             return np.zeros((0, self.dim), dtype=np.float32)
         # One call for all of them: a Python call per id cost ~4 us each, ~100 ids a question.
-        return np.asarray(self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64)), np.float32)
+        return np.asarray(
+            self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64)), np.float32
+        )
 
 
 @contextlib.contextmanager
