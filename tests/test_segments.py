@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from qa import QA, build_index, verify_index
-from qa.errors import IndexCorruptError
+from qa.errors import IndexCorruptError, IndexMismatchError
 from qa.storage.generations import current_name, generations
 from qa.storage.manifest import read_manifest
 from tests.conftest import FakeEncoder
@@ -198,6 +198,8 @@ def test_an_index_of_an_earlier_format_lends_its_vectors_to_the_rebuild(
         entry.update(sha256=_sha256(segment), size=segment.stat().st_size)
         entry.pop("fingerprint", None)
     (generation / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match=f"format version {version}.*nothing is embedded again"):
+        QA.open("idx", encoder=fake_encoder)
     report = build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
     assert report.embedded == 0 and not report.up_to_date
     assert _listed() == {f"{report.generation}.sqlite": len(rows)}

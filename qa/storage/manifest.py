@@ -186,9 +186,14 @@ def parse_manifest(data: object, where: str, versions: tuple[int, ...] = (FORMAT
         raise IndexCorruptError(f"{where} must be a JSON object. {REBUILD}")
     version = data.get("format_version")
     if version not in versions:
+        fix = (
+            "Bring it up to date with: qa build ARTICLES --index INDEX (its vectors are reused, "
+            "nothing is embedded again)"
+            if version in REUSABLE_VERSIONS
+            else REBUILD
+        )
         raise IndexMismatchError(
-            f"{where} has format version {version!r}; this article-qa reads version {FORMAT_VERSION}. "
-            f"{REBUILD}"
+            f"{where} has format version {version!r}; this article-qa reads version {FORMAT_VERSION}. {fix}"
         )
     strict = version == FORMAT_VERSION
     raw = dict(data)
