@@ -124,11 +124,19 @@ def embed_into(
     with tqdm(total=len(unique), desc="Embedding", unit="passage", disable=not show or not unique) as bar:
         for start in range(0, len(unique), STREAM_CHUNK):
             chunk = unique[start : start + STREAM_CHUNK]
-            cached = cache.vectors(k for p in chunk for k in p.vector_keys) if cache else {}
-            have = [p for p in chunk if all(k in cached for k in p.vector_keys)]
-            missing += [p for p in chunk if any(k not in cached for k in p.vector_keys)]
-            keep({k: cached[k] for p in have for k in p.vector_keys}, (p.key for p in have), copy_cached)
-            bar.update(len(have))
+            keys = [p.vector_keys for p in chunk]  # built once: ~6 strings a passage
+            cached = cache.vectors(k for own in keys for k in own) if cache else {}
+            found: dict[str, np.ndarray] = {}
+            complete: list[str] = []
+            for p, own in zip(chunk, keys, strict=True):
+                if all(k in cached for k in own):
+                    complete.append(p.key)
+                    for k in own if copy_cached else own[:1]:  # a segment needs them all, FAISS one
+                        found[k] = cached[k]
+                else:
+                    missing.append(p)
+            keep(found, complete, copy_cached)
+            bar.update(len(complete))
         started = time.perf_counter()
         for batch in engine.embed(missing):
             keep(batch.vectors, (k for k in batch.vectors if k in rows_of), True)
