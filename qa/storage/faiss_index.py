@@ -77,8 +77,9 @@ def _reserve(inner: faiss.Index, count: int) -> None:
         codes.resize(count * flat.sa_code_size())  # a vector sized down keeps its capacity
         codes.resize(0)
     if isinstance(inner, faiss.IndexHNSW):
-        neighbours = inner.hnsw.neighbors
-        slots = count * (inner.hnsw.nb_neighbors(0) + 2)
+        graph: Any = inner.hnsw  # the bundled stubs lack these members
+        neighbours = graph.neighbors
+        slots = count * (graph.nb_neighbors(0) + 2)
         neighbours.resize(slots)
         neighbours.resize(0)
 
