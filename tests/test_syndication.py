@@ -120,3 +120,43 @@ def test_a_rebuild_reuses_the_signatures_of_unchanged_articles(
     report = build_index(folder, "idx", encoder=fake_encoder, show_progress=False)
     assert computed == ["extra.md"]  # only the new article was shingled
     assert report.syndicated == 1  # and the copies found from stored signatures are the same
+
+
+def test_copy_groups_equal_datasketchs_lsh_with_the_same_check() -> None:
+    """The array banding finds exactly the groups MinHashLSH candidates + MinHash.jaccard find."""
+    import numpy as np
+    from datasketch import MinHash, MinHashLSH
+
+    import qa.ingest.syndication as syndication
+
+    rng = np.random.default_rng(4)
+    sources = rng.integers(0, 2**32, size=(40, syndication.PERMUTATIONS), dtype=np.uint64)
+    rows = [sources[i] for i in range(40)]
+    for i in range(160):  # copies of a source with some values redrawn: near and far ones
+        copy = sources[i % 40].copy()
+        redraw = rng.random(syndication.PERMUTATIONS) < rng.choice([0.2, 0.45, 0.55, 0.8])
+        copy[redraw] = rng.integers(0, 2**32, size=int(redraw.sum()), dtype=np.uint64)
+        rows.append(copy)
+    signatures = np.stack(rows)
+
+    lsh = MinHashLSH(threshold=syndication.COPY_THRESHOLD, num_perm=syndication.PERMUTATIONS)
+    minhashes = [MinHash(hashvalues=row, scheme=syndication.SCHEME) for row in signatures]
+    for i, m in enumerate(minhashes):
+        lsh.insert(i, m)
+    parent = list(range(len(rows)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i, m in enumerate(minhashes):
+        for j in lsh.query(m):
+            if j != i and m.jaccard(minhashes[j]) >= syndication.COPY_THRESHOLD:
+                parent[root(j)] = root(i)
+    expected: dict[int, list[int]] = {}
+    for i in range(len(rows)):
+        expected.setdefault(root(i), []).append(i)
+    want = sorted(g for g in expected.values() if len(g) > 1)
+    assert want and sorted(syndication._groups(signatures)) == want
+    assert syndication._groups(signatures[:1]) == [] and syndication._groups(signatures[:0]) == []
