@@ -80,3 +80,38 @@ def test_no_false_flags_on_real_encyclopedia_text() -> None:
     ]
     assert sum(len(a.paragraphs) for a in corpus.articles) == 2067
     assert flagged == []
+
+
+def _top_level_alternatives(pattern: str) -> list[str]:
+    """``pattern`` split at its top-level ``|`` (not inside groups or character classes)."""
+    parts, current, depth, in_class, i = [], "", 0, False, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            current, i = current + pattern[i : i + 2], i + 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char in "()":
+            depth += 1 if char == "(" else -1
+        if char == "|" and depth == 0 and not in_class:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+        i += 1
+    return [*parts, current]
+
+
+def test_every_appeal_pattern_starts_at_a_word_boundary_or_the_start() -> None:
+    """The combined pattern checks ``(?:\\b|^)`` once up front (a 2x speed-up of reading): that
+    changes no match only while every alternative asserts one of the two itself."""
+    from qa.ingest.boilerplate import _APPEAL, _APPEALS
+
+    assert _top_level_alternatives(r"\ba|^(?:b|c)|[x|y]") == [r"\ba", "^(?:b|c)", "[x|y]"]
+    alternatives = [alt for pattern in _APPEALS for alt in _top_level_alternatives(pattern)]
+    assert len(alternatives) > len(_APPEALS)
+    assert all(alt.startswith(("\\b", "^")) for alt in alternatives), alternatives
+    assert len(_APPEAL.findall("Please support us. Subscribe now for just $2 a month!")) == 3
