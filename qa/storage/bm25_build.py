@@ -22,7 +22,7 @@ import numpy.typing as npt
 from qa.terms import TOKEN, Analyzer, lucene_stopwords
 
 K1, B = 1.5, 0.75  # bm25s's defaults (method "lucene")
-CHUNK_DOCUMENTS = 20_000
+CHUNK_DOCUMENTS = 5_000  # a chunk's sorting arrays stay ~40 MB
 _STOPWORD, _UNSEEN = -1, -2
 
 
