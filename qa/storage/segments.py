@@ -78,20 +78,11 @@ class SegmentWriter:
         ]
         if any(digest is None for digest, _, _ in records):
             raise ValueError("a segment stores paragraphs under the sha256 (hex) of their text")
-        before = self.connection.total_changes
-        self.connection.executemany(
-            "INSERT OR IGNORE INTO paragraphs (digest, record) VALUES (?, ?)", (r[:2] for r in records)
-        )
-        if self.connection.total_changes - before == len(records):
-            self.rows += sum(r[2] for r in records)
-        else:  # some paragraph was already stored: count what went in
-            self.rows = self._count_vectors()
-
-    def _count_vectors(self) -> int:
-        total = 0
-        for (blob,) in self.connection.execute("SELECT record FROM paragraphs"):
-            total += 1 + int.from_bytes(blob[1:3], "little")
-        return total
+        for digest, record, count in records:
+            cursor = self.connection.execute(
+                "INSERT OR IGNORE INTO paragraphs (digest, record) VALUES (?, ?)", (digest, record)
+            )
+            self.rows += count if cursor.rowcount == 1 else 0  # a paragraph already stored adds none
 
     def close(self, commit: bool = True) -> None:
         if commit:
