@@ -11,6 +11,7 @@ import numpy as np
 from qa.embed import Encoder, SpanEncoder, Vectors, encode_spans_separately
 from qa.errors import QAError
 from qa.ingest.article import text_hash
+from qa.storage.vectors_codec import sentence_key
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -69,7 +70,7 @@ class Passage:
         paragraph and the span rather than the sentence's own text.
         """
         key = self.key
-        return [key, *(f"{key}:{s}:{e}" for s, e in self.relative_sentences)]
+        return [key, *(sentence_key(key, s, e) for s, e in self.relative_sentences)]
 
 
 def encode_texts(

@@ -25,7 +25,7 @@ import numpy as np
 from qa.errors import QAError
 from qa.storage.generations import generations, read_pointer, remove_debris
 from qa.storage.manifest import REUSABLE_VERSIONS, SEGMENTS_DIR, SegmentEntry, read_manifest
-from qa.storage.vectors_codec import decode_record, decode_vector, encode_record
+from qa.storage.vectors_codec import decode_record, decode_vector, encode_record, sentence_key
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class SegmentReader:
             if per_paragraph:
                 _lookup_records(connection, wanted, found)
             else:
-                _lookup_rows(connection, wanted, found)
+                lookup_rows(connection, wanted, found)
 
 
 def _by_paragraph(
@@ -172,11 +172,11 @@ def _lookup_records(connection: sqlite3.Connection, keys: list[str], found: dict
             spans, vectors = decode_record(blob)
             found.setdefault(paragraph, vectors[0])
             for (s, e), vector in zip(spans, vectors[1:], strict=True):
-                found.setdefault(f"{paragraph}:{s}:{e}", vector)
+                found.setdefault(sentence_key(paragraph, s, e), vector)
 
 
-def _lookup_rows(connection: sqlite3.Connection, keys: list[str], found: dict[str, np.ndarray]) -> None:
-    """A format-4 segment: one row per vector under its text key."""
+def lookup_rows(connection: sqlite3.Connection, keys: list[str], found: dict[str, np.ndarray]) -> None:
+    """A vectors table of format 4 (a segment) or 3 (qa.sqlite): one row per vector under its key."""
     for start in range(0, len(keys), LOOKUP_CHUNK):
         chunk = keys[start : start + LOOKUP_CHUNK]
         marks = ",".join("?" * len(chunk))

@@ -12,8 +12,8 @@ import numpy as np
 
 from qa.ingest.article import Article, Paragraph
 from qa.ingest.boilerplate import own_flag
-from qa.storage.segments import LOOKUP_CHUNK, SegmentReader
-from qa.storage.vectors_codec import decode_vector
+from qa.storage.segments import SegmentReader, lookup_rows
+from qa.storage.vectors_codec import sentence_key
 
 SCHEMA = """
 CREATE TABLE articles (
@@ -326,21 +326,17 @@ class Store:
             "ORDER BY s.passage_id, s.start",
             list(map(int, passage_ids)),
         ):
-            result[pid].append(SentenceRow(pid, start, end, f"{text_hash}:{start - offset}:{end - offset}"))
+            result[pid].append(
+                SentenceRow(pid, start, end, sentence_key(text_hash, start - offset, end - offset))
+            )
         return result
 
     def vectors(self, keys: Iterable[str]) -> dict[str, np.ndarray]:
         """The cached vectors of ``keys`` that exist (paragraphs' and sentences')."""
         wanted = list(dict.fromkeys(keys))
         found: dict[str, np.ndarray] = {}
-        if self.legacy_vectors:
-            for chunk_start in range(0, len(wanted), LOOKUP_CHUNK):
-                chunk = wanted[chunk_start : chunk_start + LOOKUP_CHUNK]
-                marks = ",".join("?" * len(chunk))
-                for key, blob in self.connection.execute(
-                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk
-                ):
-                    found[key] = decode_vector(blob)
+        if self.legacy_vectors:  # format 3: the same vectors table as a format-4 segment's
+            lookup_rows(self.connection, wanted, found)
         self.segments.lookup(wanted, found)
         return found
 

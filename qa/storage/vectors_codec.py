@@ -53,6 +53,12 @@ def _dequantise(scales: Matrix, codes: npt.NDArray[np.int8]) -> Matrix:
     return (codes.astype(np.float32) * scales[:, None]).astype(np.float32)
 
 
+def sentence_key(paragraph: str, start: int, end: int) -> str:
+    """The key of a sentence's vector: its paragraph's key and its span within the paragraph
+    (sentence vectors are pooled in their paragraph's context, so the span names them)."""
+    return f"{paragraph}:{start}:{end}"
+
+
 def encode_record(spans: Sequence[tuple[int, int]], vectors: Matrix) -> bytes:
     """A paragraph's record: ``vectors[0]`` is its own, ``vectors[i + 1]`` the sentence ``spans[i]``
     (offsets within the paragraph). Layout: tag, sentence count (uint16), the spans (int32
