@@ -114,15 +114,18 @@ def run_step(step: str, articles: Path, index: Path) -> dict[str, Any]:
         live = (index / "CURRENT").read_text().strip()
         # What this build wrote: its generation folder and, from format 4 on, its own vector
         # segment (older segments are shared, not rewritten). What the index holds: the live
-        # generation and every segment it lists (a build deletes the others).
+        # generation, the earlier generations whose parts it reads (format 6 on) and every
+        # segment it lists (a build deletes the others).
         own_segment = index / "segments" / f"{live}.sqlite"
         written = folder_bytes(index / live) + (own_segment.stat().st_size if own_segment.exists() else 0)
         shared = folder_bytes(index / "segments") if (index / "segments").is_dir() else 0
+        parts = json.loads((index / live / "manifest.json").read_text()).get("parts", {})
         result.update(
             embedded=report.embedded,
             up_to_date=report.up_to_date,
             written_bytes=0 if report.up_to_date else written,
-            index_bytes=folder_bytes(index / live) + shared,
+            index_bytes=folder_bytes(index / live) + shared + sum(folder_bytes(index / p) for p in parts),
+            parts=len(parts) + 1,
         )
     elif step == "open":
         QA.open(index, encoder=encoder).close()

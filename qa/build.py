@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from qa.build_errors import inside, write_problem
+from qa.build_parts import plan_parts
 from qa.build_reuse import (
     CHUNKING,
     Previous,
@@ -48,7 +49,7 @@ from qa.errors import BadInputError, IndexWriteError, QAError
 from qa.ingest import Article, Corpus, read_corpus
 from qa.ingest.syndication import Copies, find_copies
 from qa.results import BuildReport
-from qa.storage.bm25_index import Bm25Index
+from qa.storage.bm25_index import Bm25Part
 from qa.storage.faiss_index import check_index_type
 from qa.storage.generation import BM25_DIR, SQLITE_NAME, required_files
 from qa.storage.generations import (
@@ -288,19 +289,38 @@ def _build(
     )
     report = replace(report, syndicated=len(copies.original_of))
 
+    inherited = previous.manifest.vector_segments if previous and not force else {}
+    cache = previous.store if previous and not force else None
+    upgrade = previous is not None and cache is not None and previous.manifest.format_version < FORMAT_VERSION
+    searchable_count = sum(
+        1 for a in corpus.articles for p in a.paragraphs if p.boilerplate is None and not p.heading
+    )
+    compact = should_compact(
+        inherited, _live_vectors_estimate(previous, searchable_count), settings.compact, upgrade
+    )
+    incremental = (
+        not force
+        and not compact
+        and settings.vector_store is None
+        and (
+            settings.index_type is None
+            or previous is None
+            or settings.index_type == previous.manifest.index_type
+        )
+    )
+    plan = plan_parts(corpus.articles, copies, previous, incremental)
+
     generation = new_generation(index_dir)
     segment = SegmentWriter(new_segment_path(index_dir, generation.name))
-    inherited = previous.manifest.vector_segments if previous and not force else {}
-    with StoreWriter(generation / SQLITE_NAME) as writer:  # closed even if embedding is interrupted
-        rows = _write_articles(writer, corpus.articles, show, copies)
+    with StoreWriter(generation / SQLITE_NAME, plan.first_row, plan.first_passage) as writer:
+        # (closed even if embedding is interrupted)
+        rows = _write_articles(writer, plan.write, show, copies)
         searchable = [(pid, p) for pid, p in rows if p.searchable]
+        writer.add_deleted(plan.deleted_rows)
         writer.add_files(corpus.files)
-        cache = previous.store if previous and not force else None
-        live_vectors = sum(1 + len(p.spans) // 8 for p in {p.key: p for _, p in searchable}.values())
-        upgrade = (
-            previous is not None and cache is not None and previous.manifest.format_version < FORMAT_VERSION
+        live_vectors = plan.kept_vectors + sum(
+            1 + len(p.spans) // 8 for p in {p.key: p for _, p in searchable}.values()
         )
-        compact = should_compact(inherited, live_vectors, settings.compact, upgrade)
         matrix = RowFile(generation / ROWS_NAME, len(searchable), encoder.dim)
         try:
             embedded, encode_seconds = embed_into(
@@ -328,7 +348,7 @@ def _build(
         matrix.close()  # deletes the file: it is no part of the generation
     # The title (and the subheading above) help BM25 (measured on SQuAD: hit@1 +1 point);
     # dense vectors stay paragraph-only.
-    Bm25Index.build(("\n".join(filter(None, (p.title, p.section, p.text))) for _, p in searchable), ids).save(
+    Bm25Part.from_texts("\n".join(filter(None, (p.title, p.section, p.text))) for _, p in searchable).save(
         generation / BM25_DIR
     )
 
@@ -347,10 +367,11 @@ def _build(
         ef_search=ef_search,
         vector_store=settings.vector_store,
         vector_segments=segments,
+        parts=plan.kept,
         counts=Counts(
             articles=len(corpus.articles),
-            passages=len(rows),
-            searchable=len(searchable),
+            passages=passages,
+            searchable=searchable_count,
             boilerplate=boilerplate,
             headings=sum(1 for a in corpus.articles for q in a.paragraphs if q.heading),
             vectors=live_vectors,
@@ -373,8 +394,9 @@ def _build(
     )
     seconds = time.perf_counter() - started
     logger.info(
-        "Published %s: %d passages, %d embedded, %.1fs (%.1fs encoding)",
+        "Published %s: %d passages (%d written), %d embedded, %.1fs (%.1fs encoding)",
         generation.name,
+        passages,
         len(rows),
         embedded,
         seconds,
@@ -387,6 +409,15 @@ def _build(
         seconds=seconds,
         encode_seconds=encode_seconds,
     )
+
+
+def _live_vectors_estimate(previous: Previous | None, searchable: int) -> int:
+    """Vectors this build's passages will use, at the previous generation's rate a passage (what
+    tells a build to compact the segments, before it has split any sentences)."""
+    if previous is None or not previous.manifest.counts.searchable:
+        return searchable * 6
+    counts = previous.manifest.counts
+    return round(searchable * counts.vectors / counts.searchable)
 
 
 def _write_articles(

@@ -13,10 +13,9 @@ from qa.embed import Encoder
 from qa.errors import QAError
 from qa.ingest import Reuse, unchanged_files
 from qa.results import BuildReport
-from qa.storage.generation import SQLITE_NAME
+from qa.storage.generation import open_store
 from qa.storage.generations import CURRENT, generations, read_pointer
 from qa.storage.manifest import FORMAT_VERSION, REUSABLE_VERSIONS, Manifest, read_manifest, verify_files
-from qa.storage.segments import listed_segments
 from qa.storage.signatures import load_signatures
 from qa.storage.store import Store
 
@@ -69,8 +68,7 @@ def previous_store(index_dir: Path, encoder: Encoder) -> Previous | None:
         if manifest.model.name != encoder.name or manifest.model.dim != encoder.dim:
             logger.warning("Generation %s used another model; re-embedding everything", name)
             return None
-        store = Store(index_dir / name / SQLITE_NAME, listed_segments(index_dir, manifest.vector_segments))
-        return Previous(manifest, store, name)
+        return Previous(manifest, open_store(index_dir, name, manifest), name)
     logger.warning("No intact generation to reuse; rebuilding from scratch")
     return None
 

@@ -214,7 +214,7 @@ def install_hooks(hooks: _Hooks) -> None:
     import qa.build
     import qa.storage.generations
     import qa.storage.segments
-    from qa.storage.bm25_index import Bm25Index
+    from qa.storage.bm25_index import Bm25Part
     from qa.storage.faiss_index import FaissIndex
     from qa.storage.segments import SegmentWriter
     from qa.storage.store import StoreWriter
@@ -238,8 +238,8 @@ def install_hooks(hooks: _Hooks) -> None:
     hooks.wrap(qa.build, "describe_segment", "segment")
     hooks.wrap(qa.build, "write_vector_index", "faiss")
     hooks.wrap(FaissIndex, "save", "faiss")
-    hooks.wrap(Bm25Index, "build", "bm25")
-    hooks.wrap(Bm25Index, "save", "bm25")
+    hooks.wrap(Bm25Part, "from_texts", "bm25")
+    hooks.wrap(Bm25Part, "save", "bm25")
     hooks.wrap(qa.build, "describe_files", "manifest")
     hooks.wrap(qa.build, "publish", "publish")
     hooks.wrap(qa.storage.generations, "_fsync_path", "publish")
@@ -328,7 +328,7 @@ def child_main(argv: Sequence[str]) -> int:
         limit = int(env["QA_FAULT_FSIZE"])
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    with fake_model():
+    with fake_model(), parted():
         return main(list(argv))
 
 
@@ -380,18 +380,33 @@ def answers(index: Path) -> list[dict[str, Any]]:
         return [qa.ask(question).to_dict() for question in QUESTIONS]
 
 
+@contextlib.contextmanager
+def parted() -> Iterator[None]:
+    """Builds keep earlier parts however small the index (by default only past 20,000
+    passages), so the harness's small indexes have parts, deletions and merges."""
+    import qa.build_parts
+
+    before = qa.build_parts.MIN_PARTED_PASSAGES
+    qa.build_parts.MIN_PARTED_PASSAGES = 0
+    try:
+        yield
+    finally:
+        qa.build_parts.MIN_PARTED_PASSAGES = before
+
+
 def build(articles: Path, index: Path, **options: Any) -> Any:
     from qa import build_index
 
-    return build_index(
-        articles, index, encoder=fake_encoder(), show_progress=False, abstain_below=ABSTAIN, **options
-    )
+    with parted():
+        return build_index(
+            articles, index, encoder=fake_encoder(), show_progress=False, abstain_below=ABSTAIN, **options
+        )
 
 
 def debris(index: Path) -> list[str]:
     """What the design does not keep: anything beside CURRENT, the lock, the live generation,
-    the segments it lists and the file-signature cache; files in the generation its manifest
-    does not list."""
+    the earlier generations whose parts it reads, the segments it lists and the file-signature
+    cache; files in the generation its manifest does not list."""
     from qa.storage.generations import current_name
     from qa.storage.manifest import MANIFEST_NAME, SEGMENTS_DIR, read_manifest
     from qa.storage.signatures import SIGNATURES_NAME
@@ -402,12 +417,14 @@ def debris(index: Path) -> list[str]:
     found = []
     listed: set[str] = set()
     files: set[str] = set()
+    parts: set[str] = set()
     if live:
         manifest = read_manifest(index / live)
         listed = set(manifest.vector_segments)
         files = {*manifest.files, MANIFEST_NAME}
+        parts = set(manifest.parts)
     for path in sorted(index.iterdir()):
-        if path.name in ("CURRENT", "build.lock", SIGNATURES_NAME) or path.name == live:
+        if path.name in ("CURRENT", "build.lock", SIGNATURES_NAME) or path.name == live or path.name in parts:
             continue
         if path.name == SEGMENTS_DIR and path.is_dir():
             found += [f"{SEGMENTS_DIR}/{p.name}" for p in sorted(path.iterdir()) if p.name not in listed]
@@ -751,6 +768,7 @@ def corruption_cases(template: Template, manifest_keys: Sequence[str] = MANIFEST
     """Every kind of damage for every file of the live generation, each segment, CURRENT and
     the file-signature cache."""
     from qa.storage.generations import current_name
+    from qa.storage.manifest import read_manifest
     from qa.storage.signatures import SIGNATURES_NAME
 
     live = current_name(template.index)
@@ -768,6 +786,14 @@ def corruption_cases(template: Template, manifest_keys: Sequence[str] = MANIFEST
             ]
         elif name.endswith(".json"):
             cases += [Case(f"{{gen}}/{name}", f"{how}:*first*") for how in ("missing", "type")]
+    for part in sorted(read_manifest(generation).parts):  # earlier generations' parts it reads
+        part_files = sorted(p for p in (template.index / part).rglob("*") if p.is_file())
+        cases += [
+            Case(f"{part}/{p.relative_to(template.index / part).as_posix()}", kind)
+            for p in part_files
+            if p.name != "manifest.json"
+            for kind in BYTE_KINDS
+        ]
     for segment in sorted((template.index / "segments").iterdir()):
         cases += [Case(f"segments/{segment.name}", kind) for kind in BYTE_KINDS]
     if (template.index / SIGNATURES_NAME).exists():  # a cache: damage may cost time, never answers

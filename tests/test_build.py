@@ -40,12 +40,13 @@ def test_build_writes_a_generation_with_a_verifiable_manifest(
     assert set(manifest.files) == {
         "qa.sqlite",
         "vectors.faiss",
-        "bm25/params.index.json",
-        "bm25/vocab.index.json",
-        "bm25/data.csc.index.npy",
-        "bm25/indices.csc.index.npy",
-        "bm25/indptr.csc.index.npy",
+        "bm25/vocabulary.json",
+        "bm25/indptr.npy",
+        "bm25/posting_rows.npy",
+        "bm25/posting_frequencies.npy",
+        "bm25/row_lengths.npy",
     }
+    assert manifest.parts == {}  # a first build is one part: its own
     roundtrip = json.loads(manifest.to_json())
     assert roundtrip["corpus_hash"] == manifest.corpus_hash
 
@@ -142,7 +143,7 @@ def test_second_build_fails_while_the_lock_is_held(articles: Path, fake_encoder:
             IndexCorruptError,
             "truncated or replaced",
         ),
-        (lambda g: g.joinpath("bm25/vocab.index.json").unlink(), IndexCorruptError, "is missing"),
+        (lambda g: g.joinpath("bm25/vocabulary.json").unlink(), IndexCorruptError, "is missing"),
         (lambda g: g.joinpath("manifest.json").write_text("{not json"), IndexCorruptError, "Cannot read"),
         (
             lambda g: g.joinpath("manifest.json").write_text(json.dumps({"format_version": 99})),

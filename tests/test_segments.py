@@ -15,7 +15,7 @@ import pytest
 from qa import QA, build_index, verify_index
 from qa.errors import IndexCorruptError, IndexMismatchError
 from qa.storage.generations import current_name, generations
-from qa.storage.manifest import read_manifest
+from qa.storage.manifest import FORMAT_VERSION, read_manifest
 from tests.conftest import FakeEncoder
 
 SEGMENTS = Path("idx/segments")
@@ -204,7 +204,7 @@ def test_an_index_of_an_earlier_format_lends_its_vectors_to_the_rebuild(
     assert report.embedded == 0 and not report.up_to_date
     assert _listed() == {f"{report.generation}.sqlite": len(rows)}
     with QA.open("idx", encoder=fake_encoder) as qa, QA.open("fresh", encoder=fake_encoder) as fresh:
-        assert qa.info().format_version == 5
+        assert qa.info().format_version == FORMAT_VERSION
         assert qa.ask("When did the harbour bridge reopen?").citations
         ids = qa._generation.store.searchable_passage_ids()
         np.testing.assert_array_equal(ids, fresh._generation.store.searchable_passage_ids())

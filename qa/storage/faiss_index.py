@@ -168,14 +168,26 @@ class FaissIndex:
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         """Top ``k`` (scores, passage ids) per query row; missing slots have id -1. ``allowed``
         restricts the search to those passage ids (a FAISS ID selector, exact for Flat)."""
-        k = max(1, min(k, len(self)))
-        if len(self) == 0 or (allowed is not None and len(allowed) == 0):
+        if allowed is not None and len(allowed) == 0:
+            return self.search_with(query, 0, None)
+        api: Any = faiss  # the bundled type stubs lack the selector classes
+        selector = (
+            None if allowed is None else api.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        )
+        return self.search_with(query, k, selector)
+
+    def search_with(
+        self, query: Vectors, k: int, selector: Any, keep_alive: Any = None
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """:meth:`search` with a FAISS ID selector (None: every vector; ``k`` 0: nothing).
+        ``keep_alive``: an object the selector points into, held until the search is done."""
+        if len(self) == 0 or k <= 0:
             empty = np.full((len(query), 1), -1, dtype=np.int64)
             return np.zeros((len(query), 1), dtype=np.float32), empty
+        k = min(k, len(self))
         params: Any = None
-        if allowed is not None:
+        if selector is not None:
             api: Any = faiss  # the bundled type stubs lack the search-parameter classes
-            selector = api.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
             params = (
                 api.SearchParametersHNSW(sel=selector, efSearch=self.ef_search)
                 if self.ef_search
@@ -187,6 +199,7 @@ class FaissIndex:
                 scores, ids = self._index.search(matrix, k)
             else:
                 scores, ids = self._index.search(matrix, k, params=params)
+        del keep_alive
         return scores, ids
 
     def vectors_for(self, ids: npt.NDArray[np.int64]) -> Vectors:

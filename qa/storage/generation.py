@@ -7,17 +7,20 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from qa.embed import Encoder
 from qa.errors import IndexCorruptError, IndexMismatchError
 from qa.results import IndexInfo
-from qa.storage.bm25_index import Bm25Index
+from qa.storage.bm25_index import BM25_FILES, Bm25Index
 from qa.storage.faiss_index import FaissIndex
 from qa.storage.generations import current_generation
 from qa.storage.local_vectors import LocallyReadVectors
-from qa.storage.manifest import Manifest, read_manifest, verify_files
+from qa.storage.manifest import MANIFEST_NAME, REBUILD, Manifest, read_manifest, verify_files
 from qa.storage.milvus_index import MilvusIndex, parse_vector_store
 from qa.storage.segments import listed_segments
 from qa.storage.store import Store
+from qa.storage.vector_parts import PartedVectors
 
 logger = logging.getLogger(__name__)
 
@@ -26,15 +29,7 @@ FAISS_NAME = "vectors.faiss"
 BM25_DIR = "bm25"
 # Every generation has these; a manifest that does not list one has been tampered with.
 # (vectors.faiss only when the vectors are not kept in Milvus: see required_files.)
-REQUIRED_FILES = (
-    SQLITE_NAME,
-    FAISS_NAME,
-    f"{BM25_DIR}/params.index.json",
-    f"{BM25_DIR}/vocab.index.json",
-    f"{BM25_DIR}/data.csc.index.npy",
-    f"{BM25_DIR}/indices.csc.index.npy",
-    f"{BM25_DIR}/indptr.csc.index.npy",
-)
+REQUIRED_FILES = (SQLITE_NAME, FAISS_NAME, *(f"{BM25_DIR}/{name}" for name in BM25_FILES))
 
 
 def required_files(manifest: Manifest) -> tuple[str, ...]:
@@ -49,7 +44,7 @@ class Generation:
     path: Path
     manifest: Manifest
     store: Store
-    vectors: FaissIndex | LocallyReadVectors
+    vectors: FaissIndex | PartedVectors | LocallyReadVectors
     lexical: Bm25Index
 
     def close(self) -> None:
@@ -102,11 +97,24 @@ def read_checked_manifest(index_dir: Path, *, thorough: bool = False) -> tuple[P
     """
     path = current_generation(index_dir)
     manifest = read_manifest(path)
-    verify_files(path, manifest, required_files(manifest), thorough=thorough)
+    required = required_files(manifest)
+    for name, part in manifest.parts.items():
+        missing = [f for f in required if f not in part.files]
+        if missing:
+            raise IndexCorruptError(
+                f"'{path / MANIFEST_NAME}' does not list {missing[0]} of part {name}. {REBUILD}"
+            )
+    verify_files(path, manifest, required, thorough=thorough)
     if thorough and manifest.vector_store is not None:
         count = int(manifest.counts.searchable)
         MilvusIndex.connect(parse_vector_store(manifest.vector_store), path.name, manifest.model.dim, count)
     return path, manifest
+
+
+def open_store(index_dir: Path, name: str, manifest: Manifest) -> Store:
+    """A generation's store: its own part, the earlier parts it reads, its vector segments."""
+    parts = [index_dir / part / SQLITE_NAME for part in sorted(manifest.parts)]
+    return Store(index_dir / name / SQLITE_NAME, listed_segments(index_dir, manifest.vector_segments), parts)
 
 
 def open_generation(
@@ -115,7 +123,7 @@ def open_generation(
     """Open the live generation; ``checked`` is what read_checked_manifest just returned for it."""
     path, manifest = checked or read_checked_manifest(index_dir)
     check_model(manifest, encoder, path)
-    store = Store(path / SQLITE_NAME, listed_segments(index_dir, manifest.vector_segments))
+    store = open_store(index_dir, path.name, manifest)
     try:
         try:
             store.check_schema()
@@ -124,26 +132,46 @@ def open_generation(
                 f"Index '{path}' was written by another version of article-qa ({err}). "
                 f"Rebuild with: qa build ARTICLES --index {index_dir} --force"
             ) from None
-        ids = store.searchable_passage_ids()
-        vectors = _open_vectors(path, manifest, len(ids), encoder.dim, store)
-        if len(vectors) != len(ids) or vectors.dim != encoder.dim:
+        part_ids = store.part_searchable_ids()
+        deleted = store.deleted_passage_ids()
+        folders = [index_dir / part for part in sorted(manifest.parts)] + [path]
+        vectors = _open_vectors(folders, manifest, part_ids, deleted, store)
+        live = sum(len(ids) for ids in part_ids) - len(deleted)
+        if len(vectors) != live or vectors.dim != encoder.dim:
             raise IndexCorruptError(
                 f"Index '{path}' holds {len(vectors)} vectors of dimension {vectors.dim} for "
-                f"{len(ids)} passages. Rebuild with: qa build ARTICLES --index {index_dir} --force"
+                f"{live} passages. Rebuild with: qa build ARTICLES --index {index_dir} --force"
             )
-        lexical = Bm25Index.load(path / BM25_DIR, ids)
+        lexical = Bm25Index.open([folder / BM25_DIR for folder in folders], part_ids, deleted)
     except Exception:
         store.close()
         raise
-    logger.info("Opened %s: %s", path, manifest.counts)
+    logger.info("Opened %s: %s (%d parts)", path, manifest.counts, len(folders))
     return Generation(path, manifest, store, vectors, lexical)
 
 
 def _open_vectors(
-    path: Path, manifest: Manifest, count: int, dim: int, store: Store
-) -> FaissIndex | LocallyReadVectors:
+    folders: list[Path], manifest: Manifest, part_ids: list[np.ndarray], deleted: np.ndarray, store: Store
+) -> FaissIndex | PartedVectors | LocallyReadVectors:
     if manifest.vector_store is None:
-        return FaissIndex.load(path / FAISS_NAME, manifest.index_type, manifest.ef_search)
+        kinds = [(p.index_type, p.ef_search) for _, p in sorted(manifest.parts.items())]
+        kinds.append((manifest.index_type, manifest.ef_search))
+        parts = [
+            FaissIndex.load(folder / FAISS_NAME, kind, ef)
+            for folder, (kind, ef) in zip(folders, kinds, strict=True)
+        ]
+        for folder, part, ids in zip(folders, parts, part_ids, strict=True):
+            if len(part) != len(ids):
+                raise IndexCorruptError(
+                    f"Part '{folder}' holds {len(part)} vectors for {len(ids)} passages. {REBUILD}"
+                )
+        held = [(part, int(ids[0])) for part, ids in zip(parts, part_ids, strict=True) if len(ids)]
+        if len(held) <= 1 and not len(deleted):
+            return held[0][0] if held else parts[-1]
+        return PartedVectors([part for part, _ in held], [first for _, first in held], deleted)
     location = parse_vector_store(manifest.vector_store)
+    count = sum(len(ids) for ids in part_ids)
     # Searched in Milvus; stored vectors read from the local segments (no second round trip).
-    return LocallyReadVectors(MilvusIndex.connect(location, path.name, dim, count), store)
+    return LocallyReadVectors(
+        MilvusIndex.connect(location, folders[-1].name, manifest.model.dim, count), store
+    )

@@ -16,9 +16,11 @@ from qa.errors import IndexCorruptError, IndexMismatchError
 
 # 3: stable passage keys, headings and sections, windows for long paragraphs, typed model record.
 # 4: vectors in shared segments (qa.storage.segments), listed in the manifest.
-FORMAT_VERSION = 5
+# 5: a segment record per paragraph, int8 vectors.
+# 6: parts (earlier generations' search files, shared), BM25 of term frequencies.
+FORMAT_VERSION = 6
 # Generations a build can reuse vectors from (format 3 kept them in its own qa.sqlite).
-REUSABLE_VERSIONS = (3, 4, 5)
+REUSABLE_VERSIONS = (3, 4, 5, 6)
 MANIFEST_NAME = "manifest.json"
 SEGMENTS_DIR = "segments"  # beside the generations: vector segments they share
 REBUILD = "Rebuild it with: qa build ARTICLES --index INDEX --force"
@@ -61,6 +63,15 @@ class SegmentEntry(FileEntry):
 
 
 @dataclass(frozen=True)
+class PartEntry:
+    """An earlier generation whose part (its ``qa.sqlite`` and search files) this one reads."""
+
+    index_type: str
+    files: dict[str, FileEntry]
+    ef_search: int | None = None
+
+
+@dataclass(frozen=True)
 class Manifest:
     format_version: int
     qa_version: str
@@ -76,14 +87,21 @@ class Manifest:
     vector_store: str | None = None  # milvus://HOST:PORT/COLLECTION, or None: FAISS in the folder
     # Shared vector segments this generation reads, by file name under the index's segments/.
     vector_segments: dict[str, SegmentEntry] = field(default_factory=dict)
+    # Earlier generations whose parts this one reads (by folder name, oldest first); its own
+    # folder is the newest part.
+    parts: dict[str, PartEntry] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @property
     def size_bytes(self) -> int:
-        """The bytes this generation reads: its own files and the segments it lists."""
-        return sum(f.size for f in self.files.values()) + sum(s.size for s in self.vector_segments.values())
+        """The bytes this generation reads: its own files, its parts' and the segments it lists."""
+        return (
+            sum(f.size for f in self.files.values())
+            + sum(s.size for s in self.vector_segments.values())
+            + sum(f.size for part in self.parts.values() for f in part.files.values())
+        )
 
 
 def file_sha256(path: Path) -> str:
@@ -213,13 +231,46 @@ def parse_manifest(data: object, where: str, versions: tuple[int, ...] = (FORMAT
             f"{where} 'vector_segments' must map segment file names to checksums. {REBUILD}"
         )
     segments = {str(n): _typed(SegmentEntry, e, f"{where} segment {n!r}", strict) for n, e in listed.items()}
+    parts = _parts(raw.pop("parts", {}), where, strict)
     chunking = raw.pop("chunking", None)
     if not isinstance(chunking, dict) or not all(isinstance(v, str) for v in chunking.values()):
         raise IndexCorruptError(f"{where} 'chunking' must map names to text. {REBUILD}")
     rest = _typed(_ManifestHead, raw, where, strict)
     return Manifest(
-        model=model, counts=counts, files=entries, chunking=chunking, vector_segments=segments, **asdict(rest)
+        model=model,
+        counts=counts,
+        files=entries,
+        chunking=chunking,
+        vector_segments=segments,
+        parts=parts,
+        **asdict(rest),
     )
+
+
+def _parts(listed: object, where: str, strict: bool) -> dict[str, PartEntry]:
+    if not isinstance(listed, dict) or any(
+        not str(n).startswith("gen-") or "/" in str(n) or not isinstance(e, dict) for n, e in listed.items()
+    ):
+        raise IndexCorruptError(f"{where} 'parts' must map generation names to their files. {REBUILD}")
+    parts = {}
+    for name, entry in listed.items():
+        fields_of = dict(entry)
+        files = fields_of.pop("files", None)
+        if not isinstance(files, dict) or not files:
+            raise IndexCorruptError(f"{where} part {name!r} must list its files. {REBUILD}")
+        checked = {
+            str(f): _typed(FileEntry, e, f"{where} part {name!r} file {f!r}", strict)
+            for f, e in files.items()
+        }
+        head = _typed(_PartHead, fields_of, f"{where} part {name!r}", strict)
+        parts[str(name)] = PartEntry(files=checked, **asdict(head))
+    return parts
+
+
+@dataclass(frozen=True)
+class _PartHead:
+    index_type: str
+    ef_search: int | None = None
 
 
 @dataclass(frozen=True)
@@ -262,8 +313,9 @@ def verify_files(
     ``required`` names files the format always has: a manifest that leaves one out is damaged
     even when the rest checks out. FAISS and SQLite both load damaged files without complaint
     and return changed results; the checksum is the only guard. Without ``thorough`` a file's
-    fingerprint stands in for its sha256 (see file_fingerprint). The shared vector segments are
-    checked like the generation's files unless ``thorough_segments`` says otherwise.
+    fingerprint stands in for its sha256 (see file_fingerprint). What the generation shares with
+    earlier ones (vector segments, earlier generations' parts) is checked like its own files
+    unless ``thorough_segments`` says otherwise.
     """
     for name in required:
         if name not in manifest.files:
@@ -272,6 +324,11 @@ def verify_files(
     checks = [(generation / name, expected, thorough) for name, expected in manifest.files.items()]
     segment_thorough = thorough if thorough_segments is None else thorough_segments
     checks += [(segments / name, e, segment_thorough) for name, e in manifest.vector_segments.items()]
+    checks += [
+        (generation.parent / part / name, expected, segment_thorough)
+        for part, entry in manifest.parts.items()
+        for name, expected in entry.files.items()
+    ]
     for path, expected, whole in checks:
         if not path.is_file():
             raise IndexCorruptError(f"Index file '{path}' is missing. {REBUILD}")

@@ -206,22 +206,26 @@ def remove_unlisted_segments(index_dir: Path, keep: Iterable[str]) -> int:
 
 
 def tidy_index(index_dir: Path) -> None:
-    """Remove what the live generation does not use: unfinished or replaced generations, and
-    vector segments it does not list (replaced by a compaction, or a failed build's)."""
+    """Remove what the live generation does not use: unfinished or replaced generations (but
+    not those whose parts it reads), and vector segments it does not list (replaced by a
+    compaction, or a failed build's)."""
     pointer = read_pointer(index_dir)
     if pointer.problem is not None:
         # Which generation was live is unknown: delete nothing; the next publish tidies up.
         remove_debris(index_dir, keep={g.name for g in generations(index_dir)})
         return
     live = pointer.name
-    remove_debris(index_dir, keep={live} if live else set())
     if live is None:
+        remove_debris(index_dir, keep=set())
         remove_unlisted_segments(index_dir, keep=())
         return
     try:
         manifest = read_manifest(index_dir / live, REUSABLE_VERSIONS)
     except QAError:
-        return  # which segments the live generation reads is unknown: delete none
+        # Which parts and segments the live generation reads is unknown: delete none.
+        remove_debris(index_dir, keep={g.name for g in generations(index_dir)})
+        return
+    remove_debris(index_dir, keep={live, *manifest.parts})
     remove_unlisted_segments(index_dir, keep=manifest.vector_segments)
 
 

@@ -1,4 +1,12 @@
-"""SQLite store of one index generation: articles, passages, sentences and cached vectors."""
+"""SQLite store of one index generation: articles, passages and sentences, over its parts.
+
+A generation is one or more **parts** (docs/DESIGN-STORAGE.md): its own ``qa.sqlite`` holds the
+articles this build wrote, and it reads the articles of earlier builds from their parts'
+``qa.sqlite`` files, attached read-only. Ids (passage ids, article rows) are unique across the
+parts, each part's above every earlier one's. An article lives whole in one part; an earlier
+part's article that changed or went away is listed in the newest part's ``deleted_articles``
+and left out of every answer here.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +63,8 @@ CREATE TABLE sentences (
     "end" INTEGER NOT NULL,
     PRIMARY KEY (passage_id, start)
 ) WITHOUT ROWID;
+-- Articles of earlier parts that this generation no longer has (changed or removed), by row.
+CREATE TABLE deleted_articles (row INTEGER PRIMARY KEY);
 CREATE TABLE files (  -- what each cleanly read file held, to skip parsing it again
     source_path TEXT PRIMARY KEY,
     content_key TEXT NOT NULL
@@ -133,15 +144,21 @@ class SentenceRow:
 class StoreWriter:
     """Writes a fresh ``qa.sqlite`` for a new generation."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, first_row: int = 1, first_passage: int = 1) -> None:
+        """``first_row``/``first_passage``: the part's first article row and passage id, above
+        every id of the parts it joins."""
         self.connection = sqlite3.connect(path)
         self.connection.executescript(SCHEMA)
+        self._next_row, self._next_passage = first_row, first_passage
 
     def add_article(self, article: Article, copy_of: str | None = None, minhash: bytes | None = None) -> int:
-        cursor = self.connection.execute(
-            "INSERT INTO articles (article_id, title, url, published, byline, source_path, text, "
-            "content_hash, copy_of, minhash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        row = self._next_row
+        self._next_row += 1
+        self.connection.execute(
+            "INSERT INTO articles (row, article_id, title, url, published, byline, source_path, text, "
+            "content_hash, copy_of, minhash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                row,
                 article.id,
                 article.title,
                 article.url,
@@ -154,8 +171,7 @@ class StoreWriter:
                 minhash,
             ),
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return row
 
     def add_passage(
         self,
@@ -165,10 +181,13 @@ class StoreWriter:
         text_hash: str,
         section: str | None,
     ) -> int:
-        cursor = self.connection.execute(
-            'INSERT INTO passages (key, article_row, paragraph, start, "end", text_hash, boilerplate, '
-            "heading, section, page) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        pid = self._next_passage
+        self._next_passage += 1
+        self.connection.execute(
+            'INSERT INTO passages (id, key, article_row, paragraph, start, "end", text_hash, boilerplate, '
+            "heading, section, page) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                pid,
                 key,
                 article_row,
                 paragraph.number,
@@ -181,11 +200,14 @@ class StoreWriter:
                 paragraph.page,
             ),
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return pid
 
     def add_sentences(self, rows: Iterable[tuple[int, int, int]]) -> None:
         self.connection.executemany('INSERT INTO sentences (passage_id, start, "end") VALUES (?, ?, ?)', rows)
+
+    def add_deleted(self, rows: Iterable[int]) -> None:
+        """Article rows of earlier parts this generation no longer has."""
+        self.connection.executemany("INSERT INTO deleted_articles (row) VALUES (?)", ((r,) for r in rows))
 
     def add_files(self, files: dict[str, str]) -> None:
         self.connection.executemany(
@@ -201,14 +223,49 @@ class StoreWriter:
         self.connection.close()
 
 
-class Store:
-    """Read-only view of a published generation's ``qa.sqlite`` and the vector segments it lists."""
+_LIVE = "a.row NOT IN (SELECT row FROM temp.deleted)"  # an article this generation still has
 
-    def __init__(self, path: Path, segments: Sequence[Path] = ()) -> None:
+
+class Store:
+    """Read-only view of a published generation: its parts' ``qa.sqlite`` files and the vector
+    segments it lists.
+
+    ``path`` is the generation's own part (the newest); ``parts`` the earlier ones it reads,
+    oldest first. Each query runs once per part (an article and its passages are always in the
+    same part, so joins stay inside one file) and leaves out the deleted articles.
+    """
+
+    def __init__(self, path: Path, segments: Sequence[Path] = (), parts: Sequence[Path] = ()) -> None:
         # immutable=1: a published generation never changes, so SQLite needs no locks or journal.
-        uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
-        self.connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self.connection = sqlite3.connect(_read_only(path), uri=True, check_same_thread=False)
         self.segments = SegmentReader(segments)
+        try:
+            self.schemas = []
+            for number, part in enumerate(parts, start=1):
+                self.connection.execute(f"ATTACH DATABASE ? AS part{number}", (_read_only(part),))
+                self.schemas.append(f"part{number}")
+            self.schemas.append("main")  # oldest first: ascending ids
+            self.connection.execute("CREATE TEMP TABLE deleted (row INTEGER PRIMARY KEY)")
+            if self._has_table("deleted_articles"):  # generations before format 6 have none
+                self.connection.execute("INSERT INTO temp.deleted SELECT row FROM main.deleted_articles")
+        except sqlite3.Error:
+            self.close()
+            raise
+
+    def _has_table(self, name: str, schema: str = "main") -> bool:
+        return (
+            self.connection.execute(
+                f"SELECT 1 FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            ).fetchone()
+            is not None
+        )
+
+    def _each(self, sql: str, parameters: Sequence[object] = ()) -> list[Any]:
+        """The rows of ``sql`` run on every part, oldest first; ``{s}.`` names the part's tables."""
+        rows: list[Any] = []
+        for schema in self.schemas:
+            rows += self.connection.execute(sql.replace("{s}", schema), parameters).fetchall()
+        return rows
 
     def close(self) -> None:
         self.connection.close()
@@ -217,52 +274,75 @@ class Store:
     def check_schema(self) -> None:
         """Raise sqlite3.Error unless the tables have the columns this version reads."""
         self.connection.execute(
-            'SELECT p.id, p.key, p.article_row, p.paragraph, p.start, p."end", p.text_hash, p.boilerplate, '
-            "p.heading, p.section, p.page, a.copy_of, a.byline, a.article_id, a.title, a.url, a.published, a.source_path, a.text, s.start, v.key, v.vector, "
-            "f.source_path, f.content_key FROM passages p, articles a, sentences s, vectors v, files f LIMIT 0"
+            "SELECT d.row, f.source_path, f.content_key FROM deleted_articles d, files f LIMIT 0"
         ).fetchall()
+        self._each(
+            'SELECT p.id, p.key, p.article_row, p.paragraph, p.start, p."end", p.text_hash, p.boilerplate, '
+            "p.heading, p.section, p.page, a.copy_of, a.byline, a.article_id, a.title, a.url, a.published, "
+            "a.source_path, a.text, a.content_hash, a.minhash, s.start, v.key, v.vector "
+            "FROM {s}.passages p, {s}.articles a, {s}.sentences s, {s}.vectors v LIMIT 0"
+        )
+
+    def part_searchable_ids(self) -> list[np.ndarray]:
+        """Per part, oldest first: the ids of its passages in the search indexes (not
+        boilerplate, not headings), ascending, deleted articles' included: a part's search
+        files hold a row for each."""
+        result = []
+        for schema in self.schemas:
+            # One comma-separated text parsed in C: half the time of a Python tuple per row (a
+            # tenth of a second per 300,000 passages, on every open).
+            (text,) = self.connection.execute(
+                f"SELECT group_concat(id) FROM {schema}.passages WHERE boilerplate IS NULL AND heading = 0"
+            ).fetchone()
+            ids = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, dtype=np.int64)
+            result.append(np.sort(ids))
+        return result
+
+    def deleted_passage_ids(self) -> np.ndarray:
+        """Ids of the searchable passages of deleted articles (held by earlier parts' indexes)."""
+        rows = self._each(
+            "SELECT p.id FROM {s}.passages p WHERE p.article_row IN (SELECT row FROM temp.deleted) "
+            "AND p.boilerplate IS NULL AND p.heading = 0"
+        )
+        return np.sort(np.array([r[0] for r in rows], dtype=np.int64))
 
     def searchable_passage_ids(self) -> np.ndarray:
-        """Ids of the passages in the search indexes (not boilerplate, not headings), in id order."""
-        # One comma-separated text parsed in C: half the time of a Python tuple per row (a
-        # tenth of a second per 300,000 passages, on every open).
-        (text,) = self.connection.execute(
-            "SELECT group_concat(id) FROM passages WHERE boilerplate IS NULL AND heading = 0"
-        ).fetchone()
-        if not text:
-            return np.zeros(0, dtype=np.int64)
-        return np.sort(np.fromstring(text, dtype=np.int64, sep=","))
+        """Ids of the live passages in the search indexes, in id order."""
+        every = self.part_searchable_ids()
+        ids = np.concatenate(every) if every else np.zeros(0, dtype=np.int64)
+        deleted = self.deleted_passage_ids()
+        return ids[~np.isin(ids, deleted)] if len(deleted) else ids
 
     def passages(self, ids: Sequence[int]) -> dict[int, PassageRow]:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.connection.execute(
-            f"SELECT {_PASSAGE_COLUMNS} FROM passages p JOIN articles a ON a.row = p.article_row "
+        rows = self._each(
+            f"SELECT {_PASSAGE_COLUMNS} FROM {{s}}.passages p JOIN {{s}}.articles a ON a.row = p.article_row "
             f"WHERE p.id IN ({marks})",
             list(map(int, ids)),
-        ).fetchall()
+        )
         return {row[0]: _passage(row) for row in rows}
 
     def passage_by_key(self, key: str) -> PassageRow | None:
-        row = self.connection.execute(
-            f"SELECT {_PASSAGE_COLUMNS} FROM passages p JOIN articles a ON a.row = p.article_row "
-            "WHERE p.key = ?",
+        rows = self._each(
+            f"SELECT {_PASSAGE_COLUMNS} FROM {{s}}.passages p JOIN {{s}}.articles a ON a.row = p.article_row "
+            f"WHERE p.key = ? AND {_LIVE}",
             (key,),
-        ).fetchone()
-        return None if row is None else _passage(row)
+        )
+        return _passage(rows[0]) if rows else None
 
     def neighbours(self, ids: Sequence[int]) -> dict[int, int]:
         """For each passage, the searchable passage right after it in its article, if any."""
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.connection.execute(
-            "SELECT p.id, (SELECT n.id FROM passages n WHERE n.article_row = p.article_row "
+        rows = self._each(
+            "SELECT p.id, (SELECT n.id FROM {s}.passages n WHERE n.article_row = p.article_row "
             "AND n.paragraph > p.paragraph AND n.boilerplate IS NULL AND n.heading = 0 "
-            f"ORDER BY n.paragraph LIMIT 1) FROM passages p WHERE p.id IN ({marks})",
+            f"ORDER BY n.paragraph LIMIT 1) FROM {{s}}.passages p WHERE p.id IN ({marks})",
             list(map(int, ids)),
-        ).fetchall()
+        )
         return {pid: nid for pid, nid in rows if nid is not None}
 
     def copies(self, text_hashes: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
@@ -272,9 +352,10 @@ class Store:
         if not wanted:
             return found
         marks = ",".join("?" * len(wanted))
-        for text_hash, pid, article_id in self.connection.execute(
-            "SELECT p.text_hash, p.id, a.article_id FROM passages p JOIN articles a ON a.row = p.article_row "
-            f"WHERE p.text_hash IN ({marks}) AND p.boilerplate IS NULL AND p.heading = 0 ORDER BY p.id",
+        for text_hash, pid, article_id in self._each(
+            "SELECT p.text_hash, p.id, a.article_id FROM {s}.passages p JOIN {s}.articles a "
+            f"ON a.row = p.article_row WHERE p.text_hash IN ({marks}) AND p.boilerplate IS NULL "
+            f"AND p.heading = 0 AND {_LIVE} ORDER BY p.id",
             wanted,
         ):
             found[text_hash].append((pid, article_id))
@@ -282,47 +363,51 @@ class Store:
 
     def publication_rows(self) -> list[tuple[int, str | None, str, str, str | None]]:
         """(passage id, published, article id, source path, url) of every searchable passage."""
-        return self.connection.execute(
-            "SELECT p.id, a.published, a.article_id, a.source_path, a.url FROM passages p "
-            "JOIN articles a ON a.row = p.article_row WHERE p.boilerplate IS NULL AND p.heading = 0"
-        ).fetchall()
+        return self._each(
+            "SELECT p.id, a.published, a.article_id, a.source_path, a.url FROM {s}.passages p "
+            f"JOIN {{s}}.articles a ON a.row = p.article_row WHERE p.boilerplate IS NULL AND p.heading = 0 "
+            f"AND {_LIVE}"
+        )
 
     def publication_dates(self) -> list[str]:
         """Every distinct publication date of the articles (ISO 8601 text)."""
-        rows = self.connection.execute("SELECT DISTINCT published FROM articles WHERE published IS NOT NULL")
-        return [r[0] for r in rows]
+        rows = self._each(
+            f"SELECT DISTINCT published FROM {{s}}.articles a WHERE published IS NOT NULL AND {_LIVE}"
+        )
+        return list(dict.fromkeys(r[0] for r in rows))
 
     def article_list(self) -> list[tuple[str, str, str | None, str | None, int]]:
         """(article id, title, url, published, paragraphs) of every article, in index order."""
-        return self.connection.execute(
-            "SELECT a.article_id, a.title, a.url, a.published, COUNT(p.article_row) FROM articles a "
-            "LEFT JOIN passages p ON p.article_row = a.row GROUP BY a.row ORDER BY a.row"
-        ).fetchall()
+        return self._each(
+            "SELECT a.article_id, a.title, a.url, a.published, COUNT(p.article_row) FROM {s}.articles a "
+            f"LEFT JOIN {{s}}.passages p ON p.article_row = a.row WHERE {_LIVE} GROUP BY a.row ORDER BY a.row"
+        )
 
     def article(self, article_id: str) -> tuple[ArticleRow, list[PassageRow]] | None:
         """An article's record and all its paragraphs (boilerplate and headings included)."""
-        row = self.connection.execute(
-            "SELECT row, article_id, title, url, published, byline, source_path, text FROM articles "
-            "WHERE article_id = ?",
-            (article_id,),
-        ).fetchone()
-        if row is None:
-            return None
-        rows = self.connection.execute(
-            f"SELECT {_PASSAGE_COLUMNS} FROM passages p JOIN articles a ON a.row = p.article_row "
-            "WHERE p.article_row = ? ORDER BY p.paragraph",
-            (row[0],),
-        ).fetchall()
-        return ArticleRow(*row[1:]), [_passage(r) for r in rows]
+        for schema in self.schemas:
+            row = self.connection.execute(
+                f"SELECT row, article_id, title, url, published, byline, source_path, text FROM {schema}.articles a "
+                f"WHERE article_id = ? AND {_LIVE}",
+                (article_id,),
+            ).fetchone()
+            if row is not None:
+                rows = self.connection.execute(
+                    f"SELECT {_PASSAGE_COLUMNS} FROM {schema}.passages p JOIN {schema}.articles a "
+                    "ON a.row = p.article_row WHERE p.article_row = ? ORDER BY p.paragraph",
+                    (row[0],),
+                ).fetchall()
+                return ArticleRow(*row[1:]), [_passage(r) for r in rows]
+        return None
 
     def sentences(self, passage_ids: Sequence[int]) -> dict[int, list[SentenceRow]]:
         result: dict[int, list[SentenceRow]] = {int(i): [] for i in passage_ids}
         if not passage_ids:
             return result
         marks = ",".join("?" * len(passage_ids))
-        for pid, start, end, text_hash, offset in self.connection.execute(
-            f'SELECT s.passage_id, s.start, s."end", p.text_hash, p.start FROM sentences s '
-            f"JOIN passages p ON p.id = s.passage_id WHERE s.passage_id IN ({marks}) "
+        for pid, start, end, text_hash, offset in self._each(
+            'SELECT s.passage_id, s.start, s."end", p.text_hash, p.start FROM {s}.sentences s '
+            f"JOIN {{s}}.passages p ON p.id = s.passage_id WHERE s.passage_id IN ({marks}) "
             "ORDER BY s.passage_id, s.start",
             list(map(int, passage_ids)),
         ):
@@ -343,66 +428,113 @@ class Store:
     @functools.cached_property
     def legacy_vectors(self) -> bool:
         """Whether this generation keeps vectors in its own file (format 3, before segments)."""
-        return self.connection.execute("SELECT 1 FROM vectors LIMIT 1").fetchone() is not None
+        return self.connection.execute("SELECT 1 FROM main.vectors LIMIT 1").fetchone() is not None
 
     def file_keys(self) -> dict[str, str]:
-        return dict(self.connection.execute("SELECT source_path, content_key FROM files"))
+        """What each cleanly read file held (the generation's own list: the newest part's)."""
+        return dict(self.connection.execute("SELECT source_path, content_key FROM main.files"))
 
     def source_paths(self) -> set[str]:
         """Every file (relative path) the generation holds articles from."""
-        return {row[0] for row in self.connection.execute("SELECT DISTINCT source_path FROM articles")}
+        return {
+            row[0] for row in self._each(f"SELECT DISTINCT source_path FROM {{s}}.articles a WHERE {_LIVE}")
+        }
 
     def undated_count(self) -> int:
-        return int(
-            self.connection.execute("SELECT COUNT(*) FROM articles WHERE published IS NULL").fetchone()[0]
+        return sum(
+            r[0]
+            for r in self._each(f"SELECT COUNT(*) FROM {{s}}.articles a WHERE published IS NULL AND {_LIVE}")
         )
 
     def articles_from(self, source_path: str) -> list[Article]:
         """The articles read from one file, as the reader returned them, each paragraph with
         its own boilerplate flag (rules 1-2; the corpus-wide rule 3 is worked out again)."""
         articles = []
-        for row, article_id, title, url, published, byline, text in self.connection.execute(
-            "SELECT row, article_id, title, url, published, byline, text FROM articles "
-            "WHERE source_path = ? ORDER BY row",
-            (source_path,),
-        ).fetchall():
-            stored = self.connection.execute(
-                'SELECT start, "end", boilerplate, page FROM passages WHERE article_row = ? ORDER BY paragraph',
-                (row,),
-            ).fetchall()
-            paragraphs = tuple(
-                Paragraph(number=number, start=start, end=end, boilerplate=own_flag(reason), page=page)
-                for number, (start, end, reason, page) in enumerate(stored, start=1)
-            )
-            articles.append(
-                Article(
-                    id=article_id,
-                    title=title,
-                    text=text,
-                    source_path=source_path,
-                    url=url,
-                    published=published,
-                    byline=byline,
-                    paragraphs=paragraphs,
+        for schema in self.schemas:
+            for row, article_id, title, url, published, byline, text in self.connection.execute(
+                f"SELECT row, article_id, title, url, published, byline, text FROM {schema}.articles a "
+                f"WHERE source_path = ? AND {_LIVE} ORDER BY row",
+                (source_path,),
+            ).fetchall():
+                stored = self.connection.execute(
+                    f'SELECT start, "end", boilerplate, page FROM {schema}.passages WHERE article_row = ? '
+                    "ORDER BY paragraph",
+                    (row,),
+                ).fetchall()
+                paragraphs = tuple(
+                    Paragraph(number=number, start=start, end=end, boilerplate=own_flag(reason), page=page)
+                    for number, (start, end, reason, page) in enumerate(stored, start=1)
                 )
-            )
+                articles.append(
+                    Article(
+                        id=article_id,
+                        title=title,
+                        text=text,
+                        source_path=source_path,
+                        url=url,
+                        published=published,
+                        byline=byline,
+                        paragraphs=paragraphs,
+                    )
+                )
         return articles
 
     def minhash_signatures(self) -> dict[str, bytes]:
         """MinHash signatures by article content hash (none from generations before format 4)."""
         try:
-            rows = self.connection.execute(
-                "SELECT content_hash, minhash FROM articles WHERE minhash IS NOT NULL"
-            ).fetchall()
+            rows = self._each(
+                f"SELECT content_hash, minhash FROM {{s}}.articles a WHERE minhash IS NOT NULL AND {_LIVE}"
+            )
         except sqlite3.OperationalError:  # a format-3 generation: no such column
             return {}
         return {h: bytes(b) for h, b in rows}
 
     def syndicated_count(self) -> int:
         """How many articles are syndicated copies of another."""
-        return int(
-            self.connection.execute("SELECT COUNT(*) FROM articles WHERE copy_of IS NOT NULL").fetchone()[0]
+        return sum(
+            r[0]
+            for r in self._each(
+                f"SELECT COUNT(*) FROM {{s}}.articles a WHERE copy_of IS NOT NULL AND {_LIVE}"
+            )
         )
 
     def article_hashes(self) -> dict[str, str]:
-        return dict(self.connection.execute("SELECT article_id, content_hash FROM articles"))
+        return dict(self._each(f"SELECT article_id, content_hash FROM {{s}}.articles a WHERE {_LIVE}"))
+
+    def article_states(self) -> dict[str, tuple[int, str, str | None]]:
+        """Every live article: id -> (row, content hash, original of a syndicated copy)."""
+        return {
+            article_id: (row, content_hash, copy_of)
+            for row, article_id, content_hash, copy_of in self._each(
+                f"SELECT row, article_id, content_hash, copy_of FROM {{s}}.articles a WHERE {_LIVE}"
+            )
+        }
+
+    def part_articles(self) -> list[tuple[np.ndarray, int]]:
+        """Per part, oldest first: its article rows (deleted ones included) and its highest
+        passage id (0 when it has none)."""
+        result = []
+        for schema in self.schemas:
+            (text,) = self.connection.execute(f"SELECT group_concat(row) FROM {schema}.articles").fetchone()
+            rows = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, dtype=np.int64)
+            (last,) = self.connection.execute(f"SELECT max(id) FROM {schema}.passages").fetchone()
+            result.append((rows, int(last or 0)))
+        return result
+
+    def vector_count(self, article_rows: Iterable[int]) -> int:
+        """Vectors the given articles' searchable passages use: one each, one per sentence."""
+        self.connection.execute("CREATE TEMP TABLE IF NOT EXISTS counted (row INTEGER PRIMARY KEY)")
+        self.connection.execute("DELETE FROM temp.counted")
+        self.connection.executemany(
+            "INSERT OR IGNORE INTO temp.counted VALUES (?)", ((int(r),) for r in article_rows)
+        )
+        rows = self._each(
+            "SELECT COUNT(*) + (SELECT COUNT(*) FROM {s}.sentences s JOIN {s}.passages q ON q.id = s.passage_id "
+            "WHERE q.article_row IN (SELECT row FROM temp.counted)) FROM {s}.passages p "
+            "WHERE p.article_row IN (SELECT row FROM temp.counted) AND p.boilerplate IS NULL AND p.heading = 0"
+        )
+        return sum(r[0] for r in rows)
+
+
+def _read_only(path: Path) -> str:
+    return f"{path.resolve().as_uri()}?mode=ro&immutable=1"

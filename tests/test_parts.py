@@ -1,0 +1,148 @@
+"""A generation as parts: an update writes a part for what changed and lists the earlier ones."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import qa.build_parts
+from qa import QA, build_index
+from qa.errors import BadInputError, IndexCorruptError
+from qa.storage.generations import current_name, generations
+from qa.storage.manifest import read_manifest
+from tests import faults_harness as h
+from tests.conftest import FakeEncoder
+
+
+@pytest.fixture(autouse=True)
+def _parts_at_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(qa.build_parts, "MIN_PARTED_PASSAGES", 0)
+
+
+def _build(articles: Path, index: Path, **options: Any) -> Any:
+    return build_index(articles, index, encoder=FakeEncoder(), show_progress=False, **options)
+
+
+def _answers(index: Path) -> list[list[tuple[str, float, str]]]:
+    """Every question's cited passages: (key, score rounded, text)."""
+    with QA.open(index, encoder=FakeEncoder()) as qa_:
+        result = []
+        for question in h.QUESTIONS:
+            hits = qa_.search(question, top_k=8)
+            result.append([(hit.passage_key, round(hit.score, 4), hit.text) for hit in hits])
+        return result
+
+
+def _found(opened: QA, key: str) -> bool:
+    try:
+        opened.passage(key)
+    except BadInputError:
+        return False
+    return True
+
+
+def _articles_in(generation: Path) -> list[str]:
+    with sqlite3.connect(generation / "qa.sqlite") as connection:
+        return [r[0] for r in connection.execute("SELECT article_id FROM articles ORDER BY row")]
+
+
+def test_an_update_writes_only_the_new_articles_and_answers_as_a_full_build(tmp_path: Path) -> None:
+    articles, index, fresh = tmp_path / "a", tmp_path / "idx", tmp_path / "fresh"
+    _build(h.write_corpus(articles, range(30)), index)
+    report = _build(h.write_corpus(articles, range(36)), index)
+    live = index / report.generation
+    manifest = read_manifest(live)
+    assert list(manifest.parts) == ["gen-000001"]  # the first build's part, listed, not copied
+    assert [Path(a).name for a in _articles_in(live)] == [f"article-{n:03d}.txt" for n in range(30, 36)]
+    assert report.embedded == 6 * 3  # only the new articles' three searchable paragraphs
+    assert manifest.counts.articles == 36
+    assert sorted(g.name for g in generations(index)) == ["gen-000001", "gen-000002"]
+    # Pure additions: the same passages, scores and order as one part built from scratch (BM25
+    # sums its statistics over the parts).
+    _build(articles, fresh)
+    assert _answers(index) == _answers(fresh)
+    with QA.open(index, encoder=FakeEncoder()) as opened:
+        assert opened.info().articles == 36 and len(opened.articles()) == 36
+
+
+def test_changed_and_removed_articles_are_deleted_from_the_earlier_part(tmp_path: Path) -> None:
+    articles, index = tmp_path / "a", tmp_path / "idx"
+    _build(h.write_corpus(articles, range(30)), index)
+    with QA.open(index, encoder=FakeEncoder()) as before:
+        old_keys = {
+            p.passage_key
+            for a in ("part-0/article-003.txt", "part-0/article-005.txt")
+            for p in before.article(a).paragraphs
+        }
+    report = _build(h.write_corpus(articles, [n for n in range(32) if n != 5], edited=[3]), index)
+    assert (report.added, report.changed, report.removed) == (2, 1, 1)
+    live = index / report.generation
+    assert list(read_manifest(live).parts) == ["gen-000001"]
+    assert sorted(_articles_in(live)) == [
+        "part-0/article-003.txt",
+        "part-3/article-030.txt",
+        "part-3/article-031.txt",
+    ]
+    with QA.open(index, encoder=FakeEncoder()) as opened:
+        listed = {a.article_id for a in opened.articles()}
+        assert "part-0/article-005.txt" not in listed and len(listed) == 31
+        with pytest.raises(BadInputError, match="No article"):
+            opened.article("part-0/article-005.txt")
+        edited = opened.article("part-0/article-003.txt")
+        assert "costing 1" in edited.text
+        cited: set[str] = set()
+        for question in (*h.QUESTIONS, "How much did it cost?", "Which bridge reopened after repairs?"):
+            cited |= {hit.passage_key for hit in opened.search(question, top_k=50)}
+        stale = {k for k in old_keys if not _found(opened, k)}
+        assert stale and not (cited & stale)  # the old text is never found, nor cited
+        generation = opened._generation
+        deleted = generation.store.deleted_passage_ids()
+        assert len(deleted) == 6  # two articles' three searchable paragraphs
+        vector = np.ones((1, generation.vectors.dim), dtype=np.float32) / np.sqrt(generation.vectors.dim)
+        _, found = generation.vectors.search(vector, 10_000)
+        assert not set(found[0].tolist()) & set(deleted.tolist())
+        assert len(generation.vectors) == len(generation.lexical) == generation.manifest.counts.searchable
+
+
+def test_parts_are_merged_past_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(qa.build_parts, "MAX_PARTS", 3)
+    articles, index, fresh = tmp_path / "a", tmp_path / "idx", tmp_path / "fresh"
+    _build(h.write_corpus(articles, range(30)), index)
+    counts = []
+    for last in range(31, 36):
+        report = _build(h.write_corpus(articles, range(last)), index)
+        counts.append(len(read_manifest(index / report.generation).parts) + 1)
+    assert max(counts) == 3 and counts[-1] < 3  # bounded: the small parts were merged into one
+    assert "gen-000001" in read_manifest(index / str(current_name(index))).parts  # the big one stays
+    _build(articles, fresh)
+    assert _answers(index) == _answers(fresh)
+
+
+@pytest.mark.parametrize("option", ["compact", "force"])
+def test_compact_and_force_write_one_part(tmp_path: Path, option: str) -> None:
+    articles, index = tmp_path / "a", tmp_path / "idx"
+    _build(h.write_corpus(articles, range(30)), index)
+    _build(h.write_corpus(articles, range(33)), index)
+    report = _build(articles, index, **{option: True})
+    assert read_manifest(index / report.generation).parts == {}
+    assert [g.name for g in generations(index)] == [report.generation]  # the parts were tidied
+    assert len(_articles_in(index / report.generation)) == 33
+
+
+def test_a_damaged_earlier_part_is_refused_at_open_and_rebuilt(tmp_path: Path) -> None:
+    articles, index = tmp_path / "a", tmp_path / "idx"
+    _build(h.write_corpus(articles, range(30)), index)
+    _build(h.write_corpus(articles, range(33)), index)
+    part = index / "gen-000001" / "bm25" / "posting_frequencies.npy"
+    data = bytearray(part.read_bytes())
+    data[-1] ^= 0xFF
+    part.write_bytes(bytes(data))
+    with pytest.raises(IndexCorruptError, match="gen-000001"):
+        QA.open(index, encoder=FakeEncoder())
+    report = _build(articles, index)  # the damaged part is not reused: one part from scratch
+    assert read_manifest(index / report.generation).parts == {}
+    assert len(_answers(index)) == len(h.QUESTIONS)
