@@ -18,7 +18,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import replace
-from pathlib import PurePosixPath
 
 from qa.ingest.article import Article
 from qa.ingest.headings import find_headings
@@ -101,11 +100,8 @@ def _source_of(article: Article) -> str:
     """Articles of one source: same site when the URL is known, else the same folder."""
     if article.url and "://" in article.url:
         return article.url.split("://", 1)[1].split("/", 1)[0].lower()
-    return str(PurePosixPath(article.source_path).parent)
-
-
-def _normalized(text: str) -> str:
-    return " ".join(text.lower().split())
+    folder, _, _ = article.source_path.rpartition("/")  # PurePosixPath's parent, without the parsing
+    return folder or "."
 
 
 REPEATED = "repeated in"  # how rule 3's reasons start
@@ -128,17 +124,18 @@ def flag_corpus(
     # Each paragraph's normalised text once, kept as a hash: the strings of a million
     # paragraphs would cost hundreds of MB, and normalising twice was a third of a no-change build.
     keys: list[list[int]] = []
+    sources = [_source_of(article) for article in articles]
     seen: dict[tuple[str, int], set[str]] = defaultdict(set)
-    for article in articles:
-        source = _source_of(article)
-        hashes = [hash(_normalized(p.text_of(article))) for p in article.paragraphs]
+    for article, source in zip(articles, sources, strict=True):
+        text = article.text
+        # normalised: lower case, whitespace runs as one space
+        hashes = [hash(" ".join(text[p.start : p.end].lower().split())) for p in article.paragraphs]
         keys.append(hashes)
         for h in hashes:
             seen[(source, h)].add(article.id)
 
     flagged: list[Article] = []
-    for article, hashes in zip(articles, keys, strict=True):
-        source = _source_of(article)
+    for article, hashes, source in zip(articles, keys, sources, strict=True):
         known = article.id in own_flags_known
         texts = [p.text_of(article) for p in article.paragraphs]
         reasons = [own_flag(p.boilerplate) for p in article.paragraphs] if known else flag_article(texts)

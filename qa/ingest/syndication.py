@@ -122,7 +122,11 @@ def _groups(signatures: np.ndarray) -> list[list[int]]:
         band = signatures[:, start:end]
         order = np.lexsort(band.T[::-1])
         same = np.all(band[order[1:]] == band[order[:-1]], axis=1)
-        for run in np.split(order, np.flatnonzero(~same) + 1):
+        breaks = np.flatnonzero(~same) + 1
+        starts, ends = np.r_[0, breaks], np.r_[breaks, len(order)]
+        shared = ends - starts > 1  # most rows share a band with no other: skip them in C
+        for first, last in zip(starts[shared].tolist(), ends[shared].tolist(), strict=True):
+            run = order[first:last]
             for i, a in enumerate(run[:-1].tolist()):
                 for b in run[i + 1 :].tolist():
                     pair = (min(a, b), max(a, b))

@@ -1,11 +1,13 @@
 """How cached vectors are stored as bytes.
 
-From format 5 a segment holds one record per distinct paragraph: its own vector and its
-sentences' (keyed by their span in the paragraph), every one int8 with a float32 scale. At 10^6
-paragraphs that is ~2 KB a paragraph instead of ~4.6 KB as one float32/int8 row per vector under
-a 70-character text key. The paragraph vector is int8 too: the vector index is built from the
-decoded vectors on every path (fresh, reused, compacted), so a rebuild reproduces it bit for bit,
-and int8 with a per-vector scale changes a cosine by ~1e-4.
+A segment holds one record per distinct paragraph: its own vector and its sentences' (keyed by
+their span in the paragraph), each with a float32 scale. The paragraph's vector is int8: the
+vector index is built from the decoded vectors on every path (fresh, reused, compacted), so a
+rebuild reproduces it bit for bit, and int8 with a per-vector scale changes a cosine by ~1e-4.
+The sentences' vectors (~5 a paragraph, only compared with the question to pick the sentence
+that answers) are 4-bit, two to a byte: ~1.2 KB a paragraph instead of ~2.2 KB with int8, 1 GB
+less at 10^6 paragraphs, for 8 of 5,397 SQuAD tune questions' cited sentence (docs/BENCHMARKS.md).
+Format-5 records (int8 sentences, tag 5) still read back.
 
 Blobs of the per-vector rows of format 4 (float32; int8 behind tag 2; float16 behind tag 1)
 still read back, so an upgrade does not re-embed.
@@ -23,30 +25,50 @@ Matrix = npt.NDArray[np.float32]
 
 _HALF = b"\x01"  # float16 (format-4 segments of earlier versions)
 _INT8 = b"\x02"  # float32 scale, then int8 values: value * scale is the vector (format 4)
-_RECORD = b"\x05"  # a paragraph's record (format 5), laid out below
-_HEADER = struct.Struct("<cH")  # tag, number of sentences
+_RECORD_INT8 = b"\x05"  # a paragraph's record of format 5: every vector int8
+_RECORD = b"\x06"  # a paragraph's record: its vector int8, its sentences' 4-bit (layout below)
+_HEADER_INT8 = struct.Struct("<cH")  # tag, number of sentences
+_HEADER = struct.Struct("<cHH")  # tag, number of sentences, dimension
 _SCALE_BITS = 16  # mantissa bits kept in a scale (see _scales)
+INT8_LEVELS, NIBBLE_LEVELS = 127, 7  # codes run from -levels to +levels
 
 
-def _scales(values: Matrix) -> Matrix:
+def _scales(values: Matrix, levels: int) -> Matrix:
     """One scale per row, rounded *up* to 16 mantissa bits.
 
-    Rounding up keeps every |value / scale| <= 127 while the largest one still rounds to 127,
-    and 127 * scale is then exact in float32: so decoding and encoding again gives the same
-    bytes. A rebuild that copies vectors (a compaction) therefore keeps them bit for bit.
+    Rounding up keeps every |value / scale| <= levels while the largest one still rounds to
+    ``levels``, and levels * scale is then exact in float32: so decoding and encoding again
+    gives the same bytes. A rebuild that copies vectors (a compaction) keeps them bit for bit.
     """
     largest = np.abs(values).max(axis=1) if values.shape[1] else np.zeros(len(values), np.float32)
-    raw = np.where(largest > 0, largest / np.float32(127.0), np.float32(1.0)).astype(np.float32)
+    raw = np.where(largest > 0, largest / np.float32(levels), np.float32(1.0)).astype(np.float32)
     mantissa, exponent = np.frexp(raw)
     step = np.float32(2.0**_SCALE_BITS)
     return np.ldexp(np.ceil(mantissa * step) / step, exponent).astype(np.float32)
 
 
-def _quantise(values: Matrix) -> tuple[Matrix, npt.NDArray[np.int8]]:
+def _quantise(values: Matrix, levels: int = INT8_LEVELS) -> tuple[Matrix, npt.NDArray[np.int8]]:
     values = np.atleast_2d(np.asarray(values, dtype=np.float32))
-    scales = _scales(values)
-    codes = np.clip(np.rint(values / scales[:, None]), -127, 127).astype(np.int8)
+    scales = _scales(values, levels)
+    codes = np.clip(np.rint(values / scales[:, None]), -levels, levels).astype(np.int8)
     return scales, codes
+
+
+def _pack_nibbles(codes: npt.NDArray[np.int8]) -> bytes:
+    """Codes in -7..7, two to a byte (low nibble first), each row padded to an even length."""
+    if codes.shape[1] % 2:
+        codes = np.pad(codes, ((0, 0), (0, 1)))
+    unsigned = (codes.astype(np.int16) & 0x0F).astype(np.uint8)
+    return (unsigned[:, 0::2] | (unsigned[:, 1::2] << 4)).tobytes()
+
+
+def _unpack_nibbles(packed: npt.NDArray[np.uint8], rows: int, dim: int) -> npt.NDArray[np.int8]:
+    halves = packed.reshape(rows, -1)
+    codes = np.empty((rows, halves.shape[1] * 2), dtype=np.int8)
+    codes[:, 0::2] = (halves & 0x0F).astype(np.int8)
+    codes[:, 1::2] = (halves >> 4).astype(np.int8)
+    codes[codes > 7] -= 16  # two's complement of a nibble
+    return codes[:, :dim]
 
 
 def _dequantise(scales: Matrix, codes: npt.NDArray[np.int8]) -> Matrix:
@@ -61,32 +83,49 @@ def sentence_key(paragraph: str, start: int, end: int) -> str:
 
 def encode_record(spans: Sequence[tuple[int, int]], vectors: Matrix) -> bytes:
     """A paragraph's record: ``vectors[0]`` is its own, ``vectors[i + 1]`` the sentence ``spans[i]``
-    (offsets within the paragraph). Layout: tag, sentence count (uint16), the spans (int32
-    pairs), one float32 scale per vector, then the int8 values, row after row."""
+    (offsets within the paragraph). Layout: tag, sentence count and dimension (uint16 each), the
+    spans (int32 pairs), one float32 scale per vector, the paragraph's int8 values, then the
+    sentences' 4-bit values, row after row."""
     if len(vectors) != len(spans) + 1:
         raise ValueError(f"{len(vectors)} vectors for {len(spans)} sentences")
-    scales, codes = _quantise(vectors)
+    vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+    own_scale, own = _quantise(vectors[:1])
+    sentence_scales, sentences = _quantise(vectors[1:], NIBBLE_LEVELS)
     return b"".join(
         (
-            _HEADER.pack(_RECORD, len(spans)),
+            _HEADER.pack(_RECORD, len(spans), vectors.shape[1]),
             np.asarray(spans, dtype="<i4").reshape(-1, 2).tobytes(),
-            scales.astype("<f4").tobytes(),
-            codes.tobytes(),
+            np.concatenate([own_scale, sentence_scales]).astype("<f4").tobytes(),
+            own.tobytes(),
+            _pack_nibbles(sentences),
         )
     )
 
 
 def decode_record(blob: bytes) -> tuple[list[tuple[int, int]], Matrix]:
-    """The spans and vectors :func:`encode_record` stored (vectors decoded to float32)."""
-    tag, sentences = _HEADER.unpack_from(blob)
-    if tag != _RECORD:
+    """The spans and vectors :func:`encode_record` stored (vectors decoded to float32); format-5
+    records (every vector int8) too."""
+    tag = blob[:1]
+    if tag == _RECORD:
+        _, sentences, dim = _HEADER.unpack_from(blob)
+        offset = _HEADER.size
+    elif tag == _RECORD_INT8:
+        _, sentences = _HEADER_INT8.unpack_from(blob)
+        offset, dim = _HEADER_INT8.size, 0
+    else:
         raise ValueError(f"not a paragraph record (tag {tag!r})")
-    offset = _HEADER.size
     spans = np.frombuffer(blob, dtype="<i4", count=2 * sentences, offset=offset).reshape(-1, 2)
     offset += spans.nbytes
     scales = np.frombuffer(blob, dtype="<f4", count=sentences + 1, offset=offset)
     offset += scales.nbytes
-    codes = np.frombuffer(blob, dtype=np.int8, offset=offset).reshape(sentences + 1, -1)
+    if tag == _RECORD_INT8:
+        codes = np.frombuffer(blob, dtype=np.int8, offset=offset).reshape(sentences + 1, -1)
+    else:
+        codes = np.empty((sentences + 1, dim), dtype=np.int8)
+        codes[0] = np.frombuffer(blob, dtype=np.int8, count=dim, offset=offset)
+        if sentences:
+            packed = np.frombuffer(blob, dtype=np.uint8, offset=offset + dim)
+            codes[1:] = _unpack_nibbles(packed, sentences, dim)
     return [(int(s), int(e)) for s, e in spans], _dequantise(scales, codes)
 
 
