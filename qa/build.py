@@ -76,6 +76,7 @@ from qa.storage.segments import (
 )
 from qa.storage.signatures import save_signatures
 from qa.storage.store import StoreWriter, passage_key
+from qa.storage.vectors_codec import NIBBLE_SENTENCES_FROM
 from qa.textspans import split_sentences
 from qa.version import __version__
 
@@ -311,7 +312,10 @@ def _build(
     plan = plan_parts(corpus.articles, copies, previous, incremental)
 
     generation = new_generation(index_dir)
-    segment = SegmentWriter(new_segment_path(index_dir, generation.name))
+    segment = SegmentWriter(
+        new_segment_path(index_dir, generation.name),
+        sentence_bits=4 if searchable_count > NIBBLE_SENTENCES_FROM else 8,
+    )
     with StoreWriter(generation / SQLITE_NAME, plan.first_row, plan.first_passage) as writer:
         # (closed even if embedding is interrupted)
         rows = _write_articles(writer, plan.write, show, copies)

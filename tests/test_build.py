@@ -527,14 +527,13 @@ def test_a_segment_keeps_one_record_per_paragraph_and_faiss_gets_its_vectors(
         for pid, row in rows.items():
             record = records[row.text_hash]
             spans, vectors = decode_record(record)
-            # tag, count and dimension; a span and a scale per sentence; a scale and a byte per
-            # value of the paragraph's vector; half a byte per value of each sentence's
-            assert len(record) == 5 + 8 * len(spans) + 4 * (len(spans) + 1) + dim + dim // 2 * len(spans)
+            # tag and count, a span and a scale per sentence, a scale and one byte per value each
+            assert len(record) == 3 + 8 * len(spans) + 4 * (len(spans) + 1) + dim * (len(spans) + 1)
             assert [f"{row.text_hash}:{s}:{e}" for s, e in spans] == [s.vector_key for s in sentences[pid]]
             # FAISS holds exactly what the segment gives back
             np.testing.assert_array_equal(vectors[0], qa._generation.vectors.vectors_for(np.array([pid]))[0])
-            assert vectors.dtype == np.float32 and abs(float(np.linalg.norm(vectors[0])) - 1) < 1e-2
-            assert np.linalg.norm(vectors[1:], axis=1).min(initial=1.0) > 0.5  # 4-bit: coarser
+            for vector in vectors:  # int8 with a scale stays within 1e-2 of the unit vector
+                assert vector.dtype == np.float32 and abs(float(np.linalg.norm(vector)) - 1) < 1e-2
     read = Store(generation / "qa.sqlite", [segment])
     try:
         some = next(iter(rows.values()))
@@ -552,17 +551,18 @@ def test_a_segment_keeps_one_record_per_paragraph_and_faiss_gets_its_vectors(
     assert np.abs((stored * unit).sum(axis=1) - 1).max() < 2e-3
     spans = [(0, 4), (5, 9)]
     assert decode_record(encode_record(spans, unit[:3]))[0] == spans
-    decoded = decode_record(encode_record(spans, unit[:3]))[1]
-    np.testing.assert_array_equal(decoded[0], stored[0])  # the paragraph's vector: int8
-    assert np.abs((decoded[1:] * unit[1:3]).sum(axis=1) - 1).max() < 0.05  # sentences: 4-bit
-    np.testing.assert_array_equal(decode_record(encode_record(spans, decoded))[1], decoded)
-    odd = decode_record(encode_record([(0, 1)], unit[:2, :383]))[1]  # an odd dimension pads a nibble
+    np.testing.assert_array_equal(decode_record(encode_record(spans, stored[:3]))[1], stored[:3])
+    # 4-bit sentences (big indexes): the paragraph's vector stays int8, re-encoding is the identity
+    decoded = decode_record(encode_record(spans, unit[:3], sentence_bits=4))[1]
+    np.testing.assert_array_equal(decoded[0], stored[0])
+    assert np.abs((decoded[1:] * unit[1:3]).sum(axis=1) - 1).max() < 0.05
+    np.testing.assert_array_equal(decode_record(encode_record(spans, decoded, 4))[1], decoded)
+    odd = decode_record(encode_record([(0, 1)], unit[:2, :383], 4))[1]  # an odd dimension pads a nibble
     assert odd.shape == (2, 383) and np.abs((odd * unit[:2, :383]).sum(axis=1) - 1).max() < 0.05
-    assert decode_record(encode_record([], unit[:1]))[0] == []
-    # Format-5 records (every vector int8, tag 5) still read back.
-    int8_record = b"\x05" + (1).to_bytes(2, "little") + np.array([0, 4], "<i4").tobytes()
-    int8_record += np.array([0.5, 0.25], "<f4").tobytes() + np.array([[2, -4], [4, 8]], np.int8).tobytes()
-    np.testing.assert_array_equal(decode_record(int8_record)[1], [[1.0, -2.0], [1.0, 2.0]])
+    assert decode_record(encode_record([], unit[:1], 4))[0] == []
+    assert len(encode_record(spans, unit[:3], 4)) == 5 + 8 * 2 + 4 * 3 + 384 + 192 * 2
+    with pytest.raises(ValueError):
+        encode_record(spans, unit[:3], sentence_bits=2)
     assert not as_stored(np.zeros((2, 384), dtype=np.float32)).any()
     with pytest.raises(ValueError):
         encode_record(spans, unit[:2])

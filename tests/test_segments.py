@@ -250,3 +250,32 @@ def test_cli_compact_copies_the_live_vectors_without_loading_the_model(articles:
     assert _listed() == {f"{report['generation']}.sqlite": live}
     with QA.open("idx") as qa:
         assert qa.ask("How often does the ferry run?").citations[0].article_id == "ferry.txt"
+
+
+def test_a_big_index_keeps_its_sentence_vectors_at_4_bits(
+    articles: Path, fake_encoder: FakeEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past NIBBLE_SENTENCES_FROM passages a build writes 4-bit sentence vectors (tag 6); a
+    smaller one int8 (tag 5); the ranking reads either."""
+    import qa.build
+
+    build_index(articles, "small", encoder=fake_encoder, show_progress=False)
+    monkeypatch.setattr(qa.build, "NIBBLE_SENTENCES_FROM", 0)
+    report = build_index(articles, "big", encoder=fake_encoder, show_progress=False)
+    tags = {}
+    for name in ("small", "big"):
+        (segment,) = (Path(name) / "segments").iterdir()
+        with sqlite3.connect(segment) as connection:
+            tags[name] = {bytes(r)[:1] for (r,) in connection.execute("SELECT record FROM paragraphs")}
+            sizes = sum(len(r) for (r,) in connection.execute("SELECT record FROM paragraphs"))
+        connection.close()
+        tags[name + "-bytes"] = {sizes}
+    assert tags["small"] == {b"\x05"} and tags["big"] == {b"\x06"}
+    assert max(tags["big-bytes"]) < 0.85 * max(tags["small-bytes"])  # 64-d: spans and scales weigh more
+    with QA.open("big", encoder=fake_encoder) as big, QA.open("small", encoder=fake_encoder) as small:
+        question = "What did the storm close?"
+        assert [h.passage_key for h in big.search(question, 3)] == [
+            h.passage_key for h in small.search(question, 3)
+        ]
+        assert big.ask(question).citations
+    assert report.passages > 0

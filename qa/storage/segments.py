@@ -61,19 +61,21 @@ def new_segment_path(index_dir: Path, generation: str) -> Path:
 class SegmentWriter:
     """Writes one new segment; ``close`` commits and makes it durable."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, sentence_bits: int = 8) -> None:
+        """``sentence_bits``: 8, or 4 for a big index (qa.storage.vectors_codec)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # debris of a crashed build with the same generation number
         self.path = path
         self.rows = 0
+        self.sentence_bits = sentence_bits
         self.connection = sqlite3.connect(path)
         self.connection.executescript(SCHEMA)
 
     def add(self, vectors: dict[str, np.ndarray]) -> None:
         """Store whole paragraphs: each paragraph's vector (its key) with all its sentences'."""
         records = [
-            (_digest(paragraph), encode_record(spans, np.stack(rows)), len(rows))
+            (_digest(paragraph), encode_record(spans, np.stack(rows), self.sentence_bits), len(rows))
             for paragraph, (spans, rows) in _by_paragraph(vectors).items()
         ]
         if any(digest is None for digest, _, _ in records):

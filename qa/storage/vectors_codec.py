@@ -4,10 +4,11 @@ A segment holds one record per distinct paragraph: its own vector and its senten
 their span in the paragraph), each with a float32 scale. The paragraph's vector is int8: the
 vector index is built from the decoded vectors on every path (fresh, reused, compacted), so a
 rebuild reproduces it bit for bit, and int8 with a per-vector scale changes a cosine by ~1e-4.
+
 The sentences' vectors (~5 a paragraph, only compared with the question to pick the sentence
-that answers) are 4-bit, two to a byte: ~1.2 KB a paragraph instead of ~2.2 KB with int8, 1 GB
-less at 10^6 paragraphs, for 8 of 5,397 SQuAD tune questions' cited sentence (docs/BENCHMARKS.md).
-Format-5 records (int8 sentences, tag 5) still read back.
+that answers) are int8 too (tag 5, the layout of format 5), or 4-bit, two to a byte (tag 6), in
+indexes past NIBBLE_SENTENCES_FROM passages: ~1.2 KB a paragraph instead of ~2.2 KB, 1 GB less
+at 10^6 paragraphs, for 10 of 5,397 SQuAD tune questions' cited sentence (docs/BENCHMARKS.md).
 
 Blobs of the per-vector rows of format 4 (float32; int8 behind tag 2; float16 behind tag 1)
 still read back, so an upgrade does not re-embed.
@@ -25,8 +26,11 @@ Matrix = npt.NDArray[np.float32]
 
 _HALF = b"\x01"  # float16 (format-4 segments of earlier versions)
 _INT8 = b"\x02"  # float32 scale, then int8 values: value * scale is the vector (format 4)
-_RECORD_INT8 = b"\x05"  # a paragraph's record of format 5: every vector int8
+_RECORD_INT8 = b"\x05"  # a paragraph's record, every vector int8 (layout below)
 _RECORD = b"\x06"  # a paragraph's record: its vector int8, its sentences' 4-bit (layout below)
+# Past this many passages in an index its sentence vectors are stored at 4 bits (as its graph
+# stores 8-bit codes past FLAT_LIMIT): disk is what a million paragraphs run out of first.
+NIBBLE_SENTENCES_FROM = 200_000
 _HEADER_INT8 = struct.Struct("<cH")  # tag, number of sentences
 _HEADER = struct.Struct("<cHH")  # tag, number of sentences, dimension
 _SCALE_BITS = 16  # mantissa bits kept in a scale (see _scales)
@@ -81,20 +85,27 @@ def sentence_key(paragraph: str, start: int, end: int) -> str:
     return f"{paragraph}:{start}:{end}"
 
 
-def encode_record(spans: Sequence[tuple[int, int]], vectors: Matrix) -> bytes:
+def encode_record(spans: Sequence[tuple[int, int]], vectors: Matrix, sentence_bits: int = 8) -> bytes:
     """A paragraph's record: ``vectors[0]`` is its own, ``vectors[i + 1]`` the sentence ``spans[i]``
-    (offsets within the paragraph). Layout: tag, sentence count and dimension (uint16 each), the
-    spans (int32 pairs), one float32 scale per vector, the paragraph's int8 values, then the
-    sentences' 4-bit values, row after row."""
+    (offsets within the paragraph). Layout: tag, sentence count (uint16), with 4-bit sentences
+    (tag 6) the dimension (uint16), the spans (int32 pairs), one float32 scale per vector, then
+    the paragraph's int8 values and the sentences' int8 or 4-bit values, row after row."""
     if len(vectors) != len(spans) + 1:
         raise ValueError(f"{len(vectors)} vectors for {len(spans)} sentences")
+    if sentence_bits not in (4, 8):
+        raise ValueError(f"sentence vectors are stored at 8 or 4 bits, not {sentence_bits}")
     vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+    spans_bytes = np.asarray(spans, dtype="<i4").reshape(-1, 2).tobytes()
+    if sentence_bits == 8:
+        scales, codes = _quantise(vectors)
+        header = _HEADER_INT8.pack(_RECORD_INT8, len(spans))
+        return b"".join((header, spans_bytes, scales.astype("<f4").tobytes(), codes.tobytes()))
     own_scale, own = _quantise(vectors[:1])
     sentence_scales, sentences = _quantise(vectors[1:], NIBBLE_LEVELS)
     return b"".join(
         (
             _HEADER.pack(_RECORD, len(spans), vectors.shape[1]),
-            np.asarray(spans, dtype="<i4").reshape(-1, 2).tobytes(),
+            spans_bytes,
             np.concatenate([own_scale, sentence_scales]).astype("<f4").tobytes(),
             own.tobytes(),
             _pack_nibbles(sentences),
@@ -103,8 +114,7 @@ def encode_record(spans: Sequence[tuple[int, int]], vectors: Matrix) -> bytes:
 
 
 def decode_record(blob: bytes) -> tuple[list[tuple[int, int]], Matrix]:
-    """The spans and vectors :func:`encode_record` stored (vectors decoded to float32); format-5
-    records (every vector int8) too."""
+    """The spans and vectors :func:`encode_record` stored (vectors decoded to float32)."""
     tag = blob[:1]
     if tag == _RECORD:
         _, sentences, dim = _HEADER.unpack_from(blob)
