@@ -302,7 +302,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(info.to_dict())
         return 0
-    print(f"index       {info.index} ({info.generation}, {info.size_bytes / 2**20:.1f} MiB)")
+    parts = "" if info.parts == 1 else f", {info.parts} parts"
+    print(f"index       {info.index} ({info.generation}{parts}, {info.size_bytes / 2**20:.1f} MiB)")
     print(f"built       {info.created} by article-qa {info.qa_version}")
     print(f"source      {info.source}")
     print(f"articles    {info.articles}")

@@ -245,6 +245,7 @@ class IndexInfo:
     vector_store: str | None = None  # milvus://HOST:PORT/COLLECTION when the vectors are in Milvus
     vectors: int = 0  # cached paragraph and sentence vectors in use
     segments: int = 0  # vector segments the generation reads (shared with earlier generations)
+    parts: int = 1  # its own part and the earlier generations' parts it reads
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

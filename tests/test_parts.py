@@ -66,7 +66,11 @@ def test_an_update_writes_only_the_new_articles_and_answers_as_a_full_build(tmp_
     _build(articles, fresh)
     assert _answers(index) == _answers(fresh)
     with QA.open(index, encoder=FakeEncoder()) as opened:
-        assert opened.info().articles == 36 and len(opened.articles()) == 36
+        info = opened.info()
+        assert (info.articles, info.parts, len(opened.articles())) == (36, 2, 36)
+        listed = [*live.rglob("*"), *(index / "gen-000001").rglob("*"), *(index / "segments").iterdir()]
+        files = [f for f in listed if f.is_file() and f.name != "manifest.json"]
+        assert info.size_bytes == sum(f.stat().st_size for f in files)  # the parts' files count too
 
 
 def test_changed_and_removed_articles_are_deleted_from_the_earlier_part(tmp_path: Path) -> None:

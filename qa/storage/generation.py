@@ -76,6 +76,7 @@ def describe(index_dir: Path, generation: Path, manifest: Manifest, abstain_belo
         vector_store=manifest.vector_store,
         vectors=counts.vectors,
         segments=len(manifest.vector_segments),
+        parts=len(manifest.parts) + 1,
     )
 
 
