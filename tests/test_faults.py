@@ -43,6 +43,10 @@ CASES = [
     *(h.Case("{gen}/vectors.faiss", kind) for kind in ("bitflip", "truncate")),
     *(h.Case("{gen}/bm25/vocabulary.json", kind) for kind in ("random", "type:*first*")),
     *(h.Case("{gen}/bm25/posting_frequencies.npy", kind) for kind in ("bitflip", "delete")),
+    # The template's first generation is a part its second reads: damage there counts the same.
+    *(h.Case("gen-000001/qa.sqlite", kind) for kind in ("bitflip", "truncate")),
+    h.Case("gen-000001/vectors.faiss", "delete"),
+    h.Case("gen-000001/bm25/posting_rows.npy", "bitflip"),
     *(h.Case("segments/gen-000001.sqlite", kind) for kind in ("bitflip", "delete")),
     h.Case("segments/gen-000002.sqlite", "truncate"),
     h.Case("file-signatures.json", "random"),
