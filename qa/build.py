@@ -119,8 +119,10 @@ def build_index(
     sees one. ``engine`` is where embedding runs: ``local`` (default, this process) or ``ray``
     (Ray Data actors on the cluster at ``ray_address``, or a local Ray when it is None;
     ``ray_actors`` of them, by default one per GPU or per two CPUs; ``pip install
-    'article-qa[ray]'``). Either way the index is the same. ``compact`` copies the vectors in
-    use into one new segment, leaving out those of removed text (builds also do it on their own
+    'article-qa[ray]'``). Either way the index is the same. A build of an index past 20,000
+    passages writes a part with only the new and changed articles and lists the earlier parts
+    (docs/DESIGN-STORAGE.md). ``compact`` rewrites it as one part and copies the vectors in use
+    into one new segment, leaving out those of removed text (builds also do it on their own
     once removed ones outweigh the rest). Symbolic links leading outside ``articles`` are
     skipped (with the reason in the report) unless ``follow_symlinks``.
     """

@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--compact",
         action="store_true",
-        help="copy the vectors in use into one new segment, dropping those of removed text",
+        help="rewrite the index as one part and its vectors in use as one segment, dropping "
+        "removed text (no re-embedding)",
     )
     build.add_argument(
         "--follow-symlinks",

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import qa.build_parts
 from qa import QA, build_index
@@ -150,3 +152,56 @@ def test_a_damaged_earlier_part_is_refused_at_open_and_rebuilt(tmp_path: Path) -
     report = _build(articles, index)  # the damaged part is not reused: one part from scratch
     assert read_manifest(index / report.generation).parts == {}
     assert len(_answers(index)) == len(h.QUESTIONS)
+
+
+# Each step: the articles present (numbers 0-39, at least 30 so the earlier parts stay mostly
+# live) and which of them are edited.
+_STEPS = st.lists(
+    st.tuples(
+        st.sets(st.integers(0, 39), min_size=30, max_size=40),
+        st.sets(st.integers(0, 39), max_size=4),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=8,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(steps=_STEPS)
+def test_any_sequence_of_updates_holds_what_a_fresh_build_holds(
+    steps: list[tuple[set[int], set[int]]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Whatever the builds added, edited or removed, and however the parts were kept or merged,
+    the index holds exactly the articles and passages of one built from scratch, and no search
+    returns a passage that one lacks."""
+    work = tmp_path_factory.mktemp("sequence")
+    articles, index = work / "a", work / "idx"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(qa.build_parts, "MAX_PARTS", 3)
+        _build(h.write_corpus(articles, range(30)), index)
+        for number, (present, edited) in enumerate(steps):
+            h.write_corpus(articles, sorted(present), sorted(edited & present))
+            _build(articles, index)
+            fresh = work / f"fresh-{number}"
+            _build(articles, fresh)
+            with (
+                QA.open(index, encoder=FakeEncoder()) as parted,
+                QA.open(fresh, encoder=FakeEncoder()) as whole,
+            ):
+                listed = sorted(a.article_id for a in parted.articles())
+                assert listed == sorted(a.article_id for a in whole.articles())
+                for article_id in listed:
+                    assert parted.article(article_id).paragraphs == whole.article(article_id).paragraphs
+                keys = {p.passage_key for a in listed for p in whole.article(a).paragraphs}
+                for question in h.QUESTIONS:
+                    found = parted.search(question, top_k=20)
+                    assert found and {hit.passage_key for hit in found} <= keys
+                generation = parted._generation
+                assert len(generation.vectors) == len(generation.lexical) == whole.info().searchable
+                assert len(read_manifest(index / str(current_name(index))).parts) < 3
