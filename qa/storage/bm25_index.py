@@ -281,17 +281,6 @@ class Bm25Index:
         """The parts saved in ``folders`` (``Bm25Part.load``), memory-mapped; as ``__init__``."""
         return cls([Bm25Part.load(folder) for folder in folders], passage_ids, deleted)
 
-    @classmethod
-    def load(cls, folder: Path, passage_ids: Ids) -> Bm25Index:
-        """One saved part with no deletions; ``passage_ids`` in any order (they are sorted)."""
-        return cls.open([folder], [np.sort(_ids(passage_ids, "passage ids"))])
-
-    def save(self, folder: Path) -> None:
-        """Saves an index of one part and no deletions (as ``Bm25Part.save``)."""
-        if len(self._parts) != 1 or len(self._deleted_rows):
-            raise ValueError("BM25: only an index of one part without deletions saves as one folder")
-        self._parts[0].save(folder)
-
     @property
     def parts(self) -> tuple[Bm25Part, ...]:
         return self._parts
