@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from qa.build_errors import inside, write_problem
-from qa.build_parts import plan_parts
+from qa.build_parts import estimated_vectors, plan_parts
 from qa.build_reuse import (
     CHUNKING,
     Previous,
@@ -75,7 +75,7 @@ from qa.storage.segments import (
     tidy_index,
 )
 from qa.storage.signatures import save_signatures
-from qa.storage.store import StoreWriter, passage_key
+from qa.storage.store_writer import StoreWriter, passage_key
 from qa.storage.vectors_codec import NIBBLE_SENTENCES_FROM
 from qa.textspans import split_sentences
 from qa.version import __version__
@@ -299,19 +299,16 @@ def _build(
         1 for a in corpus.articles for p in a.paragraphs if p.boilerplate is None and not p.heading
     )
     compact = should_compact(
-        inherited, _live_vectors_estimate(previous, searchable_count), settings.compact, upgrade
+        inherited, estimated_vectors(previous, searchable_count), settings.compact, upgrade
     )
-    incremental = (
-        not force
-        and not compact
-        and settings.vector_store is None
-        and (
-            settings.index_type is None
-            or previous is None
-            or settings.index_type == previous.manifest.index_type
-        )
+    plan = plan_parts(
+        corpus.articles,
+        copies,
+        previous,
+        rewrite=force or compact,
+        vector_store=settings.vector_store,
+        index_type=settings.index_type,
     )
-    plan = plan_parts(corpus.articles, copies, previous, incremental)
 
     generation = new_generation(index_dir)
     segment = SegmentWriter(
@@ -415,15 +412,6 @@ def _build(
         seconds=seconds,
         encode_seconds=encode_seconds,
     )
-
-
-def _live_vectors_estimate(previous: Previous | None, searchable: int) -> int:
-    """Vectors this build's passages will use, at the previous generation's rate a passage (what
-    tells a build to compact the segments, before it has split any sentences)."""
-    if previous is None or not previous.manifest.counts.searchable:
-        return searchable * 6
-    counts = previous.manifest.counts
-    return round(searchable * counts.vectors / counts.searchable)
 
 
 def _write_articles(

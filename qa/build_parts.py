@@ -49,17 +49,38 @@ class PartPlan:
         return not self.kept
 
 
+def estimated_vectors(previous: Previous | None, searchable: int) -> int:
+    """Vectors ``searchable`` passages will use, at the previous generation's rate a passage (what
+    tells a build to compact the segments, before it has split any sentences)."""
+    if previous is None or not previous.manifest.counts.searchable:
+        return searchable * 6
+    counts = previous.manifest.counts
+    return round(searchable * counts.vectors / counts.searchable)
+
+
 def plan_parts(
-    articles: Sequence[Article], copies: Copies, previous: Previous | None, incremental: bool
+    articles: Sequence[Article],
+    copies: Copies,
+    previous: Previous | None,
+    *,
+    rewrite: bool,
+    vector_store: str | None,
+    index_type: str | None,
 ) -> PartPlan:
-    """Keep every earlier part that is still mostly live, unless ``incremental`` is False (a
-    forced build, a compaction, another vector store or index type) or too little would be kept."""
+    """Keep every earlier part that is still mostly live, unless ``rewrite`` (a forced build, a
+    compaction), another vector store (Milvus keeps one collection a generation) or index type
+    is asked for, the previous generation is of an older layout, or too little would be kept."""
     full = PartPlan(write=tuple(articles))
-    if previous is None or not incremental or previous.manifest.counts.searchable < MIN_PARTED_PASSAGES:
+    if previous is None or rewrite or vector_store is not None:
         return full
     manifest = previous.manifest
-    if manifest.format_version != FORMAT_VERSION or manifest.vector_store is not None:
-        return full  # an older layout is rewritten whole; Milvus keeps one collection a generation
+    if (
+        manifest.counts.searchable < MIN_PARTED_PASSAGES
+        or manifest.format_version != FORMAT_VERSION
+        or manifest.vector_store is not None
+        or index_type not in (None, manifest.index_type)
+    ):
+        return full
     names = [*sorted(manifest.parts), previous.name]
     entries = {
         **manifest.parts,

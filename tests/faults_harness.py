@@ -217,7 +217,7 @@ def install_hooks(hooks: _Hooks) -> None:
     from qa.storage.bm25_index import Bm25Part
     from qa.storage.faiss_index import FaissIndex
     from qa.storage.segments import SegmentWriter
-    from qa.storage.store import StoreWriter
+    from qa.storage.store_writer import StoreWriter
 
     def tidy_phase() -> str:
         hooks.tidied += 1
