@@ -315,8 +315,8 @@ def _build(
         new_segment_path(index_dir, generation.name),
         sentence_bits=4 if searchable_count > NIBBLE_SENTENCES_FROM else 8,
     )
+    # The writer is closed even if embedding is interrupted.
     with StoreWriter(generation / SQLITE_NAME, plan.first_row, plan.first_passage) as writer:
-        # (closed even if embedding is interrupted)
         rows = _write_articles(writer, plan.write, show, copies)
         searchable = [(pid, p) for pid, p in rows if p.searchable]
         writer.add_deleted(plan.deleted_rows)
