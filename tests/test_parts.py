@@ -205,3 +205,27 @@ def test_any_sequence_of_updates_holds_what_a_fresh_build_holds(
                 generation = parted._generation
                 assert len(generation.vectors) == len(generation.lexical) == whole.info().searchable
                 assert len(read_manifest(index / str(current_name(index))).parts) < 3
+
+
+def test_an_open_generation_keeps_answering_after_its_parts_are_tidied_away(tmp_path: Path) -> None:
+    """A compaction deletes the generations whose parts it rewrote; one a reader still has open
+    keeps working from its open files (SQLite handles, mapped FAISS and BM25 arrays) until the
+    reader switches to the new generation at its next question."""
+    articles, index = tmp_path / "a", tmp_path / "idx"
+    _build(h.write_corpus(articles, range(30)), index)
+    _build(h.write_corpus(articles, range(33)), index)
+    with QA.open(index, encoder=FakeEncoder()) as opened:
+        old = opened._generation
+        assert opened.generation == "gen-000002" and list(old.manifest.parts) == ["gen-000001"]
+        before = [hit.passage_key for hit in opened.search(h.QUESTIONS[0], top_k=5)]
+        _build(articles, index, compact=True)
+        assert not (index / "gen-000001").exists() and not (index / "gen-000002").exists()
+        ids = old.store.searchable_passage_ids()
+        vector = old.vectors.vectors_for(ids[:1])
+        _, found = old.vectors.search(vector, 5)
+        assert found[0][0] == ids[0]
+        assert old.lexical.match(h.QUESTIONS[0]).best > 0
+        both_parts = [*ids[:3].tolist(), *ids[-3:].tolist()]  # the earlier part's first, its own last
+        assert set(old.store.passages(both_parts)) == set(both_parts)
+        assert [hit.passage_key for hit in opened.search(h.QUESTIONS[0], top_k=5)] == before
+        assert opened.generation == "gen-000003"
