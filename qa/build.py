@@ -50,7 +50,7 @@ from qa.ingest import Article, Corpus, read_corpus
 from qa.ingest.syndication import Copies, find_copies
 from qa.results import BuildReport
 from qa.storage.bm25_index import Bm25Part
-from qa.storage.faiss_index import check_index_type
+from qa.storage.faiss_index import check_index_type, choose_index_type
 from qa.storage.generation import BM25_DIR, SQLITE_NAME, required_files
 from qa.storage.generations import (
     build_lock,
@@ -344,9 +344,8 @@ def _build(
 
     ids = np.array([pid for pid, _ in searchable], dtype=np.int64)
     try:
-        index_type, ef_search = write_vector_index(
-            generation, ids, matrix, settings.vector_store, settings.index_type
-        )
+        part_type = settings.index_type or choose_index_type(len(ids), beside_others=bool(plan.kept))
+        index_type, ef_search = write_vector_index(generation, ids, matrix, settings.vector_store, part_type)
     finally:
         matrix.close()  # deletes the file: it is no part of the generation
     # The title (and the subheading above) help BM25 (measured on SQuAD: hit@1 +1 point);

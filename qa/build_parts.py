@@ -17,12 +17,14 @@ import numpy as np
 from qa.build_reuse import Previous
 from qa.ingest import Article
 from qa.ingest.syndication import Copies
+from qa.storage.faiss_index import PART_FLAT_LIMIT
 from qa.storage.manifest import FORMAT_VERSION, PartEntry
 
 logger = logging.getLogger(__name__)
 
 # Each part is one more FAISS and BM25 search per question and one more attached SQLite file
-# (SQLite attaches at most 10 by default). Past this many, the smaller parts are merged.
+# (SQLite attaches at most 10 by default). Past this many, the smaller parts are merged; so are
+# the small exact (Flat) parts once they hold more than PART_FLAT_LIMIT passages together.
 MAX_PARTS = 8
 # A part whose articles are more than this share gone is rewritten: its deleted rows still cost
 # search time and skew BM25's document frequencies (counted until a merge, as Lucene does).
@@ -94,15 +96,24 @@ def plan_parts(
         state = states.get(article.id)
         if state and state[1] == article.content_hash and state[2] == copies.original_of.get(article.id):
             unchanged[state[0]] = article.id
-    live = [int(np.isin(rows, list(unchanged)).sum()) if unchanged else 0 for rows, _ in parts]
+    live = [int(np.isin(part.articles, list(unchanged)).sum()) if unchanged else 0 for part in parts]
     keep = [
-        i for i, (rows, _) in enumerate(parts) if live[i] and live[i] >= (1 - MAX_DELETED_SHARE) * len(rows)
+        i
+        for i, part in enumerate(parts)
+        if live[i] and live[i] >= (1 - MAX_DELETED_SHARE) * len(part.articles)
     ]
-    if len(keep) >= MAX_PARTS:  # merge all but the biggest into this build's part
-        keep = [max(keep, key=lambda i: live[i])]
+    if keep:
+        biggest = max(keep, key=lambda i: live[i])
+        flat = [i for i in keep if i != biggest and entries[names[i]].index_type == "Flat"]
+        if len(keep) >= MAX_PARTS:  # merge all but the biggest into this build's part
+            keep = [biggest]
+        elif sum(parts[i].searchable for i in flat) > PART_FLAT_LIMIT:
+            # Small parts are searched exactly on every question: past the limit together,
+            # they are merged into this build's part, which gets a graph.
+            keep = [i for i in keep if i not in flat]
     if sum(live[i] for i in keep) * 2 < len(articles):
         return full  # mostly new: one part is faster to search and no slower to write
-    kept_rows = np.concatenate([parts[i][0] for i in keep])
+    kept_rows = np.concatenate([parts[i].articles for i in keep])
     kept_ids = {unchanged[r] for r in kept_rows.tolist() if r in unchanged}
     deleted = [int(r) for r in kept_rows if int(r) not in unchanged]
     gone = [state[0] for article_id, state in states.items() if article_id not in kept_ids]
@@ -118,7 +129,7 @@ def plan_parts(
         write=tuple(a for a in articles if a.id not in kept_ids),
         kept={names[i]: entries[names[i]] for i in keep},
         deleted_rows=tuple(deleted),
-        first_row=max(int(rows.max()) if len(rows) else 0 for rows, _ in parts) + 1,
-        first_passage=max(last for _, last in parts) + 1,
+        first_row=max(int(part.articles.max()) if len(part.articles) else 0 for part in parts) + 1,
+        first_passage=max(part.last_passage for part in parts) + 1,
         kept_vectors=kept_vectors,
     )

@@ -229,3 +229,30 @@ def test_an_open_generation_keeps_answering_after_its_parts_are_tidied_away(tmp_
         assert set(old.store.passages(both_parts)) == set(both_parts)
         assert [hit.passage_key for hit in opened.search(h.QUESTIONS[0], top_k=5)] == before
         assert opened.generation == "gen-000003"
+
+
+def test_small_exact_parts_are_merged_into_a_graph_past_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every part is searched on every question: small parts are exact (Flat) searches, so once
+    they hold more than PART_FLAT_LIMIT passages together the next build merges them into its
+    own part, which is big enough for a graph; the biggest part is left alone."""
+    import qa.storage.faiss_index
+
+    for module in (qa.build_parts, qa.storage.faiss_index):
+        monkeypatch.setattr(module, "PART_FLAT_LIMIT", 10)
+    articles, index = tmp_path / "a", tmp_path / "idx"
+    _build(h.write_corpus(articles, range(30)), index)
+    kinds = []
+    for last in (32, 34, 36):  # two new articles (six searchable passages) a build
+        report = _build(h.write_corpus(articles, range(last)), index)
+        manifest = read_manifest(index / report.generation)
+        kinds.append(([p.index_type for _, p in sorted(manifest.parts.items())], manifest.index_type))
+    assert kinds[0] == (["Flat"], "Flat")  # the first part (30 articles: a Flat index of its own)
+    assert kinds[1] == (["Flat", "Flat"], "Flat")  # 6 small passages: under the limit
+    assert kinds[2] == (["Flat"], "HNSW48_SQ8")  # 12 > 10: merged with the new ones, a graph
+    assert [p for p in read_manifest(index / str(current_name(index))).parts] == ["gen-000001"]
+    with QA.open(index, encoder=FakeEncoder()) as opened:
+        assert len(opened.articles()) == 36
+        hits = opened.search("Residents of the town gathered near the place", top_k=50)
+        assert {hit.article_id for hit in hits} >= {"part-3/article-034.txt", "part-3/article-035.txt"}

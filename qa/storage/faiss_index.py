@@ -44,8 +44,16 @@ SCALAR_QUANTISED = "_SQ8"
 SQ_TRAINING_ROWS = 32_768  # the first vectors added train the per-dimension ranges
 
 
-def choose_index_type(count: int) -> str:
-    return "Flat" if count <= FLAT_LIMIT else f"HNSW{HNSW_NEIGHBORS}{SCALAR_QUANTISED}"
+# A part beside others (docs/DESIGN-STORAGE.md) is searched on every question too: past 20,000
+# vectors (~1.2 ms of exact search) it gets a graph of its own.
+PART_FLAT_LIMIT = 20_000
+
+
+def choose_index_type(count: int, beside_others: bool = False) -> str:
+    """Flat up to FLAT_LIMIT vectors (PART_FLAT_LIMIT for a part searched beside others), then
+    an HNSW graph over 8-bit codes."""
+    limit = PART_FLAT_LIMIT if beside_others else FLAT_LIMIT
+    return "Flat" if count <= limit else f"HNSW{HNSW_NEIGHBORS}{SCALAR_QUANTISED}"
 
 
 def check_index_type_message(index_type: str) -> str:

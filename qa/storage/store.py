@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -80,6 +80,14 @@ class SentenceRow:
     start: int
     end: int
     vector_key: str
+
+
+class PartRows(NamedTuple):
+    """What a build needs to know of an earlier part (Store.part_articles)."""
+
+    articles: np.ndarray  # its article rows, deleted ones included
+    last_passage: int  # its highest passage id
+    searchable: int  # rows in its search files
 
 
 _LIVE = "a.row NOT IN (SELECT row FROM temp.deleted)"  # an article this generation still has
@@ -369,15 +377,18 @@ class Store:
             )
         }
 
-    def part_articles(self) -> list[tuple[np.ndarray, int]]:
-        """Per part, oldest first: its article rows (deleted ones included) and its highest
-        passage id (0 when it has none)."""
+    def part_articles(self) -> list[PartRows]:
+        """Per part, oldest first: its article rows (deleted ones included), its highest passage
+        id (0 when it has none) and how many rows its search files hold."""
         result = []
         for schema in self.schemas:
             (text,) = self.connection.execute(f"SELECT group_concat(row) FROM {schema}.articles").fetchone()
             rows = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, dtype=np.int64)
-            (last,) = self.connection.execute(f"SELECT max(id) FROM {schema}.passages").fetchone()
-            result.append((rows, int(last or 0)))
+            last, searchable = self.connection.execute(
+                f"SELECT max(id), count(CASE WHEN boilerplate IS NULL AND heading = 0 THEN 1 END) "
+                f"FROM {schema}.passages"
+            ).fetchone()
+            result.append(PartRows(rows, int(last or 0), int(searchable)))
         return result
 
     def vector_count(self, article_rows: Iterable[int]) -> int:
