@@ -18,7 +18,7 @@ from qa.errors import (
     IndexMismatchError,
     IndexNotFoundError,
 )
-from qa.storage.faiss_index import HNSW_EF_SEARCH, FaissIndex, check_index_type
+from qa.storage.faiss_index import HNSW_BUILD_DEPTH, HNSW_EF_SEARCH, FaissIndex, check_index_type
 from qa.storage.generations import build_lock, current_name, generations
 from qa.storage.manifest import FORMAT_VERSION, read_manifest
 from tests.conftest import FakeEncoder
@@ -349,6 +349,10 @@ def test_hnsw_searches_at_the_recorded_depth_and_saves_it(
     index.save(tmp_path / "v.faiss")
     reloaded = FaissIndex.load(tmp_path / "v.faiss", "HNSW32", ef_search=40)
     assert reloaded.ef_search == 40
+    # Built deeper than FAISS's default of 40: the graph that depth 768 is measured on.
+    for graph in (index, reloaded, FaissIndex.build(ids, vectors, "HNSW48_SQ8")):
+        inner: Any = faiss.downcast_index(graph._index.index)  # type: ignore[attr-defined]
+        assert inner.hnsw.efConstruction == HNSW_BUILD_DEPTH
     # The build records the depth in the manifest; opening searches at it; qa info shows it.
     build_index(articles, "idx", encoder=fake_encoder, show_progress=False, index_type="HNSW32")
     with QA.open("idx", encoder=fake_encoder) as qa:

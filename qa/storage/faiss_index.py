@@ -22,14 +22,16 @@ logger = logging.getLogger(__name__)
 # Exact search costs ~6 ms a query per 100,000 MiniLM vectors on one thread (bench/hnsw.py), so
 # up to 200,000 passages it stays under ~12 ms; past that an HNSW graph answers in ~1 ms.
 FLAT_LIMIT = 200_000
-# Past the limit: HNSW, 48 neighbours a node, searched at efSearch 2048. bench/hnsw.py measures
-# recall@10 vs Flat on real MiniLM embeddings (SQuAD: ~1.0) and on a harder 10^6-vector set (the
-# real vectors plus noisy near-copies), with the graph built as a build adds vectors, 32,768 at
-# a time (chunked adds cost 1-2 points against one big add). With 8-bit codes: 32 neighbours
-# reach 0.947 at 2048 and 0.955 only at 3072 (5.4 ms); 48 neighbours 0.947 at 1024 and 0.958 at
-# 2048 (2.8 ms), for 128 more bytes of links a vector.
+# Past the limit: HNSW, 48 neighbours a node, built at depth (efConstruction) 128 and searched at
+# efSearch 768. bench/hnsw.py measures recall@10 vs Flat on real MiniLM embeddings (SQuAD: ~1.0)
+# and on a harder 10^6-vector set (the real vectors plus noisy near-copies), with the graph built
+# as a build adds vectors, 32,768 at a time. With 8-bit codes at 10^6 (docs/BENCHMARKS.md): FAISS's
+# default build depth of 40 needed efSearch 2048 for 0.958 (3.2 ms); built at 128, the graph gives
+# 0.955 at 512 and 0.960 at 768 (0.6 ms), for ~1.5x the graph's build time. 32 neighbours stay
+# under 0.87 even built at 200; a build depth of 256 reaches 0.958 at 256 for 3.8x the build time.
 HNSW_NEIGHBORS = 48
-HNSW_EF_SEARCH = 2048
+HNSW_BUILD_DEPTH = 128
+HNSW_EF_SEARCH = 768
 
 _threads_lock = threading.Lock()
 
@@ -128,6 +130,8 @@ class FaissIndex:
             inner = faiss.IndexHNSWFlat(dim, int(index_type[4:]), faiss.METRIC_INNER_PRODUCT)
         else:
             raise BadInputError(check_index_type_message(index_type))
+        if isinstance(inner, faiss.IndexHNSW):
+            inner.hnsw.efConstruction = HNSW_BUILD_DEPTH
         _reserve(inner, count or len(ids))
         built = cls(faiss.IndexIDMap2(inner), index_type, ef_search)
         built.add(ids, vectors)
