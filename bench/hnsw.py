@@ -1,18 +1,19 @@
 """HNSW search depth vs recall on real MiniLM embeddings: which ``efSearch`` keeps recall@10 >= 0.95.
 
     python bench/hnsw.py [--squad ../shared/evaldata/squad-dev-v1.1-tune.json] [--grow 100000]
-                         [--ef 16 32 64 128 256] [--out bench/results/hnsw.json]
+                         [--ef 256 384 512 768 1024] [--out bench/results/hnsw.json]
 
 The corpus is every SQuAD tune paragraph and sentence, embedded with the packaged model (the
-vectors a real index holds); the queries are the tune questions, embedded as queries. Recall@10
-is the share of Flat's exact top 10 that each graph also returns, at each ``efSearch``: HNSW32_SQ8
-(the type ``qa build`` picks past 200,000 passages: 8-bit codes in the graph) and HNSW32 (float
-vectors), both built by ``qa.storage.faiss_index.FaissIndex`` from the vectors as an index
-stores them (int8 with a scale, ``qa.storage.vectors_codec.as_stored``), a chunk at a time as a
-build adds them. Latency is one query at a time on one thread, as ``QA.ask`` searches. ``--grow N`` adds a second, larger corpus: the real vectors plus noisy
-copies of them (cosine ~0.9 to their source, renormalised) up to N vectors, a stand-in for a
-bigger collection of similar text that is labelled as such in the output. Embeddings are cached
-in the work folder, so a second run only rebuilds the graphs.
+vectors a real index holds); the queries are the tune questions, embedded as queries. Recall@10 is
+the share of Flat's exact top 10 that each graph also returns, at each ``efSearch``: HNSW48_SQ8
+(the type ``qa build`` picks past 200,000 passages: 8-bit codes in the graph) and HNSW48 (float
+vectors), both built (at ``HNSW_BUILD_DEPTH``) by ``qa.storage.faiss_index.FaissIndex`` from the
+vectors as an index stores them (int8 with a scale, ``qa.storage.vectors_codec.as_stored``), a
+chunk at a time as a build adds them. Latency is one query at a time on one thread, as ``QA.ask``
+searches. ``--grow N`` adds a second, larger corpus: the real vectors plus noisy copies of them
+(cosine ~0.9 to their source, renormalised) up to N vectors, a stand-in for a bigger collection of
+similar text that is labelled as such in the output. Embeddings are cached in the work folder, so
+a second run only rebuilds the graphs.
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ def main() -> None:
     )
     parser.add_argument("--squad", type=Path, default=SQUAD)
     parser.add_argument("--grow", type=int, default=100_000, help="size of the grown corpus (0: none)")
-    parser.add_argument("--ef", type=int, nargs="+", default=[16, 32, 64, 128, 256])
+    parser.add_argument("--ef", type=int, nargs="+", default=[256, 384, 512, 768, 1024])
     parser.add_argument("--work", type=Path, default=Path("/tmp/qa-hnsw"))
     parser.add_argument("--out", type=Path, default=HERE / "results" / "hnsw.json")
     args = parser.parse_args()
