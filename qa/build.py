@@ -1,12 +1,12 @@
 """Offline index build: read -> diff by content hash -> embed only new text -> publish.
 
-Vectors are cached in each generation's SQLite keyed by the hash of the embedded text, so an
-unchanged paragraph is never embedded twice, and an unchanged corpus writes nothing at all.
+Vectors live in shared segment files keyed by the hash of the embedded text, so an unchanged
+paragraph is never embedded twice; an unchanged corpus writes nothing at all, and an update that
+keeps the earlier parts writes only its new and changed articles (docs/DESIGN-STORAGE.md).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import sqlite3
@@ -15,13 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from qa.build_errors import inside, write_problem
+from qa.build_generation import generation_manifest, write_articles
 from qa.build_parts import estimated_vectors, plan_parts
 from qa.build_reuse import (
-    CHUNKING,
     Previous,
     corpus_hash,
     previous_store,
@@ -44,14 +43,14 @@ from qa.embed import (
     LazyDefaultEncoder,
     SentenceTransformerEncoder,
 )
-from qa.engines import EmbeddingEngine, Passage, make_engine
-from qa.errors import BadInputError, IndexWriteError, QAError
-from qa.ingest import Article, Corpus, read_corpus
-from qa.ingest.syndication import Copies, find_copies
+from qa.engines import EmbeddingEngine, make_engine
+from qa.errors import BadInputError, IndexWriteError
+from qa.ingest import Corpus, read_corpus
+from qa.ingest.syndication import find_copies
 from qa.results import BuildReport
 from qa.storage.bm25_index import Bm25Part
 from qa.storage.faiss_index import check_index_type, choose_index_type
-from qa.storage.generation import BM25_DIR, SQLITE_NAME, required_files
+from qa.storage.generation import BM25_DIR, SQLITE_NAME
 from qa.storage.generations import (
     build_lock,
     current_name,
@@ -62,10 +61,7 @@ from qa.storage.manifest import (
     FORMAT_VERSION,
     MANIFEST_NAME,
     Counts,
-    Manifest,
-    ModelInfo,
     SegmentEntry,
-    describe_files,
     describe_segment,
 )
 from qa.storage.segments import (
@@ -75,10 +71,8 @@ from qa.storage.segments import (
     tidy_index,
 )
 from qa.storage.signatures import save_signatures
-from qa.storage.store_writer import StoreWriter, passage_key
+from qa.storage.store_writer import StoreWriter
 from qa.storage.vectors_codec import NIBBLE_SENTENCES_FROM
-from qa.textspans import split_sentences
-from qa.version import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -317,7 +311,7 @@ def _build(
     )
     # The writer is closed even if embedding is interrupted.
     with StoreWriter(generation / SQLITE_NAME, plan.first_row, plan.first_passage) as writer:
-        rows = _write_articles(writer, plan.write, show, copies)
+        rows = write_articles(writer, plan.write, show, copies)
         searchable = [(pid, p) for pid, p in rows if p.searchable]
         writer.add_deleted(plan.deleted_rows)
         writer.add_files(corpus.files)
@@ -354,21 +348,16 @@ def _build(
         generation / BM25_DIR
     )
 
-    manifest = Manifest(
-        format_version=FORMAT_VERSION,
-        qa_version=__version__,
-        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        model=ModelInfo(
-            name=encoder.name,
-            dim=encoder.dim,
-            normalized=True,
-            path=getattr(encoder, "path", None),
-            abstain_below=settings.abstain_below,
-        ),
+    manifest = generation_manifest(
+        generation,
+        corpus_hash,
+        Path(corpus.root),
+        encoder,
+        abstain_below=settings.abstain_below,
         index_type=index_type,
         ef_search=ef_search,
         vector_store=settings.vector_store,
-        vector_segments=segments,
+        segments=segments,
         parts=plan.kept,
         counts=Counts(
             articles=len(corpus.articles),
@@ -379,14 +368,7 @@ def _build(
             vectors=live_vectors,
             skipped_files=len(corpus.skipped),
         ),
-        chunking=CHUNKING,
-        corpus_hash=corpus_hash,
-        source=str(Path(corpus.root).resolve()),
-        files=describe_files(generation),
     )
-    missing_files = [name for name in required_files(manifest) if name not in manifest.files]
-    if missing_files:
-        raise QAError(f"The build wrote no {missing_files}; this is a bug in article-qa.")
     (generation / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     publish(index_dir, generation)
     save_signatures(index_dir, signature_label(generation.name, manifest), corpus.signatures)
@@ -411,27 +393,3 @@ def _build(
         seconds=seconds,
         encode_seconds=encode_seconds,
     )
-
-
-def _write_articles(
-    writer: StoreWriter, articles: tuple[Article, ...], show: bool, copies: Copies
-) -> list[tuple[int, Passage]]:
-    rows: list[tuple[int, Passage]] = []
-    for article in tqdm(articles, desc="Indexing articles", unit="article", disable=not show):
-        article_row = writer.add_article(
-            article, copies.original_of.get(article.id), copies.signatures.get(article.content_hash)
-        )
-        section: str | None = None
-        repeats: dict[str, int] = {}
-        for p in article.paragraphs:
-            searchable = p.boilerplate is None and not p.heading
-            sentences = split_sentences(article.text, p.start, p.end) if searchable else []
-            passage = Passage.of(article.title, section, article.text, p.start, p.end, searchable, sentences)
-            repeats[passage.key] = repeats.get(passage.key, 0) + 1
-            key = passage_key(article.id, passage.key, repeats[passage.key])
-            pid = writer.add_passage(key, article_row, p, passage.key, section)
-            if p.heading:
-                section = p.text_of(article)
-            writer.add_sentences((pid, s, e) for s, e in sentences)
-            rows.append((pid, passage))
-    return rows

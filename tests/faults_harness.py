@@ -212,6 +212,7 @@ def install_hooks(hooks: _Hooks) -> None:
     """Hook every build phase: reading, sqlite, embedding, segments, FAISS, BM25, manifest,
     publish (fsyncs, CURRENT swap) and tidying (the start-of-build clean-up is ``prepare``)."""
     import qa.build
+    import qa.build_generation
     import qa.storage.generations
     import qa.storage.segments
     from qa.storage.bm25_index import Bm25Part
@@ -227,7 +228,7 @@ def install_hooks(hooks: _Hooks) -> None:
     hooks.wrap(qa.build, "previous_store", "prepare")
     hooks.wrap(qa.build, "read_corpus", "read")
     hooks.wrap(qa.build, "new_generation", "sqlite")
-    hooks.wrap(qa.build, "_write_articles", "sqlite")
+    hooks.wrap(qa.build, "write_articles", "sqlite")
     hooks.wrap(StoreWriter, "add_article", "sqlite")
     hooks.wrap(StoreWriter, "add_files", "sqlite")
     hooks.wrap(StoreWriter, "__exit__", "sqlite")
@@ -240,7 +241,7 @@ def install_hooks(hooks: _Hooks) -> None:
     hooks.wrap(FaissIndex, "save", "faiss")
     hooks.wrap(Bm25Part, "from_texts", "bm25")
     hooks.wrap(Bm25Part, "save", "bm25")
-    hooks.wrap(qa.build, "describe_files", "manifest")
+    hooks.wrap(qa.build_generation, "describe_files", "manifest")
     hooks.wrap(qa.build, "publish", "publish")
     hooks.wrap(qa.storage.generations, "_fsync_path", "publish")
 
