@@ -34,8 +34,18 @@ def local_ray() -> Iterator[None]:
     # encoder's class by value.
     ray.cloudpickle.register_pickle_by_value(conftest)
     # Ray waits 30 s for its GCS server to start; on a loaded 2-core box that was not enough.
-    os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "180")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
+    for attempt in (1, 2):
+        try:
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+            break
+        except RuntimeError:
+            # Once in a CI run (2026-11-26) the GCS server never wrote its port file, not even a
+            # log line, and the module's tests errored; the same tests passed at once after it.
+            # Ray's start is not what these tests check: a second, fresh start is allowed.
+            ray.shutdown()
+            if attempt == 2:
+                raise
     try:
         yield
     finally:
