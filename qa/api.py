@@ -34,7 +34,7 @@ from qa.search.sentences import analyse_question
 from qa.storage.generation import Generation, describe, open_generation, read_checked_manifest
 from qa.storage.generations import CURRENT, current_name, read_pointer
 from qa.storage.manifest import Manifest
-from qa.storage.store import PassageRow
+from qa.storage.rows import PassageRow
 from qa.terms import default_analyzer
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.embed import Vectors
-from qa.storage.store import PassageRow, SentenceRow
+from qa.storage.rows import PassageRow, SentenceRow
 
 Ids = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]

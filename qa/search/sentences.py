@@ -15,7 +15,7 @@ import numpy as np
 
 from qa.search.answer_types import AnswerKind, expected_kind, holds_kind
 from qa.search.recency import about_the_present
-from qa.storage.store import PassageRow, SentenceRow
+from qa.storage.rows import PassageRow, SentenceRow
 from qa.terms import Analyzer
 
 SENTENCE_FEATURES = ("cosine", "share", "kind", "novelty", "first")

@@ -13,82 +13,16 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from qa.ingest.article import Article, Paragraph
 from qa.ingest.boilerplate import own_flag
+from qa.storage.rows import PASSAGE_COLUMNS, ArticleRow, PartRows, PassageRow, SentenceRow, passage_row
 from qa.storage.segments import SegmentReader, lookup_rows
 from qa.storage.vectors_codec import sentence_key
-
-_PASSAGE_COLUMNS = """
-    p.id, p.key, p.paragraph, p.start, p."end", substr(a.text, p.start + 1, p."end" - p.start),
-    p.boilerplate, p.heading, p.section, p.text_hash, a.article_id, a.title, a.url, a.published,
-    a.source_path, p.page, a.copy_of
-"""
-
-
-@dataclass(frozen=True)
-class PassageRow:
-    id: int
-    key: str
-    paragraph: int
-    start: int
-    end: int
-    text: str
-    boilerplate: str | None
-    heading: bool
-    section: str | None
-    text_hash: str
-    article_id: str
-    title: str
-    url: str | None
-    published: str | None
-    source_path: str
-    page: int | None = None
-    copy_of: str | None = None  # the original of a syndicated copy
-
-    @property
-    def story(self) -> str:
-        """The story this passage tells: the original of its article's syndication group."""
-        return self.copy_of or self.article_id
-
-
-def _passage(row: Sequence[object]) -> PassageRow:
-    values = list(row)
-    values[7] = bool(values[7])  # heading: stored as 0/1
-    return PassageRow(*values)  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class ArticleRow:
-    article_id: str
-    title: str
-    url: str | None
-    published: str | None
-    byline: str | None
-    source_path: str
-    text: str
-
-
-@dataclass(frozen=True)
-class SentenceRow:
-    passage_id: int
-    start: int
-    end: int
-    vector_key: str
-
-
-class PartRows(NamedTuple):
-    """What a build needs to know of an earlier part (Store.part_articles)."""
-
-    articles: np.ndarray  # its article rows, deleted ones included
-    last_passage: int  # its highest passage id
-    searchable: int  # rows in its search files
-
 
 _LIVE = "a.row NOT IN (SELECT row FROM temp.deleted)"  # an article this generation still has
 
@@ -185,19 +119,19 @@ class Store:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self._each(
-            f"SELECT {_PASSAGE_COLUMNS} FROM {{s}}.passages p JOIN {{s}}.articles a ON a.row = p.article_row "
+            f"SELECT {PASSAGE_COLUMNS} FROM {{s}}.passages p JOIN {{s}}.articles a ON a.row = p.article_row "
             f"WHERE p.id IN ({marks})",
             list(map(int, ids)),
         )
-        return {row[0]: _passage(row) for row in rows}
+        return {row[0]: passage_row(row) for row in rows}
 
     def passage_by_key(self, key: str) -> PassageRow | None:
         rows = self._each(
-            f"SELECT {_PASSAGE_COLUMNS} FROM {{s}}.passages p JOIN {{s}}.articles a ON a.row = p.article_row "
+            f"SELECT {PASSAGE_COLUMNS} FROM {{s}}.passages p JOIN {{s}}.articles a ON a.row = p.article_row "
             f"WHERE p.key = ? AND {_LIVE}",
             (key,),
         )
-        return _passage(rows[0]) if rows else None
+        return passage_row(rows[0]) if rows else None
 
     def neighbours(self, ids: Sequence[int]) -> dict[int, int]:
         """For each passage, the searchable passage right after it in its article, if any."""
@@ -260,11 +194,11 @@ class Store:
             ).fetchone()
             if row is not None:
                 rows = self.connection.execute(
-                    f"SELECT {_PASSAGE_COLUMNS} FROM {schema}.passages p JOIN {schema}.articles a "
+                    f"SELECT {PASSAGE_COLUMNS} FROM {schema}.passages p JOIN {schema}.articles a "
                     "ON a.row = p.article_row WHERE p.article_row = ? ORDER BY p.paragraph",
                     (row[0],),
                 ).fetchall()
-                return ArticleRow(*row[1:]), [_passage(r) for r in rows]
+                return ArticleRow(*row[1:]), [passage_row(r) for r in rows]
         return None
 
     def sentences(self, passage_ids: Sequence[int]) -> dict[int, list[SentenceRow]]:
