@@ -55,7 +55,7 @@ from machine import describe_machine  # bench/machine.py: the script's folder is
 from qa import QA
 
 ROOT = Path(__file__).resolve().parent.parent
-# The app's environment, taken before qa.embed adds OMP_WAIT_POLICY to this process's own.
+# The app's environment, taken before qa.models.embed adds OMP_WAIT_POLICY to this process's own.
 APP_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 DEFAULT_QUESTIONS = ROOT / "examples" / "questions" / "news.jsonl"
 TOP_K = 5
@@ -393,7 +393,7 @@ def threads_setting() -> dict[str, Any]:
         "torch_interop_threads_in_process": torch.get_num_interop_threads(),
         "OMP_WAIT_POLICY_in_process": os.environ.get("OMP_WAIT_POLICY", ""),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", ""),
-        "app_env_OMP_WAIT_POLICY": APP_ENV.get("OMP_WAIT_POLICY", "(unset: qa.embed sets PASSIVE)"),
+        "app_env_OMP_WAIT_POLICY": APP_ENV.get("OMP_WAIT_POLICY", "(unset: qa.models.embed sets PASSIVE)"),
         "app_env_OPENBLAS_NUM_THREADS": APP_ENV.get("OPENBLAS_NUM_THREADS", "(unset: questions use 1)"),
     }
 

@@ -29,8 +29,8 @@ import numpy as np
 from machine import describe_machine  # bench/machine.py: the script's folder is on sys.path
 
 from qa import QA, build_index
-from qa.embed import default_encoder
 from qa.ingest import read_corpus
+from qa.models.embed import default_encoder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     results["machine"]["torch_threads"] = torch.get_num_threads()
-    results["machine"]["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY", "")  # set by qa.embed
+    results["machine"]["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY", "")  # set by qa.models.embed
     model = encoder._model  # the raw SentenceTransformer: the baseline every number is compared to
     model.encode(paragraphs[:32], batch_size=32, normalize_embeddings=True)  # warm-up
     raw_vectors, raw_s = timed(model.encode, paragraphs, batch_size=32, normalize_embeddings=True)

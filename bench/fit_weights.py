@@ -41,7 +41,7 @@ import numpy as np
 from retrieval import load_squad, write_corpus  # bench/retrieval.py: the script's folder is on sys.path
 
 from qa import QA, build_index
-from qa.embed import encode_queries
+from qa.models.embed import encode_queries
 from qa.search.ranking import PASSAGE_FEATURES, PASSAGE_WEIGHTS, Evidence
 from qa.search.retriever import Query
 from qa.search.sentences import SENTENCE_FEATURES, SENTENCE_WEIGHTS, analyse_question

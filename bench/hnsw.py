@@ -7,8 +7,8 @@ The corpus is every SQuAD tune paragraph and sentence, embedded with the package
 vectors a real index holds); the queries are the tune questions, embedded as queries. Recall@10 is
 the share of Flat's exact top 10 that each graph also returns, at each ``efSearch``: HNSW48_SQ8
 (the type ``qa build`` picks past 200,000 passages: 8-bit codes in the graph) and HNSW48 (float
-vectors), both built (at ``HNSW_BUILD_DEPTH``) by ``qa.storage.faiss_index.FaissIndex`` from the
-vectors as an index stores them (int8 with a scale, ``qa.storage.vectors_codec.as_stored``), a
+vectors), both built (at ``HNSW_BUILD_DEPTH``) by ``qa.storage.vectors.faiss_index.FaissIndex`` from the
+vectors as an index stores them (int8 with a scale, ``qa.storage.vectors.codec.as_stored``), a
 chunk at a time as a build adds them. Latency is one query at a time on one thread, as ``QA.ask``
 searches. ``--grow N`` adds a second, larger corpus: the real vectors plus noisy copies of them
 (cosine ~0.9 to their source, renormalised) up to N vectors, a stand-in for a bigger collection of
@@ -32,9 +32,9 @@ import numpy as np
 import numpy.typing as npt
 from machine import describe_machine  # bench/machine.py: the script's folder is on sys.path
 
-from qa.embed import Vectors, default_encoder, encode_queries
-from qa.storage.faiss_index import HNSW_NEIGHBORS, SCALAR_QUANTISED, FaissIndex
-from qa.storage.vectors_codec import as_stored
+from qa.models.embed import Vectors, default_encoder, encode_queries
+from qa.storage.vectors.codec import as_stored
+from qa.storage.vectors.faiss_index import HNSW_NEIGHBORS, SCALAR_QUANTISED, FaissIndex
 from qa.textspans import split_sentences
 
 logger = logging.getLogger("bench.hnsw")

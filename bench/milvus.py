@@ -31,7 +31,7 @@ import numpy as np
 from machine import describe_machine  # bench/machine.py: the script's folder is on sys.path
 
 from qa import QA, build_index
-from qa.embed import default_encoder, encode_queries
+from qa.models.embed import default_encoder, encode_queries
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

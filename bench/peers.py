@@ -30,7 +30,7 @@ import faiss
 import numpy as np
 import Stemmer
 
-from qa.embed import Encoder
+from qa.models.embed import Encoder
 
 logger = logging.getLogger("bench.peers")
 

@@ -28,10 +28,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from machine import describe_machine  # bench/machine.py: the script's folder is on sys.path
 from retrieval import load_squad
 
-from qa.embed import LazyDefaultEncoder, default_encoder
-from qa.engines import EmbeddingEngine, Passage
-from qa.engines.base import LocalEngine
-from qa.engines.ray_data import RayEngine
+from qa.build.engines import EmbeddingEngine, Passage
+from qa.build.engines.base import LocalEngine
+from qa.build.engines.ray_data import RayEngine
+from qa.models.embed import LazyDefaultEncoder, default_encoder
 from qa.textspans import split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent

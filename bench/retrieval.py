@@ -48,8 +48,8 @@ from machine import describe_machine  # bench/machine.py: the script's folder is
 from peers import RRF_K, bm25_rankings, dense_rankings, rrf, txtai_rankings
 
 from qa import QA, build_index
-from qa.embed import default_encoder
 from qa.ingest import read_corpus
+from qa.models.embed import default_encoder
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "evaldata" / "squad-dev-v1.1-tune.json"

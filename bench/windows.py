@@ -23,7 +23,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import numpy as np
 from retrieval import DEFAULT_DATA, load_squad  # bench/retrieval.py: the script's folder is on sys.path
 
-from qa.embed import default_encoder, encode_queries
+from qa.models.embed import default_encoder, encode_queries
 from qa.textspans import split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent

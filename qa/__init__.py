@@ -6,7 +6,6 @@ import logging
 
 from qa.api import MAX_QUESTION_CHARS, QA, index_info, verify_index
 from qa.build import build_index
-from qa.embed import Encoder
 from qa.errors import (
     BadInputError,
     IndexCorruptError,
@@ -17,6 +16,7 @@ from qa.errors import (
     QAError,
 )
 from qa.logs import configure_logging
+from qa.models.embed import Encoder
 from qa.results import (
     Answer,
     ArticleSummary,

@@ -16,13 +16,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-from qa.embed import (
+from qa.errors import BadInputError, IndexCorruptError, QAError
+from qa.models.embed import (
     BackgroundEncoder,
     Encoder,
     encode_queries,
     query_encoder,
 )
-from qa.errors import BadInputError, IndexCorruptError, QAError
 from qa.results import Answer, ArticleSummary, ArticleView, Citation, Hit, IndexInfo, ParagraphView
 from qa.search.abstention import DEFAULT_ABSTAIN_BELOW, abstain_threshold
 from qa.search.answerer import assemble

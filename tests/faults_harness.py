@@ -138,7 +138,7 @@ def fake_model() -> Iterator[None]:
     """Make the CLI use the fake encoder where it would load the packaged model."""
     cls = _fake_encoder_class()
     with (
-        mock.patch("qa.build.LazyDefaultEncoder", cls),
+        mock.patch("qa.build.pipeline.LazyDefaultEncoder", cls),
         mock.patch("qa.api.query_encoder", lambda path=None: cls()),
     ):
         yield
@@ -211,45 +211,45 @@ def _file_phase(relative: str, default: str) -> str:
 def install_hooks(hooks: _Hooks) -> None:
     """Hook every build phase: reading, sqlite, embedding, segments, FAISS, BM25, manifest,
     publish (fsyncs, CURRENT swap) and tidying (the start-of-build clean-up is ``prepare``)."""
-    import qa.build
-    import qa.build_generation
+    import qa.build.generation
+    import qa.build.pipeline
     import qa.storage.generations
-    import qa.storage.segments
-    from qa.storage.bm25_index import Bm25Part
-    from qa.storage.faiss_index import FaissIndex
-    from qa.storage.segments import SegmentWriter
+    import qa.storage.vectors.segments
+    from qa.storage.lexical.bm25_index import Bm25Part
     from qa.storage.store_writer import StoreWriter
+    from qa.storage.vectors.faiss_index import FaissIndex
+    from qa.storage.vectors.segments import SegmentWriter
 
     def tidy_phase() -> str:
         hooks.tidied += 1
         return "prepare" if hooks.tidied == 1 else "tidy"
 
-    hooks.wrap(qa.build, "tidy_index", tidy_phase)
-    hooks.wrap(qa.build, "previous_store", "prepare")
-    hooks.wrap(qa.build, "read_corpus", "read")
-    hooks.wrap(qa.build, "new_generation", "sqlite")
-    hooks.wrap(qa.build, "write_articles", "sqlite")
+    hooks.wrap(qa.build.pipeline, "tidy_index", tidy_phase)
+    hooks.wrap(qa.build.pipeline, "previous_store", "prepare")
+    hooks.wrap(qa.build.pipeline, "read_corpus", "read")
+    hooks.wrap(qa.build.pipeline, "new_generation", "sqlite")
+    hooks.wrap(qa.build.pipeline, "write_articles", "sqlite")
     hooks.wrap(StoreWriter, "add_article", "sqlite")
     hooks.wrap(StoreWriter, "add_files", "sqlite")
     hooks.wrap(StoreWriter, "__exit__", "sqlite")
-    hooks.wrap(qa.build, "embed_into", "embed")
+    hooks.wrap(qa.build.pipeline, "embed_into", "embed")
     hooks.wrap(SegmentWriter, "__init__", "segment")
     hooks.wrap(SegmentWriter, "add", "segment")
     hooks.wrap(SegmentWriter, "close", "segment")
-    hooks.wrap(qa.build, "describe_segment", "segment")
-    hooks.wrap(qa.build, "write_vector_index", "faiss")
+    hooks.wrap(qa.build.pipeline, "describe_segment", "segment")
+    hooks.wrap(qa.build.pipeline, "write_vector_index", "faiss")
     hooks.wrap(FaissIndex, "save", "faiss")
     hooks.wrap(Bm25Part, "from_texts", "bm25")
     hooks.wrap(Bm25Part, "save", "bm25")
-    hooks.wrap(qa.build_generation, "describe_files", "manifest")
-    hooks.wrap(qa.build, "publish", "publish")
+    hooks.wrap(qa.build.generation, "describe_files", "manifest")
+    hooks.wrap(qa.build.pipeline, "publish", "publish")
     hooks.wrap(qa.storage.generations, "_fsync_path", "publish")
 
     def tidy_part() -> str:  # inside the start-of-build tidy_index, still "prepare"
         return "prepare" if hooks.phase == "prepare" else "tidy"
 
-    hooks.wrap(qa.storage.segments, "remove_debris", tidy_part)
-    hooks.wrap(qa.storage.segments, "remove_unlisted_segments", tidy_part)
+    hooks.wrap(qa.storage.vectors.segments, "remove_debris", tidy_part)
+    hooks.wrap(qa.storage.vectors.segments, "remove_unlisted_segments", tidy_part)
     hooks.wrap(_fake_encoder_class(), "encode", "embed")
 
     real_open, real_replace, real_rmtree, real_unlink = io.open, os.replace, shutil.rmtree, Path.unlink
@@ -385,14 +385,14 @@ def answers(index: Path) -> list[dict[str, Any]]:
 def parted() -> Iterator[None]:
     """Builds keep earlier parts however small the index (by default only past 20,000
     passages), so the harness's small indexes have parts, deletions and merges."""
-    import qa.build_parts
+    import qa.build.parts
 
-    before = qa.build_parts.MIN_PARTED_PASSAGES
-    qa.build_parts.MIN_PARTED_PASSAGES = 0
+    before = qa.build.parts.MIN_PARTED_PASSAGES
+    qa.build.parts.MIN_PARTED_PASSAGES = 0
     try:
         yield
     finally:
-        qa.build_parts.MIN_PARTED_PASSAGES = before
+        qa.build.parts.MIN_PARTED_PASSAGES = before
 
 
 def build(articles: Path, index: Path, **options: Any) -> Any:

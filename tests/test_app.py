@@ -13,7 +13,7 @@ import pytest
 
 import app
 from qa import MAX_QUESTION_CHARS, QA, BadInputError, build_index
-from qa.embed import BackgroundEncoder
+from qa.models.embed import BackgroundEncoder
 from qa.results import Answer, ArticleSummary, Citation
 from qa.web.page import open_article
 from qa.web.records import (

@@ -19,9 +19,9 @@ from qa.errors import (
     IndexMismatchError,
     IndexNotFoundError,
 )
-from qa.storage.faiss_index import HNSW_BUILD_DEPTH, HNSW_EF_SEARCH, FaissIndex, check_index_type
 from qa.storage.generations import build_lock, current_name, generations
 from qa.storage.manifest import FORMAT_VERSION, read_manifest
+from qa.storage.vectors.faiss_index import HNSW_BUILD_DEPTH, HNSW_EF_SEARCH, FaissIndex, check_index_type
 from tests.conftest import FakeEncoder
 
 
@@ -220,7 +220,7 @@ def test_vector_search_matches_brute_force(index_type: str) -> None:
 
 
 def test_past_the_flat_limit_the_graph_keeps_8_bit_codes(tmp_path: Path) -> None:
-    from qa.storage.faiss_index import FLAT_LIMIT, choose_index_type
+    from qa.storage.vectors.faiss_index import FLAT_LIMIT, choose_index_type
 
     assert choose_index_type(FLAT_LIMIT) == "Flat"
     assert choose_index_type(FLAT_LIMIT + 1) == "HNSW48_SQ8"
@@ -433,7 +433,7 @@ def test_vectors_stream_through_the_build_a_chunk_at_a_time(
     articles: Path, fake_encoder: FakeEncoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A build holds one chunk of vectors, not the corpus's: tiny chunks give the same index."""
-    import qa.build_vectors as build_module
+    import qa.build.vectors as build_module
     from qa.storage.store import Store
 
     build_index(articles, "whole", encoder=fake_encoder, show_progress=False)
@@ -512,7 +512,7 @@ def test_a_segment_keeps_one_record_per_paragraph_and_faiss_gets_its_vectors(
     import sqlite3
 
     from qa.storage.store import Store
-    from qa.storage.vectors_codec import as_stored, decode_record, decode_vector, encode_record
+    from qa.storage.vectors.codec import as_stored, decode_record, decode_vector, encode_record
 
     build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
     generation = next(Path("idx").glob("gen-*"))

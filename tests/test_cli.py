@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import qa.api
-import qa.build
+import qa.build.pipeline
 from qa import Citation
 from qa.cli import main
 from tests.conftest import FakeEncoder
@@ -16,7 +16,7 @@ from tests.conftest import FakeEncoder
 @pytest.fixture(autouse=True)
 def _fake_model(monkeypatch: pytest.MonkeyPatch) -> FakeEncoder:
     encoder = FakeEncoder()
-    monkeypatch.setattr(qa.build, "LazyDefaultEncoder", lambda: encoder)
+    monkeypatch.setattr(qa.build.pipeline, "LazyDefaultEncoder", lambda: encoder)
     monkeypatch.setattr(qa.api, "query_encoder", lambda path=None: encoder)
     return encoder
 

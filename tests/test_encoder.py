@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qa import QA, BadInputError, build_index, index_info
-from qa.embed import SentenceTransformerEncoder, default_encoder
+from qa.models.embed import SentenceTransformerEncoder, default_encoder
 from qa.storage.manifest import read_manifest
 from qa.textspans import split_sentences
 
@@ -90,7 +90,7 @@ def test_the_device_follows_torch_and_a_missing_gpu_is_one_clear_error(
     import torch
 
     from qa.cli import main as cli
-    from qa.embed import resolve_device
+    from qa.models.embed import resolve_device
 
     assert resolve_device("cpu") == "cpu"
     assert resolve_device(None) == resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from qa.ingest import read_corpus
-from qa.storage.bm25_index import BM25_FILES, Bm25Index, Bm25Part
+from qa.storage.lexical.bm25_index import BM25_FILES, Bm25Index, Bm25Part
 from qa.terms import default_analyzer, question_stopwords
 from tests.conftest import EXAMPLES
 
@@ -206,7 +206,7 @@ def test_deleted_passages_score_nothing_but_count_in_idf(texts: list[str]) -> No
 
 def test_cached_term_scores_give_the_same_matches(texts: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """Common terms' scores are kept between questions (least recently used dropped first)."""
-    from qa.storage import bm25_index
+    from qa.storage.lexical import bm25_index
 
     ids = np.arange(len(texts), dtype=np.int64)
     fresh = {query: Bm25Index.build(texts, ids).match(query).scores for query in QUERIES}
@@ -252,7 +252,7 @@ def test_the_streamed_build_holds_what_bm25s_indexes(
 ) -> None:
     """Same vocabulary, and per term the same documents (ascending) with their term frequencies,
     across chunk boundaries (a tiny chunk), empty and stopword-only documents included."""
-    from qa.storage import bm25_build
+    from qa.storage.lexical import bm25_build
 
     monkeypatch.setattr(bm25_build, "CHUNK_DOCUMENTS", 3)
     corpus = [*texts, "", "the and of", texts[0], "one word repeated: word word word"]
@@ -285,7 +285,7 @@ def test_term_frequencies_are_clipped_at_the_uint16_limit() -> None:
 def test_the_streamed_build_keeps_a_few_bytes_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
     """The build holds the texts' terms as one int32 array and sorts a chunk at a time: no
     Python object per token, nor whole-corpus sorting arrays (bm25s.BM25.index held both)."""
-    from qa.storage import bm25_build
+    from qa.storage.lexical import bm25_build
 
     monkeypatch.setattr(bm25_build, "CHUNK_DOCUMENTS", 500)
     rng = np.random.default_rng(0)
@@ -314,7 +314,7 @@ def test_the_streamed_build_keeps_a_few_bytes_a_token(monkeypatch: pytest.Monkey
 @pytest.mark.parametrize("density", [0.0, 0.001, 0.3, 1.0])
 def test_top_rows_are_the_best_positive_scores_ties_by_row(size: int, density: float) -> None:
     """The sampled-threshold top k equals a full sort: score descending, then row, positives only."""
-    from qa.storage.bm25_index import _top_rows
+    from qa.storage.lexical.bm25_index import _top_rows
 
     rng = np.random.default_rng(size + int(density * 1000))
     # Few distinct values, so ties cross the k-th place; zeros where a passage lacks every term.

@@ -22,7 +22,7 @@ import pytest
 pytest.importorskip("pymilvus", reason="needs the milvus extra: pip install 'article-qa[milvus]'")
 
 from qa import QA, BadInputError, IndexCorruptError, build_index
-from qa.storage.milvus_index import parse_vector_store
+from qa.storage.vectors.milvus_index import parse_vector_store
 from tests.conftest import EXAMPLES, FakeEncoder
 from tests.servers import HOST, free_port
 
@@ -115,7 +115,7 @@ def test_stored_vectors_are_read_locally_not_from_milvus(
     milvus: str, fake_encoder: FakeEncoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One round trip per question: the search. Candidates' vectors come from the local segments."""
-    from qa.storage.milvus_index import MilvusIndex
+    from qa.storage.vectors.milvus_index import MilvusIndex
 
     build_index(EXAMPLES, "remote", encoder=fake_encoder, show_progress=False, vector_store=f"{milvus}/local")
 

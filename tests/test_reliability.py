@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import qa.api
-import qa.build
+import qa.build.pipeline
 import qa.cli
 from qa import QA, IndexCorruptError, IndexNotFoundError, build_index
 from qa.cli import main
@@ -60,7 +60,7 @@ def test_damaged_current_is_refused_clearly_and_a_build_repairs_it_without_re_em
         err = capsys.readouterr().err
         assert err.startswith("error: ") and problem in err and "Traceback" not in err
 
-    monkeypatch.setattr(qa.build, "LazyDefaultEncoder", lambda: fake_encoder)
+    monkeypatch.setattr(qa.build.pipeline, "LazyDefaultEncoder", lambda: fake_encoder)
     assert main(["build", str(articles), "--index", "idx", "--quiet", "--force"]) == 0
     assert Path("idx/CURRENT").read_text().strip() == "gen-000002"
     Path("idx/CURRENT").write_bytes(content)
@@ -308,7 +308,7 @@ def test_every_command_answers_bad_input_with_one_explained_line(
 
     _prepare_bad_inputs(tmp_path)
     build_index(articles, tmp_path / "built", encoder=fake_encoder, show_progress=False)
-    monkeypatch.setattr(qa.build, "LazyDefaultEncoder", lambda: fake_encoder)
+    monkeypatch.setattr(qa.build.pipeline, "LazyDefaultEncoder", lambda: fake_encoder)
     monkeypatch.setattr(qa.api, "query_encoder", lambda path=None: fake_encoder)
     monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse battery\n"))
     try:

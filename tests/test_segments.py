@@ -154,7 +154,7 @@ def test_a_damaged_segment_is_caught_at_open_and_by_verify(articles: Path, fake_
 def _vector_rows(segment: Path) -> list[tuple[str, bytes]]:
     """A segment's vectors as format 3 and 4 stored them: one float32 row per vector under its
     text key ("<paragraph hash>" or "<paragraph hash>:<start>:<end>")."""
-    from qa.storage.vectors_codec import decode_record
+    from qa.storage.vectors.codec import decode_record
 
     rows = []
     with sqlite3.connect(segment) as connection:
@@ -257,10 +257,10 @@ def test_a_big_index_keeps_its_sentence_vectors_at_4_bits(
 ) -> None:
     """Past NIBBLE_SENTENCES_FROM passages a build writes 4-bit sentence vectors (tag 6); a
     smaller one int8 (tag 5); the ranking reads either."""
-    import qa.build
+    import qa.build.pipeline
 
     build_index(articles, "small", encoder=fake_encoder, show_progress=False)
-    monkeypatch.setattr(qa.build, "NIBBLE_SENTENCES_FROM", 0)
+    monkeypatch.setattr(qa.build.pipeline, "NIBBLE_SENTENCES_FROM", 0)
     report = build_index(articles, "big", encoder=fake_encoder, show_progress=False)
     tags: dict[str, set[bytes]] = {}
     sizes: dict[str, int] = {}

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from qa.build_reuse import CHUNKING
-from qa.embed import Encoder
-from qa.engines import Passage
+from qa.build.engines import Passage
+from qa.build.reuse import CHUNKING
 from qa.errors import QAError
 from qa.ingest import Article
 from qa.ingest.syndication import Copies
+from qa.models.embed import Encoder
 from qa.storage.generation import required_files
 from qa.storage.manifest import (
     FORMAT_VERSION,

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa.build_reuse import Previous
+from qa.build.reuse import Previous
 from qa.ingest import Article
 from qa.ingest.syndication import Copies
-from qa.storage.faiss_index import PART_FLAT_LIMIT
 from qa.storage.manifest import FORMAT_VERSION, PartEntry
+from qa.storage.vectors.faiss_index import PART_FLAT_LIMIT
 
 logger = logging.getLogger(__name__)
 

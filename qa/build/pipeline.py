@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from qa.build_errors import inside, write_problem
-from qa.build_generation import generation_manifest, write_articles
-from qa.build_parts import estimated_vectors, plan_parts
-from qa.build_reuse import (
+from qa.build.engines import EmbeddingEngine, make_engine
+from qa.build.errors import inside, write_problem
+from qa.build.generation import generation_manifest, write_articles
+from qa.build.parts import estimated_vectors, plan_parts
+from qa.build.reuse import (
     Previous,
     corpus_hash,
     previous_store,
@@ -29,7 +30,7 @@ from qa.build_reuse import (
     thoroughly_intact,
     unchanged,
 )
-from qa.build_vectors import (
+from qa.build.vectors import (
     KEEP_STORE,
     ROWS_NAME,
     RowFile,
@@ -38,18 +39,15 @@ from qa.build_vectors import (
     vector_store_option,
     write_vector_index,
 )
-from qa.embed import (
+from qa.errors import BadInputError, IndexWriteError
+from qa.ingest import Corpus, read_corpus
+from qa.ingest.syndication import find_copies
+from qa.models.embed import (
     Encoder,
     LazyDefaultEncoder,
     SentenceTransformerEncoder,
 )
-from qa.engines import EmbeddingEngine, make_engine
-from qa.errors import BadInputError, IndexWriteError
-from qa.ingest import Corpus, read_corpus
-from qa.ingest.syndication import find_copies
 from qa.results import BuildReport
-from qa.storage.bm25_index import Bm25Part
-from qa.storage.faiss_index import check_index_type, choose_index_type
 from qa.storage.generation import BM25_DIR, SQLITE_NAME
 from qa.storage.generations import (
     build_lock,
@@ -57,6 +55,7 @@ from qa.storage.generations import (
     new_generation,
     publish,
 )
+from qa.storage.lexical.bm25_index import Bm25Part
 from qa.storage.manifest import (
     FORMAT_VERSION,
     MANIFEST_NAME,
@@ -64,15 +63,16 @@ from qa.storage.manifest import (
     SegmentEntry,
     describe_segment,
 )
-from qa.storage.segments import (
+from qa.storage.signatures import save_signatures
+from qa.storage.store_writer import StoreWriter
+from qa.storage.vectors.codec import NIBBLE_SENTENCES_FROM
+from qa.storage.vectors.faiss_index import check_index_type, choose_index_type
+from qa.storage.vectors.segments import (
     SegmentWriter,
     new_segment_path,
     should_compact,
     tidy_index,
 )
-from qa.storage.signatures import save_signatures
-from qa.storage.store_writer import StoreWriter
-from qa.storage.vectors_codec import NIBBLE_SENTENCES_FROM
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from qa.embed import Encoder
 from qa.errors import QAError
 from qa.ingest import Reuse, unchanged_files
+from qa.models.embed import Encoder
 from qa.results import BuildReport
 from qa.storage.generation import open_store
 from qa.storage.generations import CURRENT, generations, read_pointer

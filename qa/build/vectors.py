@@ -13,14 +13,14 @@ import numpy as np
 import numpy.typing as npt
 from tqdm.auto import tqdm
 
-from qa.engines import EmbeddingEngine, Passage
+from qa.build.engines import EmbeddingEngine, Passage
 from qa.errors import BadInputError
-from qa.storage.faiss_index import FaissIndex
 from qa.storage.generation import FAISS_NAME, SQLITE_NAME
-from qa.storage.milvus_index import MilvusIndex, drop_stale_collections, parse_vector_store
-from qa.storage.segments import SegmentWriter
 from qa.storage.store import Store
-from qa.storage.vectors_codec import as_stored
+from qa.storage.vectors.codec import as_stored
+from qa.storage.vectors.faiss_index import FaissIndex
+from qa.storage.vectors.milvus_index import MilvusIndex, drop_stale_collections, parse_vector_store
+from qa.storage.vectors.segments import SegmentWriter
 
 logger = logging.getLogger(__name__)
 

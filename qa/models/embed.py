@@ -274,7 +274,7 @@ def default_encoder() -> SentenceTransformerEncoder:
 def query_encoder(model_path: str | None = None) -> Encoder:
     """An encoder for questions: NumPy when it reproduces the model, else sentence-transformers.
 
-    The NumPy path (``qa.query_encoder``) skips the ~5 s import of torch and
+    The NumPy path (``qa.models.numpy_encoder``) skips the ~5 s import of torch and
     sentence-transformers, so ``QA.open`` and the web chat answer seconds sooner.
     """
     if model_path is None:
@@ -290,7 +290,7 @@ def query_encoder(model_path: str | None = None) -> Encoder:
 @functools.lru_cache(maxsize=4)
 def _numpy_encoder(folder: str, name: str, path: str | None) -> Encoder | None:
     """One per model folder and process (~90 MB of weights): every QA opened on it shares it."""
-    from qa.query_encoder import load_query_encoder
+    from qa.models.numpy_encoder import load_query_encoder
 
     return load_query_encoder(Path(folder), name, path)
 

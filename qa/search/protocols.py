@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from qa.embed import Vectors
+from qa.models.embed import Vectors
 from qa.storage.rows import PassageRow, SentenceRow
 
 Ids = npt.NDArray[np.int64]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.embed import Vectors
+from qa.models.embed import Vectors
 from qa.search.protocols import Ids, LexicalIndex, LexicalMatches, VectorIndex
 
 # Weight of the dense cosine in the fused score; the rest goes to BM25 scaled by the best BM25

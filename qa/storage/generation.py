@@ -9,18 +9,18 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.embed import Encoder
 from qa.errors import IndexCorruptError, IndexMismatchError
+from qa.models.embed import Encoder
 from qa.results import IndexInfo
-from qa.storage.bm25_index import BM25_FILES, Bm25Index
-from qa.storage.faiss_index import FaissIndex
 from qa.storage.generations import current_generation
-from qa.storage.local_vectors import LocallyReadVectors
+from qa.storage.lexical.bm25_index import BM25_FILES, Bm25Index
 from qa.storage.manifest import MANIFEST_NAME, REBUILD, Manifest, read_manifest, verify_files
-from qa.storage.milvus_index import MilvusIndex, parse_vector_store
-from qa.storage.segments import listed_segments
 from qa.storage.store import Store
-from qa.storage.vector_parts import PartedVectors
+from qa.storage.vectors.faiss_index import FaissIndex
+from qa.storage.vectors.local import LocallyReadVectors
+from qa.storage.vectors.milvus_index import MilvusIndex, parse_vector_store
+from qa.storage.vectors.parts import PartedVectors
+from qa.storage.vectors.segments import listed_segments
 
 logger = logging.getLogger(__name__)
 

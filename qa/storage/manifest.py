@@ -15,7 +15,7 @@ from typing import Any
 from qa.errors import IndexCorruptError, IndexMismatchError
 
 # 3: stable passage keys, headings and sections, windows for long paragraphs, typed model record.
-# 4: vectors in shared segments (qa.storage.segments), listed in the manifest.
+# 4: vectors in shared segments (qa.storage.vectors.segments), listed in the manifest.
 # 5: a segment record per paragraph, int8 vectors.
 # 6: parts (earlier generations' search files, shared), BM25 of term frequencies.
 FORMAT_VERSION = 6

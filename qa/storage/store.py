@@ -21,8 +21,8 @@ import numpy as np
 from qa.ingest.article import Article, Paragraph
 from qa.ingest.boilerplate import own_flag
 from qa.storage.rows import PASSAGE_COLUMNS, ArticleRow, PartRows, PassageRow, SentenceRow, passage_row
-from qa.storage.segments import SegmentReader, lookup_rows
-from qa.storage.vectors_codec import sentence_key
+from qa.storage.vectors.codec import sentence_key
+from qa.storage.vectors.segments import SegmentReader, lookup_rows
 
 _LIVE = "a.row NOT IN (SELECT row FROM temp.deleted)"  # an article this generation still has
 

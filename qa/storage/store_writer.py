@@ -43,7 +43,7 @@ CREATE TABLE passages (
 CREATE INDEX passages_by_article ON passages(article_row, paragraph);
 CREATE INDEX passages_by_text ON passages(text_hash);
 -- A sentence's vector is its passage's text_hash plus its span within the passage (the key
--- qa.engines.Passage.vector_keys gives it); stored by passage, no row id of its own.
+-- qa.build.engines.Passage.vector_keys gives it); stored by passage, no row id of its own.
 CREATE TABLE sentences (
     passage_id INTEGER NOT NULL REFERENCES passages(id),
     start INTEGER NOT NULL,
@@ -56,7 +56,7 @@ CREATE TABLE files (  -- what each cleanly read file held, to skip parsing it ag
     source_path TEXT PRIMARY KEY,
     content_key TEXT NOT NULL
 );
--- Vectors live in shared segments (qa.storage.segments). This table is empty; it is read only
+-- Vectors live in shared segments (qa.storage.vectors.segments). This table is empty; it is read only
 -- in the generations of format 3, which kept their vectors here, so a rebuild reuses them.
 CREATE TABLE vectors (
     key TEXT PRIMARY KEY,

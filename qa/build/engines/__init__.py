@@ -6,8 +6,8 @@ build's own process either way, so a build is as incremental and crash-safe on R
 
 from __future__ import annotations
 
-from qa.engines.base import ENGINES, EmbeddedBatch, EmbeddingEngine
-from qa.engines.choose import make_engine
-from qa.engines.passages import Passage, encode
+from qa.build.engines.base import ENGINES, EmbeddedBatch, EmbeddingEngine
+from qa.build.engines.choose import make_engine
+from qa.build.engines.passages import Passage, encode
 
 __all__ = ["ENGINES", "EmbeddedBatch", "EmbeddingEngine", "Passage", "encode", "make_engine"]

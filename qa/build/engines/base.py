@@ -9,8 +9,8 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.embed import Encoder
-from qa.engines.passages import Passage, encode
+from qa.build.engines.passages import Passage, encode
+from qa.models.embed import Encoder
 
 ENGINES = ("local", "ray")
 ENCODE_CHUNK = 256  # passages per encoder call: bounded memory, steady progress

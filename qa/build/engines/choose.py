@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from qa.embed import Encoder
-from qa.engines.base import ENGINES, EmbeddingEngine, LocalEngine
+from qa.build.engines.base import ENGINES, EmbeddingEngine, LocalEngine
 from qa.errors import BadInputError
+from qa.models.embed import Encoder
 
 
 def make_engine(
@@ -22,6 +22,6 @@ def make_engine(
         isinstance(ray_actors, bool) or not isinstance(ray_actors, int) or ray_actors < 1
     ):
         raise BadInputError(f"ray_actors must be a whole number of at least 1, got {ray_actors!r}.")
-    from qa.engines.ray_data import RayEngine  # imports nothing of Ray until it embeds
+    from qa.build.engines.ray_data import RayEngine  # imports nothing of Ray until it embeds
 
     return RayEngine(encoder, address=ray_address, actors=ray_actors)

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.embed import Encoder, SpanEncoder, Vectors, encode_spans_separately
 from qa.errors import QAError
 from qa.ingest.article import text_hash
-from qa.storage.vectors_codec import sentence_key
+from qa.models.embed import Encoder, SpanEncoder, Vectors, encode_spans_separately
+from qa.storage.vectors.codec import sentence_key
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from qa.embed import Encoder, LazyDefaultEncoder, SentenceTransformerEncoder
-from qa.engines.base import ENCODE_CHUNK, EmbeddedBatch
-from qa.engines.passages import Passage, encode_texts
+from qa.build.engines.base import ENCODE_CHUNK, EmbeddedBatch
+from qa.build.engines.passages import Passage, encode_texts
 from qa.errors import BadInputError, QAError
+from qa.models.embed import Encoder, LazyDefaultEncoder, SentenceTransformerEncoder
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ sparse matrix from whole-corpus arrays: at 10^5 passages it added ~300 MiB to th
 ~3 GB projected at 10^6. Here the passages' terms become one int32 array (4 bytes a token), and
 the postings (row, term frequency) are placed into column-major (CSC) arrays a chunk of documents
 at a time. No scores are stored: idf and the average length depend on every part of the index,
-so ``qa.storage.bm25_index`` combines them at query time (checked against bm25s in
+so ``qa.storage.lexical.bm25_index`` combines them at query time (checked against bm25s in
 tests/test_lexical.py).
 """
 

@@ -114,7 +114,7 @@ class Bm25Part:
     row its length in terms.
 
     Term frequencies are uint16: a term used more than 65,535 times in one passage counts 65,535
-    times (see qa.storage.bm25_build). Rows are numbered from 0 within the part.
+    times (see qa.storage.lexical.bm25_build). Rows are numbered from 0 within the part.
     """
 
     def __init__(
@@ -152,8 +152,8 @@ class Bm25Part:
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> Bm25Part:
         """The part of ``texts``, one row each in the order given; ``texts`` may be a generator,
-        read once (streamed: qa.storage.bm25_build)."""
-        from qa.storage.bm25_build import build_postings
+        read once (streamed: qa.storage.lexical.bm25_build)."""
+        from qa.storage.lexical.bm25_build import build_postings
 
         built = build_postings(texts, default_analyzer())
         return cls(built.vocabulary, built.indptr, built.rows, built.frequencies, built.lengths)

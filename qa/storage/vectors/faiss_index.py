@@ -14,8 +14,8 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from qa.embed import Vectors
 from qa.errors import BadInputError
+from qa.models.embed import Vectors
 
 logger = logging.getLogger(__name__)
 

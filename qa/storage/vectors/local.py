@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from qa.embed import Vectors
-from qa.storage.milvus_index import MilvusIndex
+from qa.models.embed import Vectors
 from qa.storage.store import Store
+from qa.storage.vectors.milvus_index import MilvusIndex
 
 Ids = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from qa.embed import Vectors
 from qa.errors import BadInputError, IndexCorruptError
+from qa.models.embed import Vectors
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from qa.embed import Vectors
-from qa.storage.faiss_index import FaissIndex
+from qa.models.embed import Vectors
+from qa.storage.vectors.faiss_index import FaissIndex
 
 Ids = npt.NDArray[np.int64]
 

@@ -25,7 +25,7 @@ import numpy as np
 from qa.errors import QAError
 from qa.storage.generations import generations, read_pointer, remove_debris
 from qa.storage.manifest import REUSABLE_VERSIONS, SEGMENTS_DIR, SegmentEntry, read_manifest
-from qa.storage.vectors_codec import decode_record, decode_vector, encode_record, sentence_key
+from qa.storage.vectors.codec import decode_record, decode_vector, encode_record, sentence_key
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ SCHEMA = """
 PRAGMA page_size = 16384;
 CREATE TABLE paragraphs (
     digest BLOB PRIMARY KEY,  -- sha256 of the paragraph's text (its vector key), 32 bytes
-    record BLOB NOT NULL  -- its vector and its sentences', see qa.storage.vectors_codec
+    record BLOB NOT NULL  -- its vector and its sentences', see qa.storage.vectors.codec
 );
 """
 # More segments than this and a build compacts: every lookup asks each segment in turn.
@@ -62,7 +62,7 @@ class SegmentWriter:
     """Writes one new segment; ``close`` commits and makes it durable."""
 
     def __init__(self, path: Path, sentence_bits: int = 8) -> None:
-        """``sentence_bits``: 8, or 4 for a big index (qa.storage.vectors_codec)."""
+        """``sentence_bits``: 8, or 4 for a big index (qa.storage.vectors.codec)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # debris of a crashed build with the same generation number
