@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,12 +48,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import numpy as np
+from common import (  # bench/common.py: the script's folder is on sys.path
+    RESULTS,
+    ROOT,
+    describe_machine,
+    free_port,
+    write_results,
+)
 from gradio_client import Client
-from machine import describe_machine  # bench/machine.py: the script's folder is on sys.path
 
 from qa import QA
 
-ROOT = Path(__file__).resolve().parent.parent
 # The app's environment, taken before qa.models.embed adds OMP_WAIT_POLICY to this process's own.
 APP_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 DEFAULT_QUESTIONS = ROOT / "examples" / "questions" / "news.jsonl"
@@ -86,12 +90,6 @@ class Server:
         code = self.process.poll()
         if code is not None:
             raise AppExited(f"app.py exited early with code {code}; its output:\n{self.output()}")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def stop(server: Server) -> None:
@@ -452,12 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     except AppExited as err:
         logger.error("%s", err)
         return 1
-    results["machine"]["load_after"] = os.getloadavg()
     results["run_seconds"] = time.perf_counter() - started
-
-    out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"app-{stamp}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    out = Path(args.out) if args.out else RESULTS / f"app-{stamp}.json"
+    write_results(results, out)
     print(table(results))
     print(f"wrote {out}")
     return 0

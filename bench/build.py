@@ -10,7 +10,6 @@ raw query encode + FAISS search; peak RSS. Prints a table and writes JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -18,6 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +26,17 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import faiss
 import numpy as np
-from machine import describe_machine  # bench/machine.py: the script's folder is on sys.path
+from common import (  # bench/common.py: the script's folder is on sys.path
+    RESULTS,
+    ROOT,
+    describe_machine,
+    timed,
+    write_results,
+)
 
 from qa import QA, build_index
 from qa.ingest import read_corpus
 from qa.models.embed import default_encoder
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    started = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return result, time.perf_counter() - started
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -67,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", default=str(ROOT / "examples" / "articles"))
     parser.add_argument("--questions", type=int, default=60)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "build.json"))
+    parser.add_argument("--out", default=str(RESULTS / "build.json"))
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="qa-bench-"))
@@ -130,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
 
     for turn, q in enumerate(questions * 2):  # first pass warms caches; both passes measured alike
         # Alternate which goes first so neither gains from the other's warm caches.
-        order = [(raw, baseline), (qa.ask, ours)] if turn % 2 == 0 else [(qa.ask, ours), (raw, baseline)]
+        order: list[tuple[Callable[[str], object], list[float]]] = (
+            [(raw, baseline), (qa.ask, ours)] if turn % 2 == 0 else [(qa.ask, ours), (raw, baseline)]
+        )
         for fn, times in order:
             started = time.perf_counter()
             fn(q)
@@ -145,13 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_p50": statistics.median(ours) / statistics.median(baseline),
     }
     results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    results["machine"]["load_after"] = os.getloadavg()
     qa.close()
     shutil.rmtree(work, ignore_errors=True)
-
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    write_results(results, Path(args.out))
     print(table(results))
     return 0
 

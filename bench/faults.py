@@ -16,9 +16,7 @@ The implementation is tests/faults_harness.py (shared with tests/test_faults.py)
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -26,13 +24,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from machine import describe_machine  # bench/machine.py: the script's folder is on sys.path
+from common import (  # bench/common.py: the script's folder is on sys.path
+    RESULTS,
+    ROOT,
+    describe_machine,
+    write_results,
+)
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # tests.faults_harness, and qa from this checkout
 
-from tests import faults_harness as h  # noqa: E402
+from tests import faults_harness as h
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         default="inprocess",
         help="run qa info/verify/ask/build of the matrix in this process (fast) or in child processes",
     )
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "faults.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "faults.json")
     args = parser.parse_args(argv)
     logging.getLogger("qa").setLevel(logging.ERROR)  # the builds' warnings about damaged indexes
     runner = h.run_inprocess if args.cli == "inprocess" else h.run_child
@@ -89,9 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     failures += [f"{r.name}: {f}" for r in limits for f in r.failures]
     results["failures"] = failures
     results["seconds"] = round(time.perf_counter() - started, 1)
-    results["machine"]["load_after"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    write_results(results, args.out)
 
     served = Counter(k.served for k in kills)
     print(f"## Kill trials ({len(kills)}, seed {args.seed}): served {dict(served)}\n")

@@ -38,7 +38,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np
-from retrieval import load_squad, write_corpus  # bench/retrieval.py: the script's folder is on sys.path
+from common import (  # bench/common.py: the script's folder is on sys.path
+    RESULTS,
+    ROOT,
+    SQUAD_TUNE,
+    write_results,
+)
+from retrieval import load_squad, write_corpus  # bench/retrieval.py
 
 from qa import QA, build_index
 from qa.models.embed import encode_queries
@@ -47,8 +53,6 @@ from qa.search.retriever import Query
 from qa.search.sentences import SENTENCE_FEATURES, SENTENCE_WEIGHTS, analyse_question
 from qa.terms import default_analyzer
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT.parent / "shared" / "evaldata" / "squad-dev-v1.1-tune.json"
 DEFAULT_NEWS = ROOT / "examples" / "questions" / "news.jsonl"
 
 
@@ -350,10 +354,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=SQUAD_TUNE)
     parser.add_argument("--news", type=Path, default=DEFAULT_NEWS)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/qa-fit"))
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "fit_weights.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "fit_weights.json")
     parser.add_argument("--reuse", action="store_true", help="reuse the features saved by the last run")
     parser.add_argument(
         "--news-share", type=float, default=0.3, help="weight of the news questions in the fit (default 0.3)"
@@ -465,8 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         print("best on news alone:")
         for s in ranked[:5]:
             print(s)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    write_results(report, args.out, indent=1)
     print(f"\nwrote {args.out} in {time.perf_counter() - started:.0f}s")
     return 0
 

@@ -22,7 +22,6 @@ import argparse
 import json
 import logging
 import os
-import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,13 @@ from typing import Any
 import faiss
 import numpy as np
 import numpy.typing as npt
-from machine import describe_machine  # bench/machine.py: the script's folder is on sys.path
+from common import (  # bench/common.py: the script's folder is on sys.path
+    RESULTS,
+    SQUAD_TUNE,
+    describe_machine,
+    p50_p95_ms,
+    write_results,
+)
 
 from qa.models.embed import Vectors, default_encoder, encode_queries
 from qa.storage.vectors.codec import as_stored
@@ -38,8 +43,6 @@ from qa.storage.vectors.faiss_index import HNSW_NEIGHBORS, SCALAR_QUANTISED, Fai
 from qa.textspans import split_sentences
 
 logger = logging.getLogger("bench.hnsw")
-HERE = Path(__file__).resolve().parent
-SQUAD = HERE.parent.parent / "shared" / "evaldata" / "squad-dev-v1.1-tune.json"
 K = 10
 GRAPHS = (f"HNSW{HNSW_NEIGHBORS}{SCALAR_QUANTISED}", f"HNSW{HNSW_NEIGHBORS}")
 CHUNK = 32_768  # rows per add, as a build adds them
@@ -122,7 +125,12 @@ def measure(name: str, corpus: Vectors, queries: Vectors, depths: list[int]) -> 
     flat = faiss.IndexFlatIP(corpus.shape[1])
     flat.add(corpus)
     rows: list[dict[str, Any]] = [
-        {"index": "Flat", "ef_search": None, "recall_at_10": 1.0, **latency(one_at_a_time_ms(flat, queries))}
+        {
+            "index": "Flat",
+            "ef_search": None,
+            "recall_at_10": 1.0,
+            **p50_p95_ms(one_at_a_time_ms(flat, queries), digits=3),
+        }
     ]
     built: dict[str, float] = {}
     for kind in GRAPHS:
@@ -143,7 +151,7 @@ def measure(name: str, corpus: Vectors, queries: Vectors, depths: list[int]) -> 
                     "index": kind,
                     "ef_search": ef,
                     "recall_at_10": round(recall(found, truth), 4),
-                    **latency(one_at_a_time_ms(graph, queries)),
+                    **p50_p95_ms(one_at_a_time_ms(graph, queries), digits=3),
                 }
             )
     return {
@@ -152,14 +160,6 @@ def measure(name: str, corpus: Vectors, queries: Vectors, depths: list[int]) -> 
         "queries": len(queries),
         "build_s": built,
         "rows": rows,
-    }
-
-
-def latency(times: list[float]) -> dict[str, float]:
-    ordered = sorted(times)
-    return {
-        "p50_ms": round(statistics.median(ordered), 3),
-        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 3),
     }
 
 
@@ -174,11 +174,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--squad", type=Path, default=SQUAD)
+    parser.add_argument("--squad", type=Path, default=SQUAD_TUNE)
     parser.add_argument("--grow", type=int, default=100_000, help="size of the grown corpus (0: none)")
     parser.add_argument("--ef", type=int, nargs="+", default=[256, 384, 512, 768, 1024])
     parser.add_argument("--work", type=Path, default=Path("/tmp/qa-hnsw"))
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "hnsw.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "hnsw.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
@@ -190,12 +190,10 @@ def main() -> None:
         results["runs"].append(
             measure(f"real + noisy copies (cos ~{NOISE_COSINE})", bigger, queries, args.ef)
         )
-    results["machine"]["load_after"] = os.getloadavg()
     results["smallest_ef_for_0.95"] = {
         f"{r['corpus']}, {kind}": smallest_depth(r, kind) for r in results["runs"] for kind in GRAPHS
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    write_results(results, args.out)
 
     for run in results["runs"]:
         print(

@@ -23,7 +23,6 @@ writes JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import shutil
@@ -37,12 +36,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from machine import describe_machine
+from common import RESULTS, ROOT, describe_machine, write_results  # bench/common.py
 
 from app import (  # bench/app.py: the script's folder is on sys.path
     APP_ENV,
     DEFAULT_QUESTIONS,
-    ROOT,
     AppExited,
     ask,
     ask_http,
@@ -236,10 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         except AppExited as err:
             logger.error("%s", err)
             return 1
-    results["machine"]["load_after"] = os.getloadavg()
-    out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"load-{stamp}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    out = Path(args.out) if args.out else RESULTS / f"load-{stamp}.json"
+    write_results(results, out)
     print(table(results))
     print(f"wrote {out}")
     return 0

@@ -14,77 +14,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import socket
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from machine import describe_machine  # bench/machine.py: the script's folder is on sys.path
+from common import (  # bench/common.py: the script's folder is on sys.path
+    RESULTS,
+    ROOT,
+    describe_machine,
+    milvus_lite,
+    p50_p95_ms,
+    write_results,
+)
 
 from qa import QA, build_index
 from qa.models.embed import default_encoder, encode_queries
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def milvus_server(data: Path) -> Iterator[str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "milvus_lite",
-            "server",
-            "--data-dir",
-            str(data),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("milvus-lite did not start") from None
-                time.sleep(0.2)
-        yield f"milvus://127.0.0.1:{port}/bench"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-
-
-def percentiles(times: list[float]) -> dict[str, float]:
-    ordered = sorted(times)
-    return {
-        "p50_ms": round(statistics.median(ordered), 2),
-        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
-    }
 
 
 def main() -> None:
@@ -93,13 +39,17 @@ def main() -> None:
     )
     parser.add_argument("--articles", type=Path, default=ROOT / "examples" / "articles")
     parser.add_argument("--questions", type=Path, default=ROOT / "examples" / "questions" / "news.jsonl")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "milvus.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "milvus.json")
     args = parser.parse_args()
     questions = [
         json.loads(line)["question"] for line in args.questions.read_text(encoding="utf-8").splitlines()
     ]
     results: dict[str, Any] = {"machine": describe_machine(), "questions": len(questions)}
-    with tempfile.TemporaryDirectory(prefix="qa-milvus-") as temp, milvus_server(Path(temp) / "db") as store:
+    with (
+        tempfile.TemporaryDirectory(prefix="qa-milvus-") as temp,
+        milvus_lite(Path(temp) / "milvus-lite") as server,
+    ):
+        store = f"{server}/bench"
         build_index(args.articles, Path(temp) / "flat", show_progress=False, index_type="Flat")
         build_index(args.articles, Path(temp) / "milvus", show_progress=False, vector_store=store)
         with QA.open(Path(temp) / "flat") as flat, QA.open(Path(temp) / "milvus") as milvus:
@@ -120,13 +70,11 @@ def main() -> None:
                 max_score_gap = max(
                     max_score_gap, float(np.abs(found["faiss"][0] - found["milvus"][0]).max())
                 )
-    results["machine"]["load_after"] = os.getloadavg()
     results["identical_top10_share"] = round(same_ids / len(questions), 4)
     results["max_score_gap"] = max_score_gap
-    results["vector_search"] = {k: percentiles(v) for k, v in search_ms.items()}
-    results["qa_search"] = {k: percentiles(v) for k, v in qa_ms.items()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    results["vector_search"] = {k: p50_p95_ms(v) for k, v in search_ms.items()}
+    results["qa_search"] = {k: p50_p95_ms(v) for k, v in qa_ms.items()}
+    write_results(results, args.out)
     print(
         f"{len(questions)} questions; identical top-10 sets: {results['identical_top10_share']:.1%}; largest score gap {max_score_gap:.2e}"
     )

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import random
 import sys
@@ -31,7 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import news_weeks  # bench/news_weeks.py: the script's folder is on sys.path
-from machine import describe_machine
+from common import RESULTS, describe_machine, write_results  # bench/common.py
 
 import qa.search.recency as recency
 from qa import QA, build_index
@@ -40,7 +39,6 @@ from qa.ingest.feed import read_feed
 from qa.ingest.pdf import read_pdf
 from qa.ingest.syndication import find_copies
 
-ROOT = Path(__file__).resolve().parent.parent
 EDITS = {
     " said ": " stated ",
     " on Monday": "",
@@ -174,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "news.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "news.json")
     parser.add_argument(
         "--sweep", action="store_true", help="also sweep the recency prior on each half of the stories"
     )
@@ -222,8 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     r = report["reading"]
     print(f"reading: PDF {r['pdf_pages_per_s']:.1f} pages/s, feed {r['feed_entries_per_s']:.0f} entries/s")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    write_results(report, args.out, indent=1)
     print(f"wrote {args.out}")
     return 0
 

@@ -14,7 +14,6 @@ Ray's start and the actor's model load (paid once per build, reported as overhea
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -25,7 +24,12 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from machine import describe_machine  # bench/machine.py: the script's folder is on sys.path
+from common import (  # bench/common.py: the script's folder is on sys.path
+    RESULTS,
+    SQUAD_TUNE,
+    describe_machine,
+    write_results,
+)
 from retrieval import load_squad
 
 from qa.build.engines import EmbeddingEngine, Passage
@@ -33,9 +37,6 @@ from qa.build.engines.base import LocalEngine
 from qa.build.engines.ray_data import RayEngine
 from qa.models.embed import LazyDefaultEncoder, default_encoder
 from qa.textspans import split_sentences
-
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT.parent / "shared" / "evaldata" / "squad-dev-v1.1-tune.json"
 
 
 def passages_of(data: Path, limit: int) -> list[Passage]:
@@ -66,11 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=SQUAD_TUNE)
     parser.add_argument("--passages", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--cpus", type=int, default=os.cpu_count() or 2, help="CPUs given to the local Ray")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ray_engine.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "ray_engine.json")
     args = parser.parse_args(argv)
     import ray
 
@@ -98,13 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     ratio = summary["ray (1 actor)"]["worker_passages_per_s"] / summary["local"]["worker_passages_per_s"]
     print(f"per-actor throughput / local: {ratio:.3f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {"machine": machine, "passages": len(passages), "runs": runs, "median": summary, "ratio": ratio},
-            indent=1,
-        ),
-        encoding="utf-8",
+    write_results(
+        {"machine": machine, "passages": len(passages), "runs": runs, "median": summary, "ratio": ratio},
+        args.out,
+        indent=1,
     )
     print(f"wrote {args.out}")
     return 0

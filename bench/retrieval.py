@@ -36,30 +36,33 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from machine import describe_machine  # bench/machine.py: the script's folder is on sys.path
+from common import (  # bench/common.py: the script's folder is on sys.path
+    RESULTS,
+    ROOT,
+    SQUAD_TUNE,
+    describe_machine,
+    timed,
+    write_results,
+)
 from peers import RRF_K, bm25_rankings, dense_rankings, rrf, txtai_rankings
 
 from qa import QA, build_index
 from qa.ingest import read_corpus
 from qa.models.embed import default_encoder
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT.parent / "shared" / "evaldata" / "squad-dev-v1.1-tune.json"
 DEFAULT_ARTICLES = ROOT / "examples" / "articles"
 SEARCH_K = 20  # what QA.search is asked for: enough for hit@20
 MRR_DEPTH = 10
 ASK_TOP_K = 5
 UNANSWERABLE = "(unanswerable)"  # kind label in per-kind tables for a question without a kind
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -96,12 +99,6 @@ class Dataset:
     paragraphs: list[Paragraph]  # what every method searches
     questions: list[Probe]
     info: dict[str, Any]
-
-
-def timed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, float]:
-    started = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return result, time.perf_counter() - started
 
 
 def file_name(title: str) -> str:
@@ -337,7 +334,7 @@ def per_kind(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--data", default=str(DEFAULT_DATA), help="SQuAD v1.1 JSON (when no --questions)")
+    parser.add_argument("--data", default=str(SQUAD_TUNE), help="SQuAD v1.1 JSON (when no --questions)")
     parser.add_argument("--questions", default=None, help="JSONL question file over --articles")
     parser.add_argument("--articles", default=str(DEFAULT_ARTICLES), help="corpus folder for --questions")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N questions")
@@ -356,12 +353,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    results["machine"]["load_after"] = os.getloadavg()
     results["run_seconds"] = time.perf_counter() - started
     default_name = "retrieval.json" if args.questions is None else f"retrieval-{data.name}.json"
-    out = Path(args.out) if args.out else ROOT / "bench" / "results" / default_name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    out = Path(args.out) if args.out else RESULTS / default_name
+    write_results(results, out)
     print(table(results))
     print(f"wrote {out}")
     return 0

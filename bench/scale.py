@@ -221,7 +221,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "scale.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from machine import describe_machine  # bench/machine.py: the script's folder is on sys.path
+    from common import describe_machine, write_results  # bench/common.py: the script's folder is on sys.path
 
     results: dict[str, Any] = {"machine": describe_machine(), "runs": []}
     with tempfile.TemporaryDirectory(prefix="qa-scale-") as temp:
@@ -241,9 +241,7 @@ def main() -> None:
                     ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(Path(temp) / "baseline")],
                     check=False,
                 )
-    results["machine"]["load_after"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    write_results(results, args.out)
     print(table(results["runs"]))
     print(f"load {results['machine']['load_before']} -> {results['machine']['load_after']}; wrote {args.out}")
 

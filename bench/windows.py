@@ -11,7 +11,6 @@ on every question, and on the questions whose paragraph is longer than the windo
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -21,12 +20,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np
-from retrieval import DEFAULT_DATA, load_squad  # bench/retrieval.py: the script's folder is on sys.path
+from common import RESULTS, SQUAD_TUNE, write_results  # bench/common.py: the script's folder is on sys.path
+from retrieval import load_squad  # bench/retrieval.py
 
 from qa.models.embed import default_encoder, encode_queries
 from qa.textspans import split_sentences
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def scores(matrix: np.ndarray, queries: np.ndarray, gold: np.ndarray) -> dict[str, float]:
@@ -43,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "windows.json")
+    parser.add_argument("--data", type=Path, default=SQUAD_TUNE)
+    parser.add_argument("--out", type=Path, default=RESULTS / "windows.json")
     args = parser.parse_args(argv)
     _, paragraphs, questions = load_squad(args.data)
     encoder = default_encoder()
@@ -78,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         m = result[key]
         name, subset = key.split("_")
         print(f"{name:<22}{subset:<12}{m['hit@1']:>7.3f}{m['hit@5']:>7.3f}{m['mrr@10']:>8.3f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    write_results(result, args.out)
     return 0
 
 

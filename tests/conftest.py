@@ -4,6 +4,7 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -17,6 +18,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 ROOT = Path(__file__).resolve().parent.parent
+# bench/common.py, the helpers the benches and the tests share (milvus-lite, free ports), imports as
+# ``common`` as it does in the bench scripts; appended, so bench/ shadows nothing (app.py stays ROOT's).
+sys.path.append(str(ROOT / "bench"))
 EXAMPLES = ROOT / "examples" / "articles"
 SEED = EXAMPLES / "news" / "russia-reaffirms-bakhmut-push.txt"
 

@@ -21,9 +21,10 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from common import HOST, free_port  # bench/common.py (on sys.path: tests/conftest.py)
+
 from tests.conftest import ROOT
 
-HOST = "127.0.0.1"
 # Debian's Chromium, driven by Playwright in the browser tests (no browser download).
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -37,12 +38,6 @@ CHROMIUM_ARGS = [
 WAIT_MS = 60_000
 STARTUP_SECONDS = 120.0
 STOP_SECONDS = 10.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def _log_tail(log: Path, chars: int = 3000) -> str:

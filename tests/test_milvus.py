@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,10 +18,11 @@ import pytest
 
 pytest.importorskip("pymilvus", reason="needs the milvus extra: pip install 'article-qa[milvus]'")
 
+from common import HOST, free_port, milvus_lite  # bench/common.py (on sys.path: tests/conftest.py)
+
 from qa import QA, BadInputError, IndexCorruptError, build_index
 from qa.storage.vectors.milvus_index import parse_vector_store
 from tests.conftest import EXAMPLES, FakeEncoder
-from tests.servers import HOST, free_port
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "examples" / "questions" / "news.jsonl"
 
@@ -32,45 +30,8 @@ QUESTIONS = Path(__file__).resolve().parent.parent / "examples" / "questions" / 
 @pytest.fixture(scope="module")
 def milvus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``milvus-lite server`` on a free loopback port; yields its milvus:// address."""
-    data = tmp_path_factory.mktemp("milvus")
-    port = free_port()
-    log = (data / "server.log").open("wb")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "milvus_lite",
-            "server",
-            "--data-dir",
-            str(data / "db"),
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection((HOST, port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((data / "server.log").read_text(errors="replace")[-2000:]) from None
-                time.sleep(0.2)
-        yield f"milvus://{HOST}:{port}"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=10)
-        log.close()
+    with milvus_lite(tmp_path_factory.mktemp("milvus")) as address:
+        yield address
 
 
 def collections(uri: str) -> list[str]:
