@@ -75,6 +75,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=env("QA_INSECURE_NO_AUTH", "") == "1",
         help="allow binding a non-loopback address without --auth-file (anyone who can reach it can ask)",
     )
+    parser.add_argument(
+        "--no-reader",
+        dest="reader",
+        action="store_false",
+        default=env("QA_NO_READER", "") != "1",
+        help="answer without the reader (QA_NO_READER=1): faster, ranks and abstains on retrieval scores alone",
+    )
     return parser.parse_args(argv)
 
 
@@ -137,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         # Gradio's import (~2.5 s) goes first: the model's load would only slow it down.
         from qa.web.page import CSS, HEAD, build_page
 
-        qa = QA.open(args.index, background_model=True)
+        qa = QA.open(args.index, background_model=True, reader=args.reader)
     except (QAError, StartError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

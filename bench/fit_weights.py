@@ -48,7 +48,8 @@ from retrieval import load_squad, write_corpus  # bench/retrieval.py
 
 from qa import QA, build_index
 from qa.models.embed import encode_queries
-from qa.search.ranking import PASSAGE_FEATURES, PASSAGE_WEIGHTS, Evidence
+from qa.search.evidence import Evidence
+from qa.search.ranking import PASSAGE_FEATURES, PASSAGE_WEIGHTS
 from qa.search.retriever import Query
 from qa.search.sentences import SENTENCE_FEATURES, SENTENCE_WEIGHTS, analyse_question
 from qa.terms import default_analyzer

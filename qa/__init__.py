@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from qa.api import MAX_QUESTION_CHARS, QA, index_info, verify_index
+from qa.api import QA, index_info, verify_index
 from qa.build import build_index
 from qa.errors import (
     BadInputError,
@@ -29,6 +29,7 @@ from qa.results import (
     SkippedFile,
 )
 from qa.search.conversation import Chat, Turn
+from qa.search.inputs import MAX_QUESTION_CHARS
 from qa.version import __version__
 
 __all__ = [

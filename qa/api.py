@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -23,11 +22,15 @@ from qa.models.embed import (
     encode_queries,
     query_encoder,
 )
+from qa.models.reader import packaged_reader
 from qa.results import Answer, ArticleSummary, ArticleView, Citation, Hit, IndexInfo, ParagraphView
 from qa.search.abstention import DEFAULT_ABSTAIN_BELOW, abstain_threshold
 from qa.search.answerer import assemble
 from qa.search.conversation import Chat
-from qa.search.ranking import Evidence, Ranker, Ranking
+from qa.search.evidence import Evidence, Ranking
+from qa.search.inputs import check_question, check_top_k
+from qa.search.protocols import PassageReader
+from qa.search.ranking import Ranker
 from qa.search.retriever import Query, Retriever
 from qa.search.scope import Ids, PublicationIndex, Scope, newest_moment
 from qa.search.sentences import analyse_question
@@ -39,46 +42,9 @@ from qa.terms import default_analyzer
 
 logger = logging.getLogger(__name__)
 
-MAX_QUESTION_CHARS = 2000
-MAX_TOP_K = 100
 MAX_CONTEXT_WORDS = 60  # a long conversation keeps only its latest words as a follow-up's context
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # SQLite's primary result codes for a file that is damaged or cannot be read.
 _DAMAGED = frozenset({10, 11, 26})  # SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_NOTADB
-
-
-def check_question(question: object) -> str:
-    if not isinstance(question, str):
-        raise BadInputError(f"A question must be text, not {type(question).__name__}.")
-    text = question.strip()
-    if not text:
-        raise BadInputError("The question is empty. Type a question about the articles.")
-    if _LONE_SURROGATE.search(text):  # undecodable bytes from a terminal: no model or file can take them
-        raise BadInputError(
-            "The question holds bytes that are not valid text (not UTF-8). Type it again as plain text."
-        )
-    if len(text) > MAX_QUESTION_CHARS:
-        raise BadInputError(
-            f"The question is {len(text):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
-            "Ask the question itself, not a whole document."
-        )
-    return text
-
-
-def check_scope(
-    as_of: object = None,
-    since: object = None,
-    until: object = None,
-    sources: Iterable[str] | str | None = None,
-) -> None:
-    """Raise BadInputError unless the date and source options are usable (see :meth:`QA.ask`)."""
-    Scope.make(as_of, since, until, sources)
-
-
-def check_top_k(top_k: object) -> int:
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
-        raise BadInputError(f"top_k must be a whole number from 1 to {MAX_TOP_K}, got {top_k!r}.")
-    return top_k
 
 
 def index_info(index: str | os.PathLike[str] = "index") -> IndexInfo:
@@ -122,10 +88,16 @@ class QA:
     """Question answering over one index folder. Thread-safe; picks up rebuilt indexes."""
 
     def __init__(
-        self, index_dir: Path, encoder: Encoder, generation: Generation, abstain_below: float | None = None
+        self,
+        index_dir: Path,
+        encoder: Encoder,
+        generation: Generation,
+        abstain_below: float | None = None,
+        reader: PassageReader | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.encoder = encoder
+        self.reader = reader
         self._abstain_override = abstain_below
         self._lock = threading.RLock()
         self._last_refresh_problem: str | None = None
@@ -139,8 +111,14 @@ class QA:
         encoder: Encoder | None = None,
         abstain_below: float | None = None,
         background_model: bool = False,
+        reader: bool | PassageReader = False,
     ) -> QA:
         """Open the live generation of ``index`` and load its embedding model (unless given one).
+
+        ``reader``: the reader that reads each question with the best passages (qa.models.reader):
+        True loads the one shipped with the package (a missing or damaged copy raises
+        ReaderUnavailableError), False answers without it (the fast path; ``ask(..., reader=False)``
+        does the same for one question).
 
         ``abstain_below`` overrides the evidence threshold under which answers abstain; by
         default it is the one recorded for the index's model. With ``background_model`` the
@@ -149,10 +127,11 @@ class QA:
         """
         index_dir = Path(index)
         checked = read_checked_manifest(index_dir)  # a missing or damaged index fails before the model loads
+        loaded = packaged_reader() if reader is True else (reader or None)
         encoder = encoder or _encoder_for(checked[1], index_dir, background_model)
         if current_name(index_dir) != checked[0].name:  # a build published while the model loaded
             checked = read_checked_manifest(index_dir)
-        return cls(index_dir, encoder, open_generation(index_dir, encoder, checked), abstain_below)
+        return cls(index_dir, encoder, open_generation(index_dir, encoder, checked), abstain_below, loaded)
 
     def _use(self, generation: Generation) -> None:
         self._generation = generation
@@ -260,16 +239,17 @@ class QA:
         since: object = None,
         until: object = None,
         sources: Iterable[str] | str | None = None,
+        reader: bool = True,
     ) -> list[Hit]:
         """Ranked passages for ``query``, without answer assembly (same order as ``ask``).
 
-        ``as_of``, ``since``, ``until`` and ``sources`` narrow what may be returned as for :meth:`ask`.
+        ``as_of``, ``since``, ``until``, ``sources`` and ``reader`` work as for :meth:`ask`.
         """
         text = check_question(query)
         top_k = check_top_k(top_k)
         scope = Scope.make(as_of, since, until, sources)
         with self._reading():
-            return [_hit(e) for e in self._rank(text, None, top_k, (), scope).evidence]
+            return [_hit(e) for e in self._rank(text, None, top_k, (), scope, reader).evidence]
 
     def ask(
         self,
@@ -282,6 +262,7 @@ class QA:
         since: object = None,
         until: object = None,
         sources: Iterable[str] | str | None = None,
+        reader: bool = True,
     ) -> Answer:
         """Answer ``question`` from the articles, citing the passages and sentences used.
 
@@ -291,7 +272,9 @@ class QA:
         ``since`` and ``until`` keep dated articles inside that range; ``sources`` keeps
         articles whose site (URL host), folder or file is one of those named.
         ``context`` (the earlier question) and ``prefer_articles`` are how a :class:`Chat`
-        resolves follow-ups; most callers leave them out.
+        resolves follow-ups; most callers leave them out. ``reader=False`` skips the reader (the
+        fast path: the ranking and abstention rule of the retrieval scores alone), as does a QA
+        opened with ``reader=False``.
         """
         text = check_question(question)
         top_k = check_top_k(top_k)
@@ -299,19 +282,26 @@ class QA:
         if context is not None:
             context = " ".join(context.split()[-MAX_CONTEXT_WORDS:])
         with self._reading():
-            ranked = self._rank(text, context, top_k, prefer_articles, scope)
+            ranked = self._rank(text, context, top_k, prefer_articles, scope, reader)
             resolved = text if context is None else f"{context} {text}"
             return assemble(text, ranked, self.abstain_below, resolved)
 
     def _rank(
-        self, text: str, context: str | None, top_k: int, prefer_articles: tuple[str, ...], scope: Scope
+        self,
+        text: str,
+        context: str | None,
+        top_k: int,
+        prefer_articles: tuple[str, ...],
+        scope: Scope,
+        read: bool = True,
     ) -> Ranking:
         resolved = None if context is None else f"{context} {text}"
         vectors = encode_queries(self.encoder, [text] if resolved is None else [text, resolved])
         query = Query(text, vectors[0], resolved, None if resolved is None else vectors[1])
         question = analyse_question(text, vectors[0], default_analyzer(), context=resolved)
         retrieval = self._retriever.retrieve(query, pool=max(50, 2 * top_k), allowed=self._allowed(scope))
-        return self._ranker.rank(question, retrieval, top_k, prefer_articles, scope.as_of)
+        reader = self.reader if read else None
+        return self._ranker.rank(question, retrieval, top_k, prefer_articles, scope.as_of, reader)
 
     def _allowed(self, scope: Scope) -> Ids | None:
         """The passage ids ``scope`` admits (None: all), from publication data read once per generation."""

@@ -71,7 +71,11 @@ def qa(dated: Path, fake_encoder: FakeEncoder) -> QA:
         ("What did the minister say?", False),
         ("Who won the 2023 Stanley Cup?", False),
         ("When was the bridge reopened?", False),
-        ("What is photosynthesis?", False),
+        ("What is photosynthesis?", True),  # the simple present: as things stand
+        ("Who leads the Northern Curling League?", True),
+        ("Which club holds the record?", True),
+        ("What is the 2024 budget?", False),  # names its time
+        ("Who was the mayor in 1990?", False),
     ],
 )
 def test_questions_about_the_present(question: str, present: bool) -> None:
@@ -155,6 +159,33 @@ def test_the_recency_prior_only_for_questions_about_the_present(qa: QA) -> None:
     assert [h.article_id for h in present] == ["wire/week5.md", "wire/week2.md", "wire/week1.md"]
     past = qa.search("Storm Oriana hit the coast on Wednesday", 1)
     assert past[0].article_id == "wire/week1.md"  # the words decide, not the date
+
+
+@pytest.mark.parametrize("reader", [False, True])
+def test_a_question_in_the_simple_present_cites_the_latest_story(
+    tmp_path: Path, fake_encoder: FakeEncoder, reader: bool
+) -> None:
+    folder = tmp_path / "curling"
+    folder.mkdir()
+    for name, day, leader in (
+        ("january.md", "2026-01-12", "Anna Berg"),
+        ("june.md", "2026-06-20", "Mika Stone"),
+    ):
+        (folder / name).write_text(
+            f"---\ntitle: Curling standings\npublished: {day}\n---\n\n"
+            f"{leader} leads the Northern Curling League after the weekend's games.\n",
+            encoding="utf-8",
+        )
+    build_index(folder, "curling-idx", encoder=fake_encoder, show_progress=False)
+    with QA.open("curling-idx", encoder=fake_encoder, reader=reader) as qa:
+        answer = qa.ask("Who leads the Northern Curling League?", as_of="2026-07-01")
+        assert answer.citations[0].article_id == "june.md"
+        assert "Mika Stone" in answer.citations[0].sentence
+        # Asked as of March, June's story does not exist yet.
+        assert (
+            qa.ask("Who leads the Northern Curling League?", as_of="2026-03-01").citations[0].article_id
+            == "january.md"
+        )
 
 
 def test_date_and_source_filters(qa: QA) -> None:

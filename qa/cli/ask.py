@@ -32,11 +32,17 @@ def add_ask(commands: Subcommands) -> None:
             metavar="NAME",
             help="only articles from this site (URL host), folder or file; repeat for more",
         )
+        p.add_argument(
+            "--no-reader",
+            dest="reader",
+            action="store_false",
+            help="skip the reader (faster; ranks and abstains on retrieval scores alone)",
+        )
 
 
 def _scope(args: argparse.Namespace) -> dict[str, Any]:
     """--as-of, --since, --until and --source as ask/search keywords, checked before the model loads."""
-    from qa.api import check_scope
+    from qa.search.inputs import check_scope
 
     scope = {"as_of": args.as_of, "since": args.since, "until": args.until, "sources": args.source}
     check_scope(**scope)  # a bad date is reported at once
@@ -45,13 +51,13 @@ def _scope(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_ask(args: argparse.Namespace) -> int:
     from qa import QA, index_info
-    from qa.api import check_question, check_top_k
+    from qa.search.inputs import check_question, check_top_k
 
     check_question(args.question)  # fail fast, before the model loads
     check_top_k(args.top_k)
     scope = _scope(args)
     index_info(args.index)  # a missing or damaged index is reported before the model loads
-    with QA.open(args.index) as qa:
+    with QA.open(args.index, reader=args.reader) as qa:
         answer = qa.ask(args.question, top_k=args.top_k, **scope)
     if args.json:
         print_json(answer.to_dict())
@@ -71,13 +77,13 @@ def run_ask(args: argparse.Namespace) -> int:
 
 def run_search(args: argparse.Namespace) -> int:
     from qa import QA, index_info
-    from qa.api import check_question, check_top_k
+    from qa.search.inputs import check_question, check_top_k
 
     check_question(args.question)
     check_top_k(args.top_k)
     scope = _scope(args)
     index_info(args.index)
-    with QA.open(args.index) as qa:
+    with QA.open(args.index, reader=args.reader) as qa:
         hits = qa.search(args.question, top_k=args.top_k, **scope)
     if args.json:
         print_json([h.to_dict() for h in hits])

@@ -22,6 +22,9 @@ def add_eval(commands: Subcommands) -> None:
     )
     ev.add_argument("--json", action="store_true", help="print the whole report as JSON")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.add_argument(
+        "--no-reader", dest="reader", action="store_false", help="score the fast path (no reader)"
+    )
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -33,7 +36,7 @@ def run_eval(args: argparse.Namespace) -> int:
         raise BadInputError(f"--top-k must be from 1 to {MAX_TOP_K}, got {args.top_k}.")
     if args.show_failures < 0:
         raise BadInputError(f"--show-failures must be 0 or more, got {args.show_failures}.")
-    with QA.open(args.index) as qa:
+    with QA.open(args.index, reader=args.reader) as qa:
         report = evaluate(qa, questions, top_k=args.top_k, show_progress=not args.quiet, source=args.file)
     if args.json:
         print_json(report.to_dict())

@@ -20,19 +20,18 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from qa.models.transformer import Array, BertForward
+
 logger = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
-Array = npt.NDArray[np.float32]
 
 MODULES = (
     "sentence_transformers.models.Transformer",
@@ -40,21 +39,6 @@ MODULES = (
     "sentence_transformers.models.Normalize",
 )
 BATCH_SIZE = 32
-PAD_SCORE = -1e9  # added to the attention scores of padding: exp() of it is exactly 0
-
-
-@dataclass(frozen=True)
-class _Layer:
-    qkv: Array  # (hidden, 3 * hidden): query, key and value projections side by side
-    qkv_bias: Array
-    attention_out: Array
-    attention_out_bias: Array
-    attention_norm: tuple[Array, Array]
-    intermediate: Array
-    intermediate_bias: Array
-    out: Array
-    out_bias: Array
-    out_norm: tuple[Array, Array]
 
 
 def _read_json(path: Path) -> Any:
@@ -130,11 +114,9 @@ class NumpyQueryEncoder:
 
     def __init__(self, folder: Path, name: str, path: str | None) -> None:
         from safetensors.numpy import load_file
-        from scipy.special import erf  # scipy is loaded already (bm25s); erf is BERT's exact GELU
         from threadpoolctl import ThreadpoolController
         from tokenizers import Tokenizer
 
-        self._erf = erf
         # One BLAS thread: a question's products are tiny, and OpenBLAS's spinning helper
         # threads turned 7.5 ms into 320 ms when other work kept both cores busy.
         self._blas = ThreadpoolController()
@@ -142,8 +124,6 @@ class NumpyQueryEncoder:
         config = _read_json(folder / "config.json")
         self._name = name
         self.path = path
-        self._heads = int(config["num_attention_heads"])
-        self._eps = float(config.get("layer_norm_eps", 1e-12))
         self._max_tokens = int(_read_json(folder / "sentence_bert_config.json")["max_seq_length"])
         self._max_tokens = min(self._max_tokens, int(config.get("max_position_embeddings", 512)))
         prompts: dict[str, str] = {}
@@ -154,19 +134,18 @@ class NumpyQueryEncoder:
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(self._max_tokens)
-        # float32 whatever the file holds: the products below are float32, as torch's are.
+        # float32 whatever the file holds: the products are float32, as torch's are.
         weights = {
             _short_name(k): v.astype(np.float32, copy=False)
             for k, v in load_file(str(folder / "model.safetensors")).items()
         }
-        self._word = weights["embeddings.word_embeddings.weight"]
-        self._position = weights["embeddings.position_embeddings.weight"]
-        self._token_type = weights["embeddings.token_type_embeddings.weight"][0]
-        self._embedding_norm = _norm(weights, "embeddings.LayerNorm")
-        self._layers = [
-            _layer(weights, f"encoder.layer.{i}") for i in range(int(config["num_hidden_layers"]))
-        ]
-        self._dim = int(self._word.shape[1])
+        self._bert = BertForward(
+            weights,
+            heads=int(config["num_attention_heads"]),
+            layers=int(config["num_hidden_layers"]),
+            eps=float(config.get("layer_norm_eps", 1e-12)),
+        )
+        self._dim = self._bert.dim
 
     @property
     def name(self) -> str:
@@ -195,85 +174,15 @@ class NumpyQueryEncoder:
         return out
 
     def _forward(self, token_ids: list[list[int]]) -> Array:
-        length = max(len(ids) for ids in token_ids)
-        ids = np.zeros((len(token_ids), length), dtype=np.int64)
-        mask = np.zeros((len(token_ids), length), dtype=np.float32)
-        for row, sequence in enumerate(token_ids):
-            ids[row, : len(sequence)] = sequence
-            mask[row, : len(sequence)] = 1.0
-        x = self._word[ids] + self._position[:length] + self._token_type
-        x = _layer_norm(x, self._embedding_norm, self._eps)
-        padding = ((1.0 - mask) * PAD_SCORE)[:, None, None, :]
-        for layer in self._layers:
-            x = self._block(x, layer, padding)
+        x, mask = self._bert.hidden(token_ids)
         pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)[:, None]
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
-
-    def _block(self, x: Array, layer: _Layer, padding: Array) -> Array:
-        batch, length, hidden = x.shape
-        heads, size = self._heads, hidden // self._heads
-        rows = x.reshape(batch * length, hidden)  # 2-D products go straight to BLAS
-        qkv = rows @ layer.qkv + layer.qkv_bias
-        q, k, v = (
-            np.ascontiguousarray(
-                qkv[:, i * hidden : (i + 1) * hidden]
-                .reshape(batch, length, heads, size)
-                .transpose(0, 2, 1, 3)
-            )
-            for i in range(3)
-        )
-        scores = q @ k.transpose(0, 1, 3, 2) / np.float32(math.sqrt(size)) + padding
-        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
-        context = (scores / scores.sum(axis=-1, keepdims=True)) @ v
-        context_rows = context.transpose(0, 2, 1, 3).reshape(batch * length, hidden)
-        attended = _layer_norm(
-            context_rows @ layer.attention_out + layer.attention_out_bias + rows,
-            layer.attention_norm,
-            self._eps,
-        )
-        inner = attended @ layer.intermediate + layer.intermediate_bias
-        inner = inner * np.float32(0.5) * (np.float32(1.0) + self._erf(inner / np.float32(math.sqrt(2.0))))
-        out = _layer_norm(inner @ layer.out + layer.out_bias + attended, layer.out_norm, self._eps)
-        return out.reshape(batch, length, hidden)
 
 
 def _short_name(key: str) -> str:
     """Weight names without a wrapper's prefix (``bert.``), as BertModel itself names them."""
     return key.removeprefix("bert.")
-
-
-def _norm(weights: dict[str, Array], prefix: str) -> tuple[Array, Array]:
-    return weights[f"{prefix}.weight"], weights[f"{prefix}.bias"]
-
-
-def _layer(weights: dict[str, Array], prefix: str) -> _Layer:
-    def linear(name: str) -> tuple[Array, Array]:  # stored (out, in); used as x @ W.T
-        return np.ascontiguousarray(weights[f"{prefix}.{name}.weight"].T), weights[f"{prefix}.{name}.bias"]
-
-    projections = [linear(f"attention.self.{part}") for part in ("query", "key", "value")]
-    attention_out, attention_out_bias = linear("attention.output.dense")
-    intermediate, intermediate_bias = linear("intermediate.dense")
-    out, out_bias = linear("output.dense")
-    return _Layer(
-        qkv=np.ascontiguousarray(np.concatenate([w for w, _ in projections], axis=1)),
-        qkv_bias=np.concatenate([b for _, b in projections]),
-        attention_out=attention_out,
-        attention_out_bias=attention_out_bias,
-        attention_norm=_norm(weights, f"{prefix}.attention.output.LayerNorm"),
-        intermediate=intermediate,
-        intermediate_bias=intermediate_bias,
-        out=out,
-        out_bias=out_bias,
-        out_norm=_norm(weights, f"{prefix}.output.LayerNorm"),
-    )
-
-
-def _layer_norm(x: Array, norm: tuple[Array, Array], eps: float) -> Array:
-    mean = x.mean(axis=-1, keepdims=True)
-    centred = x - mean
-    variance = (centred * centred).mean(axis=-1, keepdims=True)
-    return centred / np.sqrt(variance + np.float32(eps)) * norm[0] + norm[1]
 
 
 def load_query_encoder(folder: Path, name: str, path: str | None) -> NumpyQueryEncoder | None:

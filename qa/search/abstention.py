@@ -1,4 +1,8 @@
-"""When to say "not found": the evidence of the best passages, against a per-model threshold.
+"""When to say "not found": the reader's verdict, or (fast path) the evidence of the best passages.
+
+With the reader (the default), the answer abstains when its calibrated probability that the best
+passage answers is under the threshold shipped with it (qa/models/reader_weights/calibration.json).
+The rest of this module is the fast path's rule, used when the reader is off.
 
 Two signals, both cheap and both measured (bench/fit_weights.py, docs/BENCHMARKS.md):
 
@@ -18,7 +22,7 @@ recorded in the index manifest; this is the value calibrated for all-MiniLM-L6-v
 
 from __future__ import annotations
 
-from qa.search.ranking import Ranking
+from qa.search.evidence import Ranking
 from qa.storage.manifest import ModelInfo
 
 EVIDENCE_KIND_WEIGHT = 0.05
@@ -49,4 +53,8 @@ def strength(ranking: Ranking) -> float:
 
 
 def abstains(ranking: Ranking, abstain_below: float) -> bool:
+    """With the reader: its calibrated probability that the best passage answers, against the
+    reader's own threshold (the same for any index). Without it: the evidence rule above."""
+    if ranking.answer_probability is not None:
+        return ranking.answer_probability < ranking.abstain_below_probability
     return strength(ranking) < abstain_below

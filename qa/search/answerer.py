@@ -8,11 +8,12 @@ from collections.abc import Sequence
 
 from qa.results import Answer, Citation
 from qa.search.abstention import abstains
-from qa.search.ranking import Evidence, Ranking
+from qa.search.evidence import Evidence, Ranking
 
 # A second sentence joins the short answer when it is nearly as good as the first.
 SECOND_SENTENCE_RATIO = 0.9
 SECOND_PASSAGE_RATIO = 0.95
+SECOND_READING_RATIO = 0.9  # with the reader: of the first passage's probability
 # Stories this many days apart, or this much older than a question about the present, are dated
 # in the answer: a reader should know the figure may have moved on.
 STALE_DAYS = 30
@@ -50,17 +51,26 @@ def assemble(question: str, ranking: Ranking, abstain_below: float, resolved_que
     if abstains(ranking, abstain_below):
         return Answer(question, ABSTAIN_TEXT, True, citations, resolved_query)
     parts = [f"{citations[0].sentence} [1]"]
-    if len(evidence) > 1:
-        first, second = evidence[0], evidence[1]
-        if (
-            second.score >= SECOND_PASSAGE_RATIO * first.score
-            and second.sentence.score >= SECOND_SENTENCE_RATIO * first.sentence.score
-            and citations[1].sentence != citations[0].sentence
-            # a sentence without the asked-for kind of answer only restates the question
-            and (second.sentence.holds_kind or not first.sentence.holds_kind)
-        ):
-            parts.append(f"{citations[1].sentence} [2]")
+    if (
+        len(evidence) > 1
+        and citations[1].sentence != citations[0].sentence
+        and _second_answers(evidence[0], evidence[1], ranking)
+    ):
+        parts.append(f"{citations[1].sentence} [2]")
     return Answer(question, _dated(" ".join(parts), citations, ranking), False, citations, resolved_query)
+
+
+def _second_answers(first: Evidence, second: Evidence, ranking: Ranking) -> bool:
+    """Whether the second passage's sentence joins the short answer: it scores nearly as well."""
+    if first.reading is not None and second.reading is not None:  # the reader's verdict
+        p1, p2 = first.reading.probability, second.reading.probability
+        return p2 >= ranking.abstain_below_probability and p2 >= SECOND_READING_RATIO * p1
+    return (
+        second.score >= SECOND_PASSAGE_RATIO * first.score
+        and second.sentence.score >= SECOND_SENTENCE_RATIO * first.sentence.score
+        # a sentence without the asked-for kind of answer only restates the question
+        and (second.sentence.holds_kind or not first.sentence.holds_kind)
+    )
 
 
 def _day(published: str | None) -> dt.date | None:

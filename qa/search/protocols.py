@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.models.embed import Vectors
+from qa.models.reader import Calibration, Reading
 from qa.storage.rows import PassageRow, SentenceRow
 
 Ids = npt.NDArray[np.int64]
@@ -85,4 +86,15 @@ class PassageStore(Protocol):
 
     def copies(self, text_hashes: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
         """Searchable passages with each text hash: (passage id, article id)."""
+        ...
+
+
+class PassageReader(Protocol):
+    """Reads a question with each passage (qa.models.reader): does it answer, and where."""
+
+    @property
+    def calibration(self) -> Calibration: ...
+
+    def read(self, question: str, passages: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> list[Reading]:
+        """A reading of each (passage text, its sentences' spans in that text), in order."""
         ...

@@ -11,13 +11,15 @@ Identical paragraphs (syndicated copies) are ranked once, naming the other artic
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
-from qa.search.protocols import PassageStore
+from qa.search.evidence import Evidence, Ranking
+from qa.search.protocols import PassageReader, PassageStore
+from qa.search.reading import read_best
 from qa.search.recency import newest_moment, recency_bonus
 from qa.search.retriever import Candidate, Retrieval
 from qa.search.sentences import SENTENCE_WEIGHTS, Question, SentenceScore, best_sentence, score_sentences
@@ -47,29 +49,6 @@ FOLLOW_UP_EXTRA = 5  # passages of those articles scored even when the fusion ra
 # this share of the shorter one's words are one paragraph, edited: cited once.
 SAME_PARAGRAPH_OVERLAP = 0.6
 _WORDS = re.compile(r"\w+")
-
-
-@dataclass(frozen=True)
-class Ranking:
-    """The ranked passages of one question, and what abstention needs to know about the rest."""
-
-    evidence: list[Evidence]
-    best_dense: float  # the highest cosine of the (resolved) question with any candidate
-    coverage: float  # idf-weighted share of the question's content words that the index knows
-    as_of: dt.datetime | None = None  # when a question about the present was asked (else None)
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """A ranked passage with its answering sentence."""
-
-    passage: PassageRow
-    candidate: Candidate
-    sentence: SentenceScore  # the answering sentence
-    sentences: tuple[SentenceScore, ...]  # every sentence of the passage, scored
-    features: np.ndarray  # PASSAGE_FEATURES
-    score: float
-    also_in: tuple[str, ...] = ()
 
 
 def passage_features(
@@ -114,19 +93,34 @@ class Ranker:
         top_k: int,
         prefer_articles: tuple[str, ...] = (),
         as_of: dt.datetime | None = None,
+        reader: PassageReader | None = None,
     ) -> Ranking:
         """The ``top_k`` best passages, one per distinct text, best first.
 
         ``as_of``: when the question is asked; a question about the present then prefers the
-        stories published closest before it (qa.search.recency).
+        stories published closest before it (qa.search.recency). ``reader``: reads the best
+        candidates with the question and has the last word on their order, their answering
+        sentences and whether the articles answer (qa.search.reading).
         """
         now = as_of if question.present else None
         evidence = self.score(question, self.pool(retrieval, top_k, prefer_articles), prefer_articles, now)
         evidence.sort(key=lambda e: (-e.score, e.passage.id))
-        evidence = self._answer_after_restatement(question, retrieval, evidence, prefer_articles, now)
         # Over every candidate, not only those scored: the same however many answers were asked for.
         best_dense = max((c.resolved_dense for c in retrieval.candidates), default=0.0)
-        return Ranking(self._distinct(evidence)[:top_k], best_dense, retrieval.coverage, now)
+        if reader is None:
+            evidence = self._answer_after_restatement(question, retrieval, evidence, prefer_articles, now)
+            return Ranking(self._distinct(evidence)[:top_k], best_dense, retrieval.coverage, now)
+        # The reader sees a restating lede and the paragraph after it, and chooses itself.
+        evidence = read_best(reader, question, self._distinct(evidence))
+        top = evidence[0].reading if evidence else None
+        return Ranking(
+            evidence[:top_k],
+            best_dense,
+            retrieval.coverage,
+            now,
+            answer_probability=top.probability if top is not None else 0.0,
+            abstain_below_probability=reader.calibration.abstain_below,
+        )
 
     def _answer_after_restatement(
         self,
@@ -252,11 +246,7 @@ class Ranker:
         out: list[Evidence] = []
         for e, others, _ in kept:
             also = tuple(dict.fromkeys(a for a in others if a != e.passage.article_id))
-            out.append(
-                Evidence(e.passage, e.candidate, e.sentence, e.sentences, e.features, e.score, also)
-                if also
-                else e
-            )
+            out.append(dataclasses.replace(e, also_in=also) if also else e)
         return out
 
 

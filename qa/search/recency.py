@@ -10,7 +10,10 @@ prior applies only to questions about the present, by rules you can read here:
 - "who is/are ...": a role as it stands ("Who is the mayor?");
 - "how many/much/far/full/long ... is/are/has ...": an amount as it stands ("How full is the
   reservoir?", "How much water is left?");
-- "who won ..." with no year: the latest edition of a contest ("Who won the Stanley Cup?").
+- "who won ..." with no year: the latest edition of a contest ("Who won the Stanley Cup?");
+- the simple present: "is", "are", "does", "do" ("Where is the summit held?", "What does a ticket
+  cost?"), or a verb in -s right after "who", "which team" or "what company" ("Who leads the
+  league?", "Which club holds the record?"): how things stand, not only when a keyword says so.
 
 Past-tense questions ("did", "was", "were", "happened") and questions naming a date get none.
 The prior is a bonus on the ranking's fitted scale that halves every HALF_LIFE_DAYS an article
@@ -43,6 +46,10 @@ _AMOUNT_NOW = re.compile(
     r"(?i)^\s*how\s+(many|much|far|full|long|big|large|high|low)\b.*\b(is|are|remains?|left)\b"
 )
 _ROLE_NOW = re.compile(r"(?i)^\s*who\s+(is|are|'s)\b")
+_SIMPLE_PRESENT = re.compile(
+    r"(?i)\b(is|are|isn't|aren't|does|do|doesn't|don't)\b"
+    r"|^\s*(?:who|which\s+\w+|what\s+\w+)\s+(?!was\b|has\b|does\b|is\b)[a-z]+[^s\W]s\b"
+)
 _LATEST_WINNER = re.compile(r"(?i)\b(who|which \w+)\s+(won|wins|is winning)\b")
 _YEAR = re.compile(r"\b(1[89]|20)\d\d\b")
 _PAST = re.compile(
@@ -58,8 +65,13 @@ def about_the_present(question: str) -> bool:
         return True
     if _PAST.search(question):
         return False
+    if _YEAR.search(question):
+        return False  # "What is the 2024 budget?" names its time
     return bool(
-        _PRESENT_PERFECT.search(question) or _ROLE_NOW.search(question) or _AMOUNT_NOW.search(question)
+        _PRESENT_PERFECT.search(question)
+        or _ROLE_NOW.search(question)
+        or _AMOUNT_NOW.search(question)
+        or _SIMPLE_PRESENT.search(question)
     )
 
 

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qa.api import MAX_QUESTION_CHARS, check_scope
 from qa.errors import QAError
 from qa.results import Answer, ArticleSummary
 from qa.search.conversation import Asks, Chat, Turn
+from qa.search.inputs import MAX_QUESTION_CHARS, check_scope
 from qa.search.scope import source_site
 from qa.web.render import answer_markdown, question_markdown
 

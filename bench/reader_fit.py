@@ -1,0 +1,371 @@
+"""Fit how the reader's verdict is used, and calibrate its abstention.
+
+    python bench/reader_fit.py [--squad-questions 1200] [--workdir /tmp/qa-reader-fit] [--write]
+
+With the real model and the shipped reader, in one process:
+
+1. Builds four indexes: the 48 SQuAD tune articles; the 24 of them without questions (tune
+   questions asked there cannot be answered: abstention); the sample corpus (our news questions,
+   examples/questions/news.jsonl, and off-topic questions sharing its names, off-topic.jsonl);
+   the seed article alone (its paraphrased and off-topic questions, seed-*.jsonl).
+2. For every question: the candidates ranked as ``QA.ask`` ranks them without the reader, the
+   first POOL of them read by the reader; each candidate's ranking score, reader logit, and per
+   sentence the reader's logit, the ranking's sentence score and whether it holds a gold answer.
+3. Fits on half A (SQuAD articles and news articles alternating by name) and reports on half B:
+   the reader weight beside the ranking score, the sentence mix, how many candidates to read.
+4. Calibrates probability = sigmoid(a * logit + b) of the best passage (answerable vs not) on
+   half A, and picks the threshold; reports abstention on every set.
+
+``--write`` stores the calibration in qa/models/reader_weights/calibration.json for the reader's
+version. Prints tables and writes bench/results/reader_fit.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np
+from common import ROOT, SQUAD_TUNE, describe_machine, write_results
+from retrieval import load_squad, write_corpus
+from tqdm import tqdm
+
+from qa import QA, build_index
+from qa.models.embed import encode_queries
+from qa.models.reader import CALIBRATION_FILE, WEIGHTS_FOLDER, packaged_reader
+from qa.search.retriever import Query
+from qa.search.sentences import analyse_question
+from qa.terms import default_analyzer
+
+POOL = 10
+QUESTIONS = ROOT / "examples" / "questions"
+SEED = ROOT.parent / "shared" / "seed" / "000_847ebad0b789be72.txt"
+# (text, gold (article, paragraph) or None, gold answers, set name, half)
+Probe = tuple[str, tuple[str, int] | None, tuple[str, ...], str, str]
+
+
+@dataclass
+class Candidate:
+    score: float
+    logit: float
+    gold: bool
+    holds: list[bool]  # per sentence: holds a gold answer
+    reader_sentences: list[float]
+    ranking_sentences: list[float]
+
+
+@dataclass
+class Record:
+    set: str
+    half: str  # "A" (fit) or "B" (report)
+    answerable: bool
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+def contains(text: str, answers: Sequence[str]) -> bool:
+    low = " ".join(text.lower().split())
+    return any(" ".join(a.lower().split()) in low for a in answers if a)
+
+
+def collect(qa: QA, questions: Sequence[Probe]) -> list[Record]:
+    """(text, gold (article, paragraph) or None, answers, set, half) -> records."""
+    reader = packaged_reader()
+    analyzer = default_analyzer()
+    ranker = qa._ranker
+    vectors = encode_queries(qa.encoder, [q[0] for q in questions])
+    out: list[Record] = []
+    label = questions[0][3] if questions else ""
+    for (text, gold, answers, name, half), vector in tqdm(
+        list(zip(questions, vectors, strict=True)), desc=label, mininterval=10
+    ):
+        question = analyse_question(text, vector, analyzer)
+        retrieval = qa._retriever.retrieve(Query(text, vector), pool=50)
+        evidence = ranker.score(question, ranker.pool(retrieval, 5))
+        evidence.sort(key=lambda e: (-e.score, e.passage.id))
+        head = ranker._distinct(evidence)[:POOL]
+        readings = reader.read(
+            text,
+            [
+                (e.passage.text, [(s.start - e.passage.start, s.end - e.passage.start) for s in e.sentences])
+                for e in head
+            ],
+        )
+        record = Record(name, half, gold is not None)
+        for e, r in zip(head, readings, strict=True):
+            p = e.passage
+            record.candidates.append(
+                Candidate(
+                    score=e.score,
+                    logit=r.logit,
+                    gold=gold is not None and (p.article_id, p.paragraph) == gold,
+                    holds=[
+                        contains(p.text[s.start - p.start : s.end - p.start], answers) for s in e.sentences
+                    ],
+                    reader_sentences=[float(x) for x in r.sentences],
+                    ranking_sentences=[s.score for s in e.sentences],
+                )
+            )
+        out.append(record)
+    return out
+
+
+def jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def eval_questions(
+    path: Path, name: str
+) -> list[tuple[str, tuple[str, int] | None, tuple[str, ...], str, str]]:
+    rows = jsonl(path)
+    names = sorted({r["article"] for r in rows if r.get("article")})
+    out: list[Probe] = []
+    for r in rows:
+        gold = (r["article"], int(r["paragraph"])) if r.get("article") else None
+        answer = r.get("answer")
+        answers = (answer,) if isinstance(answer, str) else tuple(answer or ())
+        half = "AB"[names.index(r["article"]) % 2] if gold else "AB"[len(out) % 2]
+        out.append((r["question"], gold, answers, name if gold else name + "-off", half))
+    return out
+
+
+def build_indexes(work: Path, data: Path) -> None:
+    """The four indexes (made once; a later call finds nothing changed)."""
+    articles, paragraphs, questions = load_squad(data)
+    with_questions = {paragraphs[q.gold].file for q in questions}
+    write_corpus(articles, work / "squad-articles")
+    write_corpus({k: v for k, v in articles.items() if k not in with_questions}, work / "squad-noq-articles")
+    (work / "seed-articles").mkdir(parents=True, exist_ok=True)
+    (work / "seed-articles" / SEED.name).write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    for folder, index in (
+        (work / "squad-articles", "squad-index"),
+        (work / "squad-noq-articles", "squad-noq-index"),
+        (ROOT / "examples" / "articles", "sample-index"),
+        (work / "seed-articles", "seed-index"),
+    ):
+        build_index(folder, work / index, show_progress=False)
+
+
+def collect_all(args: argparse.Namespace) -> list[Record]:
+    work: Path = args.workdir
+    build_indexes(work, args.data)
+    _, paragraphs, questions = load_squad(args.data)
+    with_questions = {paragraphs[q.gold].file for q in questions}
+    halves = {name: "AB"[i % 2] for i, name in enumerate(sorted(with_questions))}
+    sample = random.Random(7).sample(questions, min(args.squad_questions, len(questions)))
+    squad: list[Probe] = [
+        (
+            q.text,
+            (paragraphs[q.gold].file, paragraphs[q.gold].number),
+            q.answers,
+            "squad",
+            halves[paragraphs[q.gold].file],
+        )
+        for q in sample
+    ]
+    records = collect(QA.open(work / "squad-index", reader=False), squad)
+    outside: list[Probe] = [
+        (t, None, (), "squad-off", h) for t, _, _, _, h in squad[: args.squad_questions // 2]
+    ]
+    records += collect(QA.open(work / "squad-noq-index", reader=False), outside)
+    sample_qa = QA.open(work / "sample-index", reader=False)
+    records += collect(sample_qa, eval_questions(QUESTIONS / "news.jsonl", "news"))
+    records += collect(sample_qa, eval_questions(QUESTIONS / "off-topic.jsonl", "names"))
+    seed_qa = QA.open(work / "seed-index", reader=False)
+    records += collect(seed_qa, eval_questions(QUESTIONS / "seed-paraphrases.jsonl", "seed"))
+    records += collect(seed_qa, eval_questions(QUESTIONS / "seed-off-topic.jsonl", "seed"))
+    return records
+
+
+def order(r: Record, weight: float, pool: int) -> list[int]:
+    """Candidate indexes in final order: the first ``pool`` by weight * logit + score, then the rest."""
+    read = sorted(
+        range(min(pool, len(r.candidates))),
+        key=lambda i: -(weight * r.candidates[i].logit + r.candidates[i].score),
+    )
+    return read + list(range(len(read), len(r.candidates)))
+
+
+def sentence_of(c: Candidate, mix: float) -> int:
+    values = [a + mix * b for a, b in zip(c.reader_sentences, c.ranking_sentences, strict=True)]
+    finite = [i for i, v in enumerate(values) if np.isfinite(v)]
+    return max(finite, key=lambda i: values[i]) if finite else 0
+
+
+def metrics(records: list[Record], weight: float, pool: int, mix: float) -> dict[str, float]:
+    answerable = [r for r in records if r.answerable]
+    if not answerable:
+        return {}
+    hits, rr, holds = [], [], []
+    for r in answerable:
+        ranked = order(r, weight, pool)
+        gold = [k for k, i in enumerate(ranked) if r.candidates[i].gold]
+        hits.append(bool(gold) and gold[0] == 0)
+        rr.append(1.0 / (gold[0] + 1) if gold and gold[0] < 10 else 0.0)
+        top = r.candidates[ranked[0]] if ranked else None
+        holds.append(bool(top and top.holds and top.holds[sentence_of(top, mix)]))
+    return {
+        "n": len(answerable),
+        "hit@1": float(np.mean(hits)),
+        "mrr@10": float(np.mean(rr)),
+        "sentence_holds": float(np.mean(holds)),
+    }
+
+
+def top_logits(records: list[Record], weight: float, pool: int) -> np.ndarray:
+    return np.array(
+        [r.candidates[order(r, weight, pool)[0]].logit if r.candidates else -20.0 for r in records]
+    )
+
+
+def platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Logistic regression of labels on logits (Newton's method, tiny L2)."""
+    a, b = 1.0, 0.0
+    for _ in range(100):
+        z = np.clip(a * logits + b, -30, 30)
+        p = 1 / (1 + np.exp(-z))
+        g = np.array([np.sum((p - labels) * logits) + 1e-3 * a, np.sum(p - labels)])
+        w = p * (1 - p)
+        h = np.array(
+            [[np.sum(w * logits * logits) + 1e-3, np.sum(w * logits)], [np.sum(w * logits), np.sum(w) + 1e-9]]
+        )
+        step = np.linalg.solve(h, g)
+        a, b = a - step[0], b - step[1]
+        if np.abs(step).max() < 1e-8:
+            break
+    return float(a), float(b)
+
+
+def abstention(
+    records: list[Record], weight: float, pool: int, a: float, b: float, threshold: float
+) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for name in sorted({r.set for r in records}):
+        part = [r for r in records if r.set == name]
+        p = 1 / (1 + np.exp(-(a * top_logits(part, weight, pool) + b)))
+        out[name] = {"n": len(part), "abstain": float(np.mean(p < threshold))}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=SQUAD_TUNE)
+    parser.add_argument("--squad-questions", type=int, default=1200)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/qa-reader-fit"))
+    parser.add_argument("--reuse", action="store_true", help="reuse the records of the last run")
+    parser.add_argument("--write", action="store_true", help="write the calibration beside the reader")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "reader_fit.json")
+    args = parser.parse_args(argv)
+    reader = packaged_reader()
+    cache = args.workdir / f"records-{reader.version}.json"
+    if args.reuse and cache.is_file():
+        records = [
+            Record(d["set"], d["half"], d["answerable"], [Candidate(**c) for c in d["candidates"]])
+            for d in json.loads(cache.read_text())
+        ]
+    else:
+        records = collect_all(args)
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps([asdict(r) for r in records]))
+    fit = [r for r in records if r.half == "A"]
+    report = [r for r in records if r.half == "B"]
+    fit_rank = [r for r in fit if r.set in ("squad", "news")]
+
+    def objective(rs: list[Record], w: float, pool: int, mix: float) -> float:
+        squad_m = metrics([r for r in rs if r.set == "squad"], w, pool, mix)
+        news_m = metrics([r for r in rs if r.set == "news"], w, pool, mix)
+        return 0.7 * squad_m.get("hit@1", 0) + 0.3 * news_m.get("hit@1", 0)
+
+    grid = [
+        (w, pool) for w in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 1e3) for pool in (4, 5, 6, 8, 10)
+    ]
+    scored = sorted(((objective(fit_rank, w, pool, 0.0), w, pool) for w, pool in grid), reverse=True)
+    _, weight, pool = scored[0]
+    mixes = [0.0, 0.05, 0.1, 0.2, 0.5, 1.0]
+    mix = max(
+        mixes,
+        key=lambda m: (
+            metrics([r for r in fit if r.set == "squad"], weight, pool, m)["sentence_holds"] * 0.7
+            + metrics([r for r in fit if r.set == "news"], weight, pool, m)["sentence_holds"] * 0.3
+        ),
+    )
+    labels = np.array([r.answerable for r in fit], dtype=float)
+    a, b = platt(top_logits(fit, weight, pool), labels)
+    # The threshold: the highest that keeps false abstention on answerable fit questions <= 3%.
+    probs = 1 / (1 + np.exp(-(a * top_logits(fit, weight, pool) + b)))
+    answerable_p = np.sort(probs[labels == 1])
+    threshold = float(answerable_p[int(0.03 * len(answerable_p))]) if len(answerable_p) else 0.5
+    results: dict[str, Any] = {
+        "machine": describe_machine(),
+        "reader_version": reader.version,
+        "chosen": {
+            "weight": weight,
+            "pool": pool,
+            "sentence_mix": mix,
+            "scale": a,
+            "shift": b,
+            "abstain_below": threshold,
+        },
+        "grid_top": [{"objective": o, "weight": w, "pool": p} for o, w, p in scored[:10]],
+        "ranking": {},
+        "abstention": {
+            h: abstention([r for r in records if r.half == h], weight, pool, a, b, threshold) for h in "AB"
+        },
+    }
+    print(
+        f"reader {reader.version}: weight {weight}, pool {pool}, sentence mix {mix}, calibration a={a:.3f} b={b:.3f}, abstain below {threshold:.3f}"
+    )
+    print(f"{'set':<10}{'half':<6}{'method':<22}{'n':>6}{'hit@1':>8}{'mrr@10':>8}{'sent':>8}")
+    for name in ("squad", "news", "seed"):
+        for half, part in (("A", fit), ("B", report)):
+            rs = [r for r in part if r.set == name]
+            for label, (w, p, m) in {
+                "ranking only": (0.0, 1, 0.0),
+                "reader alone": (1e3, pool, mix),
+                "reader + ranking": (weight, pool, mix),
+            }.items():
+                m_ = metrics(rs, w, p, m)
+                if m_:
+                    results["ranking"][f"{name}/{half}/{label}"] = m_
+                    print(
+                        f"{name:<10}{half:<6}{label:<22}{m_['n']:>6}{m_['hit@1']:>8.3f}{m_['mrr@10']:>8.3f}{m_['sentence_holds']:>8.3f}"
+                    )
+    for half in "AB":
+        for name, v in results["abstention"][half].items():
+            print(f"abstain {half} {name:<14} n={v['n']:<5} {v['abstain']:.3f}")
+    if args.write:
+        (WEIGHTS_FOLDER / CALIBRATION_FILE).write_text(
+            json.dumps(
+                {
+                    "reader_version": reader.version,
+                    "scale": round(a, 6),
+                    "shift": round(b, 6),
+                    "abstain_below": round(threshold, 6),
+                    "fitted_by": "bench/reader_fit.py",
+                    "fitted_on": "half A of: SQuAD tune questions (answerable; and asked of the 24 articles without questions), "
+                    "examples/questions/news.jsonl, off-topic.jsonl, seed-*.jsonl",
+                    "ranking": {"reader_weight": weight, "read_pool": pool, "sentence_mix": mix},
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        print(f"wrote {WEIGHTS_FOLDER / CALIBRATION_FILE}")
+    write_results(results, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

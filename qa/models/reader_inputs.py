@@ -1,0 +1,54 @@
+"""What the reader reads: a question and a passage as one token sequence.
+
+Shared by training (train/reader.py) and the query path, so both cut and number tokens alike:
+``[CLS] question [SEP] passage [SEP]`` with the question capped at ``MAX_QUESTION_TOKENS`` and the
+passage cut to fit ``max_tokens``. Each passage token also knows which of the passage's sentences
+it belongs to, so one pass scores the passage and every sentence in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_QUESTION_TOKENS = 48
+
+
+@dataclass(frozen=True)
+class PairTokens:
+    ids: list[int]
+    type_ids: list[int]
+    sentence_of_token: list[int]  # index into the passage's sentences, -1 for other tokens
+
+
+class PairEncoder:
+    def __init__(self, tokenizer_file: Path, max_tokens: int) -> None:
+        from tokenizers import Tokenizer
+
+        self.max_tokens = max_tokens
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+        cls, sep = self._tokenizer.token_to_id("[CLS]"), self._tokenizer.token_to_id("[SEP]")
+        if cls is None or sep is None:
+            raise ValueError(f"{tokenizer_file} has no [CLS] or [SEP] token: not a BERT tokenizer")
+        self._cls, self._sep = cls, sep
+
+    def encode(self, question: str, passage: str, sentences: Sequence[tuple[int, int]]) -> PairTokens:
+        """``sentences``: character spans of ``passage`` (offsets into ``passage``)."""
+        asked = self._tokenizer.encode(question, add_special_tokens=False).ids[:MAX_QUESTION_TOKENS]
+        room = max(self.max_tokens - len(asked) - 3, 1)
+        read = self._tokenizer.encode(passage, add_special_tokens=False)
+        ids = [self._cls, *asked, self._sep, *read.ids[:room], self._sep]
+        type_ids = [0] * (len(asked) + 2) + [1] * (len(ids) - len(asked) - 2)
+        owners = [-1] * (len(asked) + 2)
+        number = 0
+        for start, end in read.offsets[:room]:
+            middle = (start + end) // 2 if end > start else start
+            while number < len(sentences) and middle >= sentences[number][1]:
+                number += 1
+            inside = number < len(sentences) and sentences[number][0] <= middle
+            owners.append(number if inside else -1)
+        owners.append(-1)
+        return PairTokens(ids, type_ids, owners)

