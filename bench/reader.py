@@ -33,21 +33,32 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from common import ROOT, SQUAD_TUNE, describe_machine, p50_p95_ms, write_results
+from peers import bm25_rankings
 from reader_fit import QUESTIONS, build_indexes
-from retrieval import load_squad
+from retrieval import load_squad, metrics, rank_of
 
 from qa import QA
 from qa.evaluation import EvalQuestion, evaluate, load_questions
 from qa.models.reader import packaged_reader
 
 
-def squad_questions(data: Path, count: int) -> list[EvalQuestion]:
+def squad_questions(data: Path, count: int) -> tuple[list[EvalQuestion], dict[str, Any]]:
+    """A seeded sample of the tune questions, and bm25s (the peer) scored on the same ones."""
     _, paragraphs, questions = load_squad(data)
     sample = random.Random(11).sample(questions, min(count, len(questions)))
-    return [
+    texts = [p.text for p in paragraphs]
+    peer: dict[str, Any] = {}
+    for name, queries in (
+        ("squad", [q.text for q in sample]),
+        ("squad-terse", [q.text.lower().rstrip(" ?").strip() for q in sample]),
+    ):
+        rankings = bm25_rankings(texts, queries)
+        peer[name] = metrics([rank_of(q.gold, r) for q, r in zip(sample, rankings, strict=True)])
+    asked = [
         EvalQuestion(q.text, paragraphs[q.gold].file, paragraphs[q.gold].number, q.answers, where=f"#{i}")
         for i, q in enumerate(sample)
     ]
+    return asked, peer
 
 
 def terse(q: EvalQuestion) -> EvalQuestion:
@@ -74,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work: Path = args.workdir
     build_indexes(work, args.data)
-    squad = squad_questions(args.data, args.squad_questions)
+    squad, bm25s = squad_questions(args.data, args.squad_questions)
     news, news_off = split(load_questions(QUESTIONS / "news.jsonl"))
     seed, _ = split(load_questions(QUESTIONS / "seed-paraphrases.jsonl"))
     _, seed_off = split(load_questions(QUESTIONS / "seed-off-topic.jsonl"))
@@ -93,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": describe_machine(),
         "reader_version": packaged_reader().version,
         "squad_questions": len(squad),
+        "bm25s": bm25s,
         "sets": {},
     }
     opened: dict[tuple[str, bool], QA] = {}
@@ -147,6 +159,8 @@ def table(results: dict[str, Any]) -> str:
             f"{rate(f['mrr@10'])} / {rate(r['mrr@10'])}  {rate(f['sentence_holds_answer'])} / "
             f"{rate(r['sentence_holds_answer'])}    {rate(f['abstained'])} / {rate(r['abstained'])}"
         )
+    for name, m in results["bm25s"].items():
+        lines.append(f"bm25s (peer) {name}: hit@1 {m['hit@1']:.3f}, mrr@10 {m['mrr@10']:.3f}")
     t = results["ask_top5"]
     lines.append(
         f"QA.ask top_k 5 p50/p95: fast {t['fast']['p50_ms']}/{t['fast']['p95_ms']} ms, reader "

@@ -22,7 +22,7 @@ from qa.models.embed import (
     encode_queries,
     query_encoder,
 )
-from qa.models.reader import packaged_reader
+from qa.models.reader import BackgroundReader, packaged_reader
 from qa.results import Answer, ArticleSummary, ArticleView, Citation, Hit, IndexInfo, ParagraphView
 from qa.search.abstention import DEFAULT_ABSTAIN_BELOW, abstain_threshold
 from qa.search.answerer import assemble
@@ -111,7 +111,7 @@ class QA:
         encoder: Encoder | None = None,
         abstain_below: float | None = None,
         background_model: bool = False,
-        reader: bool | PassageReader = False,
+        reader: bool | PassageReader = True,
     ) -> QA:
         """Open the live generation of ``index`` and load its embedding model (unless given one).
 
@@ -127,7 +127,11 @@ class QA:
         """
         index_dir = Path(index)
         checked = read_checked_manifest(index_dir)  # a missing or damaged index fails before the model loads
-        loaded = packaged_reader() if reader is True else (reader or None)
+        loaded: PassageReader | None
+        if reader is True:
+            loaded = BackgroundReader() if background_model else packaged_reader()
+        else:
+            loaded = None if reader is False else reader
         encoder = encoder or _encoder_for(checked[1], index_dir, background_model)
         if current_name(index_dir) != checked[0].name:  # a build published while the model loaded
             checked = read_checked_manifest(index_dir)
@@ -155,13 +159,17 @@ class QA:
 
     @property
     def model_ready(self) -> bool:
-        """False only while a model opened with ``background_model=True`` is still loading."""
-        return not isinstance(self.encoder, BackgroundEncoder) or self.encoder.ready
+        """False only while a model (or the reader) opened with ``background_model=True`` is still loading."""
+        return (not isinstance(self.encoder, BackgroundEncoder) or self.encoder.ready) and (
+            not isinstance(self.reader, BackgroundReader) or self.reader.ready
+        )
 
     def wait_for_model(self, timeout: float | None = None) -> None:
-        """Block until the model is loaded; raises its load error, or TimeoutError."""
+        """Block until the model and the reader are loaded; raises a load error, or TimeoutError."""
         if isinstance(self.encoder, BackgroundEncoder):
             self.encoder.wait(timeout)
+        if isinstance(self.reader, BackgroundReader):
+            self.reader.wait(timeout)
 
     @property
     def generation(self) -> str:

@@ -29,7 +29,8 @@ def write_jsonl(path: Path, *records: dict[str, Any]) -> Path:
 @pytest.fixture
 def fake_qa(articles: Path, fake_encoder: FakeEncoder) -> Iterator[QA]:
     build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
-    with QA.open("idx", encoder=fake_encoder, abstain_below=FAKE_ABSTAIN) as qa:
+    # The fast path: FAKE_ABSTAIN calibrates its rule for the fake encoder (the reader has its own).
+    with QA.open("idx", encoder=fake_encoder, abstain_below=FAKE_ABSTAIN, reader=False) as qa:
         yield qa
 
 

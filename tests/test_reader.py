@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from qa import QA, build_index
+from qa.evaluation import load_questions
 from qa.models.reader import (
     CALIBRATION_FILE,
     SETTINGS_FILE,
@@ -23,7 +25,9 @@ from qa.models.reader import (
 )
 from qa.models.reader_inputs import PairEncoder
 from qa.textspans import split_sentences
-from tests.conftest import FakeEncoder
+from tests.conftest import SEED, FakeEncoder
+
+QUESTIONS = Path(__file__).resolve().parent.parent / "examples" / "questions"
 
 PASSAGES = [
     "Chasiv Yar lies 10 kilometers west of the front line. Soldiers there expect Bakhmut to fall.",
@@ -156,3 +160,39 @@ def test_the_fast_path_works_when_the_reader_cannot_load(
         answer = qa.ask("When did the harbour bridge reopen?")
         assert answer.citations[0].article_id == "news/harbour.txt"
         assert qa.reader is None
+
+
+@pytest.fixture(scope="module")
+def seed_qa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QA]:
+    """The seed article alone, indexed with the real model: a one-article index."""
+    folder = tmp_path_factory.mktemp("seed") / "articles"
+    folder.mkdir()
+    shutil.copy(SEED, folder / SEED.name)
+    index = folder.parent / "index"
+    build_index(folder, index, show_progress=False)
+    with QA.open(index) as qa:
+        yield qa
+
+
+@pytest.mark.slow
+def test_a_one_article_index_answers_its_paraphrases_and_abstains_off_topic(seed_qa: QA) -> None:
+    paraphrases = load_questions(QUESTIONS / "seed-paraphrases.jsonl")
+    off_topic = load_questions(QUESTIONS / "seed-off-topic.jsonl")
+    answered = [seed_qa.ask(q.text) for q in paraphrases]
+    assert [q.text for q, a in zip(paraphrases, answered, strict=True) if a.abstained] == []
+    right = sum(a.citations[0].paragraph == q.paragraph for q, a in zip(paraphrases, answered, strict=True))
+    assert right >= 0.8 * len(paraphrases)
+    abstained = sum(seed_qa.ask(q.text).abstained for q in off_topic)
+    assert abstained >= 0.9 * len(off_topic)
+
+
+@pytest.mark.slow
+def test_the_verdict_does_not_depend_on_the_size_of_the_index(seed_qa: QA, real_index: Path) -> None:
+    """The same question with the same passage on top gets the same verdict over one article
+    and over the 67 of the sample corpus (whose news folder holds the same article)."""
+    with QA.open(real_index) as big:
+        for question in ("how far is chasiv yar from the front line", "Who is Zelensky's wife?"):
+            small, large = seed_qa.ask(question), big.ask(question)
+            assert small.citations[0].text == large.citations[0].text
+            assert small.abstained == large.abstained
+            assert small.citations[0].score == pytest.approx(large.citations[0].score, abs=1.5)

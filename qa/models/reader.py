@@ -20,7 +20,8 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -215,3 +216,45 @@ def _sentence_means(token_logits: Array, owners: np.ndarray, count: int) -> tupl
 def packaged_reader() -> PassageReader:
     """The reader shipped in the package, loaded once per process (its weights never change)."""
     return PassageReader()
+
+
+class BackgroundReader:
+    """The packaged reader loading in a thread (~0.5 s), so the web chat's page comes up first;
+    reading waits for the load and re-raises its error if it failed."""
+
+    def __init__(self, load: Callable[[], PassageReader] = packaged_reader) -> None:
+        self._reader: PassageReader | None = None
+        self._error: BaseException | None = None
+        self._done = threading.Event()
+        threading.Thread(target=self._load, args=(load,), name="qa-reader-load", daemon=True).start()
+
+    def _load(self, load: Callable[[], PassageReader]) -> None:
+        try:
+            self._reader = load()
+        except BaseException as err:  # handed to the thread that reads
+            self._error = err
+        finally:
+            self._done.set()
+
+    @property
+    def ready(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> PassageReader:
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"the reader did not load within {timeout} s")
+        if self._error is not None:
+            raise self._error
+        assert self._reader is not None
+        return self._reader
+
+    @property
+    def version(self) -> str:
+        return self.wait().version
+
+    @property
+    def calibration(self) -> Calibration:
+        return self.wait().calibration
+
+    def read(self, question: str, passages: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> list[Reading]:
+        return self.wait().read(question, passages)
