@@ -37,9 +37,6 @@ class BertForward:
     """``weights``: float32 arrays named as BertModel's state dict (no ``bert.`` prefix)."""
 
     def __init__(self, weights: Mapping[str, Array], heads: int, layers: int, eps: float) -> None:
-        from scipy.special import erf  # scipy is loaded already (bm25s); erf is BERT's exact GELU
-
-        self._erf = erf
         self._heads = heads
         self._eps = eps
         self._word = weights["embeddings.word_embeddings.weight"]
@@ -95,8 +92,7 @@ class BertForward:
             layer.attention_norm,
             self._eps,
         )
-        inner = attended @ layer.intermediate + layer.intermediate_bias
-        inner = inner * np.float32(0.5) * (np.float32(1.0) + self._erf(inner / np.float32(math.sqrt(2.0))))
+        inner = _gelu_in_place(attended @ layer.intermediate + layer.intermediate_bias)
         out = _layer_norm(inner @ layer.out + layer.out_bias + attended, layer.out_norm, self._eps)
         return out.reshape(batch, length, hidden)
 
@@ -125,6 +121,40 @@ def _layer(weights: Mapping[str, Array], prefix: str) -> _Layer:
         out_bias=out_bias,
         out_norm=_norm(weights, f"{prefix}.output.LayerNorm"),
     )
+
+
+_ROOT_HALF = np.float32(1.0 / math.sqrt(2.0))
+# erf(z) = 1 - t * poly(t) * exp(-z^2), t = 1 / (1 + p z), z >= 0: Abramowitz & Stegun 7.1.26,
+# absolute error under 1.5e-7 (float32 rounding is of the same size; scipy's erf is as close).
+_ERF_P = np.float32(0.3275911)
+_ERF_POLY = tuple(np.float32(a) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592))
+
+
+def _gelu_in_place(x: Array) -> Array:
+    """BERT's exact GELU, x * (1 + erf(x / sqrt 2)) / 2, overwriting ``x``.
+
+    In place and in NumPy's vectorised ufuncs: ~5x faster than scipy's float32 erf with fresh
+    arrays, which took half the reader's time (the intermediate layer is 4x the hidden size).
+    """
+    z = np.abs(x)
+    z *= _ROOT_HALF
+    t = z * _ERF_P
+    t += np.float32(1.0)
+    np.reciprocal(t, out=t)
+    erf = t * _ERF_POLY[0]
+    for a in _ERF_POLY[1:]:
+        erf += a
+        erf *= t
+    np.multiply(z, z, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    erf *= z
+    np.subtract(np.float32(1.0), erf, out=erf)  # erf(|x| / sqrt 2)
+    np.copysign(erf, x, out=erf)
+    erf += np.float32(1.0)
+    erf *= np.float32(0.5)
+    x *= erf
+    return x
 
 
 def _layer_norm(x: Array, norm: tuple[Array, Array], eps: float) -> Array:

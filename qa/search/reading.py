@@ -28,8 +28,10 @@ def read_best(reader: PassageReader, question: Question, ranked: Sequence[Eviden
     settings = reader.calibration
     count = min(len(ranked), settings.read_pool)
     head = list(ranked[:count])
+    # A follow-up is read in its own words: the conversation already chose the candidates (and
+    # read together, the earlier question would pull back to what was already answered).
     readings = reader.read(
-        question.known or question.text,
+        question.text,
         [
             (e.passage.text, [(s.start - e.passage.start, s.end - e.passage.start) for s in e.sentences])
             for e in head
