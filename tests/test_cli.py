@@ -10,6 +10,7 @@ import qa.api
 import qa.build.pipeline
 from qa import Citation
 from qa.cli import main
+from qa.models.reader import ReaderUnavailableError
 from tests.conftest import FakeEncoder
 
 
@@ -103,3 +104,20 @@ def test_skipped_files_are_named_on_stderr(articles: Path, capsys: pytest.Captur
     captured = capsys.readouterr()
     assert "skipped latin.txt: not valid UTF-8" in captured.err
     assert "skipped 1 files" in captured.out
+
+
+def test_no_reader_answers_when_the_reader_cannot_load(
+    articles: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> None:
+        raise ReaderUnavailableError("The reader's weights are damaged. Reinstall, or use --no-reader.")
+
+    monkeypatch.setattr(qa.api, "packaged_reader", broken)
+    main(["build", str(articles), "--index", "idx", "--quiet"])
+    capsys.readouterr()
+    assert main(["ask", "When did the harbour bridge reopen?", "--index", "idx"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: The reader's weights are damaged") and "Traceback" not in err
+    for command in ("ask", "search"):
+        assert main([command, "When did the harbour bridge reopen?", "--index", "idx", "--no-reader"]) == 0
+        assert "harbour" in capsys.readouterr().out.lower()

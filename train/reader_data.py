@@ -12,7 +12,6 @@ examples it would have seen without the interruption.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import lzma
 import random
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.models.reader import file_sha256
 from qa.models.reader_inputs import PairEncoder
 from qa.terms import question_stopwords
 from qa.textspans import split_sentences
@@ -58,14 +58,6 @@ class Corpus:
     sha256: dict[str, str]
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_corpus(folder: Path, sources: list[str]) -> Corpus:
     paragraphs: list[Paragraph] = []
     questions: list[QuestionRow] = []
@@ -73,7 +65,7 @@ def load_corpus(folder: Path, sources: list[str]) -> Corpus:
     for name in sources:
         filename, grouped = SOURCES[name]
         path = folder / filename
-        sha[filename] = sha256_of(path)
+        sha[filename] = file_sha256(path)
         with lzma.open(path) as handle:
             data = json.load(handle)["data"]
         for article_number, article in enumerate(data):

