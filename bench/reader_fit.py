@@ -47,7 +47,7 @@ from qa.search.retriever import Query
 from qa.search.sentences import analyse_question
 from qa.terms import default_analyzer
 
-POOL = 10
+POOL = 8  # candidates read per question: the fitted pool is at most this
 QUESTIONS = ROOT / "examples" / "questions"
 SEED = ROOT.parent / "shared" / "seed" / "000_847ebad0b789be72.txt"
 # (text, gold (article, paragraph) or None, gold answers, set name, half)

@@ -66,7 +66,7 @@ def test_readings_have_a_probability_and_a_logit_per_sentence() -> None:
     assert readings[0].logit > readings[1].logit
     # The long paragraph is cut at the window: its first sentences are read, its last are not.
     assert np.isfinite(readings[3].sentences[0]) and readings[3].sentences[-1] == float("-inf")
-    # Alone or in a batch, a passage reads the same.
+    # Alone or among others, a passage reads the same.
     alone = packaged_reader().read("How far is Chasiv Yar from the front line?", _pairs()[1:2])[0]
     assert alone.logit == pytest.approx(readings[1].logit, abs=1e-4)
 

@@ -13,7 +13,9 @@ from qa.search.evidence import Evidence, Ranking
 # A second sentence joins the short answer when it is nearly as good as the first.
 SECOND_SENTENCE_RATIO = 0.9
 SECOND_PASSAGE_RATIO = 0.95
-SECOND_READING_RATIO = 0.9  # with the reader: of the first passage's probability
+# With the reader: a second passage joins when its logit is within this of the first's (its
+# probability saturates near 1 for any passage on the topic, its logit does not).
+SECOND_READING_GAP = 0.5
 # Stories this many days apart, or this much older than a question about the present, are dated
 # in the answer: a reader should know the figure may have moved on.
 STALE_DAYS = 30
@@ -63,8 +65,10 @@ def assemble(question: str, ranking: Ranking, abstain_below: float, resolved_que
 def _second_answers(first: Evidence, second: Evidence, ranking: Ranking) -> bool:
     """Whether the second passage's sentence joins the short answer: it scores nearly as well."""
     if first.reading is not None and second.reading is not None:  # the reader's verdict
-        p1, p2 = first.reading.probability, second.reading.probability
-        return p2 >= ranking.abstain_below_probability and p2 >= SECOND_READING_RATIO * p1
+        return (
+            second.reading.probability >= ranking.abstain_below_probability
+            and second.reading.logit >= first.reading.logit - SECOND_READING_GAP
+        )
     return (
         second.score >= SECOND_PASSAGE_RATIO * first.score
         and second.sentence.score >= SECOND_SENTENCE_RATIO * first.sentence.score
