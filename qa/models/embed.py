@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -18,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.errors import BadInputError
+from qa.models.background import BackgroundLoad
 
 logger = logging.getLogger(__name__)
 
@@ -328,32 +328,15 @@ class BackgroundEncoder:
     def __init__(self, load: Callable[[], Encoder], name: str, dim: int) -> None:
         self.name = name
         self.dim = dim
-        self._encoder: Encoder | None = None
-        self._error: BaseException | None = None
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._load, args=(load,), name="qa-model-load", daemon=True)
-        self._thread.start()
-
-    def _load(self, load: Callable[[], Encoder]) -> None:
-        try:
-            self._encoder = load()
-        except BaseException as err:  # handed to the thread that asks for a vector
-            self._error = err
-        finally:
-            self._done.set()
+        self._loading = BackgroundLoad(load, "embedding model")
 
     @property
     def ready(self) -> bool:
         """True once the model is loaded (or failed to load: ``wait`` then raises)."""
-        return self._done.is_set()
+        return self._loading.ready
 
     def wait(self, timeout: float | None = None) -> Encoder:
-        if not self._done.wait(timeout):
-            raise TimeoutError(f"the embedding model did not load within {timeout} s")
-        if self._error is not None:
-            raise self._error
-        assert self._encoder is not None
-        return self._encoder
+        return self._loading.wait(timeout)
 
     @property
     def path(self) -> str | None:

@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import math
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from qa.errors import QAError
+from qa.models.background import BackgroundLoad
 from qa.models.reader_inputs import PairEncoder
 from qa.models.transformer import Array, BertForward
 
@@ -225,30 +225,14 @@ class BackgroundReader:
     reading waits for the load and re-raises its error if it failed."""
 
     def __init__(self, load: Callable[[], PassageReader] = packaged_reader) -> None:
-        self._reader: PassageReader | None = None
-        self._error: BaseException | None = None
-        self._done = threading.Event()
-        threading.Thread(target=self._load, args=(load,), name="qa-reader-load", daemon=True).start()
-
-    def _load(self, load: Callable[[], PassageReader]) -> None:
-        try:
-            self._reader = load()
-        except BaseException as err:  # handed to the thread that reads
-            self._error = err
-        finally:
-            self._done.set()
+        self._loading = BackgroundLoad(load, "reader")
 
     @property
     def ready(self) -> bool:
-        return self._done.is_set()
+        return self._loading.ready
 
     def wait(self, timeout: float | None = None) -> PassageReader:
-        if not self._done.wait(timeout):
-            raise TimeoutError(f"the reader did not load within {timeout} s")
-        if self._error is not None:
-            raise self._error
-        assert self._reader is not None
-        return self._reader
+        return self._loading.wait(timeout)
 
     @property
     def version(self) -> str:
