@@ -32,7 +32,7 @@ logger = logging.getLogger("train.export")
 def export(run: Path, target: Path, shared: Path) -> None:
     from safetensors.torch import save_file
 
-    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    state = torch.load(run / "checkpoint.pt", weights_only=False, map_location="cpu")
     config = state["config"]
     weights = {k.removeprefix("bert."): v for k, v in state["model"].items()}
     base = base_model_folder()
