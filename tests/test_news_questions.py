@@ -21,15 +21,23 @@ def real_qa(real_index: Path) -> QA:
     return QA.open(real_index)
 
 
-def test_the_news_question_set_holds_its_measured_level(real_qa: QA) -> None:
-    """Floors a little under what docs/BENCHMARKS.md records, so a regression shows here."""
-    report = evaluate(real_qa, load_questions(QUESTIONS), show_progress=False)
+# Floors a little under what docs/BENCHMARKS.md records, per path: (hit@1, hit@5, most abstained
+# of the answerable, least abstained of the off-topic). The reader ranks better and refuses more
+# off-topic questions, but also refuses more answerable paraphrases than the fast path (measured).
+LEVELS = {"reader": (0.50, 0.70, 0.28, 0.95), "fast": (0.42, 0.68, 0.12, 0.88)}
+
+
+@pytest.mark.parametrize("path", ["reader", "fast"])
+def test_the_news_question_set_holds_its_measured_level(real_index: Path, path: str) -> None:
+    hit1, hit5, abstained, off = LEVELS[path]
+    with QA.open(real_index, reader=path == "reader") as qa:
+        report = evaluate(qa, load_questions(QUESTIONS), show_progress=False)
     answerable = report.answerable
-    assert answerable.hit_at_1 is not None and answerable.hit_at_1 >= 0.42
-    assert answerable.hit_at_5 is not None and answerable.hit_at_5 >= 0.68
-    assert answerable.abstained is not None and answerable.abstained <= 0.12  # paraphrases answered
+    assert answerable.hit_at_1 is not None and answerable.hit_at_1 >= hit1
+    assert answerable.hit_at_5 is not None and answerable.hit_at_5 >= hit5
+    assert answerable.abstained is not None and answerable.abstained <= abstained
     off_topic = {k.kind: k for k in report.kinds}["off-topic"]
-    assert off_topic.abstained_unanswerable is not None and off_topic.abstained_unanswerable >= 0.88
+    assert off_topic.abstained_unanswerable is not None and off_topic.abstained_unanswerable >= off
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,14 @@ def real_qa(real_index: Path) -> QA:
     [
         ("What did Ukraine vow to do in Bakhmut?", 4, "bolster its defenses"),
         ("Which mercenary outfit led the Russian attack on the town?", 10, "Wagner"),
-        ("How many people lived in Bakhmut before the war?", 3, "80,000"),
+        pytest.param(
+            "How many people lived in Bakhmut before the war?",
+            3,
+            "80,000",
+            # Its paragraph says "the salt-mining town ... had a pre-war population of 80,000"
+            # without naming Bakhmut: reader 1.3000 ranks it first but abstains (probability 0.4).
+            marks=pytest.mark.xfail(strict=True, reason="reader 1.3000 abstains; docs/BENCHMARKS.md"),
+        ),
         ("How many civilians are still living in the town?", 14, "4,000 civilians"),
         (
             "What did Russia's defence minister say about capturing Bakhmut?",
@@ -67,10 +74,13 @@ def test_the_donation_appeal_is_never_cited(real_qa: QA, question: str) -> None:
         assert not (c.article_id == SEED_ID and c.paragraph in APPEAL_PARAGRAPHS), c
 
 
+# Reader 1.3000 cites paragraph 54 ("Super Bowl 50 featured numerous records ...") over the lede
+# that names the winner; the fast path cites the lede (docs/BENCHMARKS.md, the reader's misses).
+@pytest.mark.xfail(strict=True, reason="reader 1.3000 prefers paragraph 54; docs/BENCHMARKS.md")
 def test_wikipedia_question_cites_its_article(real_qa: QA) -> None:
     answer = real_qa.ask("Which team won Super Bowl 50?")
     assert answer.citations[0].article_id == "wikipedia/super-bowl-50.txt"
-    assert "Denver Broncos" in answer.citations[0].text
+    assert "Denver Broncos" in answer.citations[0].sentence
 
 
 def test_question_the_articles_cannot_answer_abstains(real_qa: QA) -> None:

@@ -110,15 +110,21 @@ class Ranker:
         if reader is None:
             evidence = self._answer_after_restatement(question, retrieval, evidence, prefer_articles, now)
             return Ranking(self._distinct(evidence)[:top_k], best_dense, retrieval.coverage, now)
-        # The reader sees a restating lede and the paragraph after it, and chooses itself.
         evidence = read_best(reader, question, self._distinct(evidence))
-        top = evidence[0].reading if evidence else None
+        # A lede that restates the question still reads as answering it (the reader was not
+        # trained on news ledes): the same rule as the fast path's puts the next paragraph first.
+        evidence = self._answer_after_restatement(question, retrieval, evidence, prefer_articles, now)
+        if evidence and evidence[0].reading is None:  # that paragraph was not among those read
+            evidence[0] = read_best(reader, question, evidence[:1])[0]
+        # Answer when some passage read is likely to answer (a restating lede counts: the answer
+        # is right after it, and cited first).
+        readings = [e.reading.probability for e in evidence if e.reading is not None]
         return Ranking(
             evidence[:top_k],
             best_dense,
             retrieval.coverage,
             now,
-            answer_probability=top.probability if top is not None else 0.0,
+            answer_probability=max(readings, default=0.0),
             abstain_below_probability=reader.calibration.abstain_below,
         )
 
