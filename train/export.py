@@ -132,5 +132,6 @@ negatives: paragraphs that BM25 ranks high for the question but that contain non
 ## Calibration, speed and limits
 
 See `calibration.json` beside this file (fitted by `bench/reader_fit.py`) and docs/BENCHMARKS.md
-("The reader") for what it was measured to do, on which questions, and how fast.
+("The reader") for what it was measured to do, on which questions, and how fast; then write what
+was measured here (the shipped card records version 1.3000's numbers and limits).
 """
