@@ -16,11 +16,8 @@ if __name__ == "__main__":
     gc.disable()
 
 import argparse
-import errno
-import ipaddress
 import logging
 import os
-import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -29,19 +26,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa import QA, QAError, build_index, configure_logging
+from qa.server.binding import StartError, check_port, is_loopback, port_number
 
 logger = logging.getLogger("qa.app")
 HERE = Path(__file__).resolve().parent
-LOOPBACK_NAMES = {"localhost"}
-
-
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name: assume it is reachable from elsewhere
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -85,35 +73,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-class StartError(Exception):
-    """A problem with the options or the machine, said in one line."""
-
-
-def check_port(host: str, port: int) -> None:
-    """Fail early, in one line, when the port is taken (Gradio would print a traceback)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        # As the server itself will: a closed server's lingering TIME_WAIT sockets are no conflict.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as err:
-            if err.errno == errno.EADDRINUSE:
-                raise StartError(
-                    f"port {port} on {host} is in use (another app?). Start with --port N "
-                    "(or QA_PORT=N) to use another port."
-                ) from None
-            raise StartError(
-                f"cannot listen on {host}:{port}: {err.strerror}. Check --host and --port."
-            ) from None
-
-
-def port_number(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise StartError(f"--port must be a number from 1 to 65535, got {text!r}.")
-    return int(text)
-
-
 def ensure_index(articles: Path, index: Path) -> None:
     if (index / "CURRENT").exists():
         return
@@ -139,13 +98,13 @@ def main(argv: list[str] | None = None) -> int:
                 "Create users with `qa passwd users.txt NAME` and start with --auth-file users.txt, "
                 "or pass --insecure-no-auth if that is what you want."
             )
-        check_port(args.host, port)
+        check_port(args.host, port, also=" (or QA_PORT=N)")
         ensure_index(Path(args.articles), Path(args.index))
         # Gradio's import (~2.5 s) goes first: the model's load would only slow it down.
         from qa.web.page import CSS, HEAD, build_page
 
         qa = QA.open(args.index, background_model=True, reader=args.reader)
-    except (QAError, StartError) as err:
+    except QAError as err:  # StartError is one too
         print(f"error: {err}", file=sys.stderr)
         return 1
 

@@ -52,7 +52,7 @@ from qa.search.evidence import Evidence
 from qa.search.ranking import PASSAGE_FEATURES, PASSAGE_WEIGHTS
 from qa.search.retriever import Query
 from qa.search.sentences import SENTENCE_FEATURES, SENTENCE_WEIGHTS, analyse_question
-from qa.terms import default_analyzer
+from qa.text.terms import default_analyzer
 
 DEFAULT_NEWS = ROOT / "examples" / "questions" / "news.jsonl"
 

@@ -40,7 +40,7 @@ from common import (  # bench/common.py: the script's folder is on sys.path
 from qa.models.embed import Vectors, default_encoder, encode_queries
 from qa.storage.vectors.codec import as_stored
 from qa.storage.vectors.faiss_index import HNSW_NEIGHBORS, SCALAR_QUANTISED, FaissIndex
-from qa.textspans import split_sentences
+from qa.text.spans import split_sentences
 
 logger = logging.getLogger("bench.hnsw")
 K = 10

@@ -36,7 +36,7 @@ from qa.build.engines import EmbeddingEngine, Passage
 from qa.build.engines.base import LocalEngine
 from qa.build.engines.ray_data import RayEngine
 from qa.models.embed import LazyDefaultEncoder, default_encoder
-from qa.textspans import split_sentences
+from qa.text.spans import split_sentences
 
 
 def passages_of(data: Path, limit: int) -> list[Passage]:

@@ -45,7 +45,7 @@ from qa.models.embed import encode_queries
 from qa.models.reader import CALIBRATION_FILE, WEIGHTS_FOLDER, packaged_reader
 from qa.search.retriever import Query
 from qa.search.sentences import analyse_question
-from qa.terms import default_analyzer
+from qa.text.terms import default_analyzer
 
 POOL = 8  # candidates read per question: the fitted pool is at most this
 QUESTIONS = ROOT / "examples" / "questions"

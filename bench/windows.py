@@ -24,7 +24,7 @@ from common import RESULTS, SQUAD_TUNE, write_results  # bench/common.py: the sc
 from retrieval import load_squad  # bench/retrieval.py
 
 from qa.models.embed import default_encoder, encode_queries
-from qa.textspans import split_sentences
+from qa.text.spans import split_sentences
 
 
 def scores(matrix: np.ndarray, queries: np.ndarray, gold: np.ndarray) -> dict[str, float]:

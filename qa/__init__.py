@@ -13,6 +13,7 @@ from qa.errors import (
     IndexMismatchError,
     IndexNotFoundError,
     IndexWriteError,
+    NotFoundError,
     QAError,
 )
 from qa.logs import configure_logging
@@ -50,6 +51,7 @@ __all__ = [
     "IndexMismatchError",
     "IndexNotFoundError",
     "IndexWriteError",
+    "NotFoundError",
     "ParagraphView",
     "QAError",
     "SkippedFile",

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-from qa.errors import BadInputError, IndexCorruptError, QAError
+from qa.errors import BadInputError, IndexCorruptError, NotFoundError, QAError
 from qa.models.embed import (
     BackgroundEncoder,
     Encoder,
@@ -38,7 +38,7 @@ from qa.storage.generation import Generation, describe, open_generation, read_ch
 from qa.storage.generations import CURRENT, current_name, read_pointer
 from qa.storage.manifest import Manifest
 from qa.storage.rows import PassageRow
-from qa.terms import default_analyzer
+from qa.text.terms import default_analyzer
 
 logger = logging.getLogger(__name__)
 
@@ -330,7 +330,7 @@ class QA:
         with self._reading():
             row = self._generation.store.passage_by_key(key)
         if row is None:
-            raise BadInputError(
+            raise NotFoundError(
                 f"No passage {key!r} in this index: the paragraph was edited or removed since the key "
                 "was handed out. Search again for its current version."
             )
@@ -348,7 +348,7 @@ class QA:
         with self._reading():
             found = self._generation.store.article(article_id)
         if found is None:
-            raise BadInputError(
+            raise NotFoundError(
                 f"No article {article_id!r} in this index. Article ids are paths relative to the "
                 "articles folder, as citations show them."
             )

@@ -11,6 +11,10 @@ class BadInputError(QAError, ValueError):
     """A question, folder or file that cannot be used as given."""
 
 
+class NotFoundError(BadInputError):
+    """An article, passage or conversation that this index (or server) does not have."""
+
+
 class IndexNotFoundError(QAError, FileNotFoundError):
     """No published index generation at the given location."""
 

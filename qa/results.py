@@ -217,7 +217,8 @@ class ArticleView:
     paragraphs: tuple[ParagraphView, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        view = asdict(self)
+        return {**view, "paragraphs": list(view["paragraphs"])}  # JSON has lists, not tuples
 
 
 @dataclass(frozen=True)

@@ -19,5 +19,5 @@ python -m pip install -q -e ".[test]"
 python -m ruff check .
 python -m ruff format --check .
 python -m mypy
-python -m mypy bench/app.py bench/load.py  # their own run: see [tool.mypy] in pyproject.toml
+python -m mypy bench/app.py bench/load.py bench/api.py  # their own run: see [tool.mypy] in pyproject.toml
 python -m pytest

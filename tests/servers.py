@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from common import HOST, free_port  # bench/common.py (on sys.path: tests/conftest.py)
@@ -75,9 +75,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=STOP_SECONDS)
 
 
-def _start(
-    index: Path, workdir: Path, port: int, log: Path, extra_args: Sequence[str] = ()
-) -> subprocess.Popen[bytes]:
+def _start(command: Sequence[str], workdir: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "GRADIO_ANALYTICS_ENABLED": "False",
@@ -89,15 +87,30 @@ def _start(
     for name in (
         "QA_INDEX",
         "QA_PORT",
+        "QA_API_PORT",
         "QA_HOST",
         "QA_AUTH_FILE",
+        "QA_TOKEN_FILE",
         "QA_ARTICLES",
         "QA_INSECURE_NO_AUTH",
         "GRADIO_SERVER_NAME",
         "GRADIO_SERVER_PORT",
     ):
         env.pop(name, None)
-    command = [
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            list(command),
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def app_command(index: Path, port: int, extra_args: Sequence[str] = ()) -> list[str]:
+    return [
         sys.executable,
         str(ROOT / "app.py"),
         "--index",
@@ -108,23 +121,47 @@ def _start(
         HOST,
         *extra_args,
     ]
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            command,
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+
+
+def api_command(index: Path, port: int, extra_args: Sequence[str] = ()) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "qa",
+        "serve",
+        "--index",
+        str(index),
+        "--port",
+        str(port),
+        "--host",
+        HOST,
+        *extra_args,
+    ]
 
 
 @contextlib.contextmanager
 def running_app(
     index: Path, workdir: Path, *, attempts: int = 3, extra_args: Sequence[str] = ()
 ) -> Iterator[str]:
-    """Run ``app.py --index INDEX`` on 127.0.0.1 and a free port; yield its URL.
+    """Run ``app.py --index INDEX`` on 127.0.0.1 and a free port; yield its URL."""
+    with _running(lambda port: app_command(index, port, extra_args), "/", workdir, attempts) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running_api(
+    index: Path, workdir: Path, *, attempts: int = 3, extra_args: Sequence[str] = ()
+) -> Iterator[str]:
+    """Run ``qa serve --index INDEX`` on 127.0.0.1 and a free port; yield its base URL."""
+    with _running(lambda port: api_command(index, port, extra_args), "/healthz", workdir, attempts) as url:
+        yield url.rstrip("/")
+
+
+@contextlib.contextmanager
+def _running(
+    command_for: Callable[[int], list[str]], probe: str, workdir: Path, attempts: int
+) -> Iterator[str]:
+    """Start the server of ``command_for(port)`` on a free port; yield its URL once ``probe`` answers.
 
     Retries on a new port if the server dies before listening (another process may have taken
     the port between our probe and its bind). Raises with the server's log on failure.
@@ -134,7 +171,7 @@ def running_app(
         port = free_port()
         url = f"http://{HOST}:{port}/"
         log = workdir / f"server-{port}.log"
-        proc = _start(index, workdir, port, log, extra_args)
+        proc = _start(command_for(port), workdir, log)
         try:
             deadline = time.monotonic() + STARTUP_SECONDS
             while time.monotonic() < deadline:
@@ -145,24 +182,22 @@ def running_app(
                 except OSError:
                     time.sleep(0.5)
                     continue
-                if _answers_http(url):
+                if _answers_http(url.rstrip("/") + probe):
                     break
                 time.sleep(0.5)
             else:
-                raise TimeoutError(
-                    f"app.py did not answer {url} within {STARTUP_SECONDS:.0f}s:\n{_log_tail(log)}"
-                )
+                raise TimeoutError(f"{url} did not answer within {STARTUP_SECONDS:.0f}s:\n{_log_tail(log)}")
             if proc.poll() is not None:
                 if attempt < attempts and any(
                     busy in _log_tail(log).lower() for busy in ("address already in use", "is in use")
                 ):
                     continue
-                raise RuntimeError(f"app.py exited with {proc.returncode}:\n{_log_tail(log)}")
+                raise RuntimeError(f"the server exited with {proc.returncode}:\n{_log_tail(log)}")
             yield url
             return
         finally:
             _stop(proc)
-    raise RuntimeError(f"app.py could not bind a free port in {attempts} attempts")
+    raise RuntimeError(f"the server could not bind a free port in {attempts} attempts")
 
 
 def listening_addresses(port: int) -> set[str]:

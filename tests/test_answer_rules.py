@@ -8,7 +8,7 @@ import pytest
 from qa.ingest.headings import find_headings, looks_like_heading
 from qa.search.answer_types import AnswerKind, expected_kind, holds_kind
 from qa.search.sentences import SentenceScore, analyse_question, best_sentence
-from qa.terms import default_analyzer
+from qa.text.terms import default_analyzer
 
 
 @pytest.mark.parametrize(

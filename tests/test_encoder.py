@@ -11,7 +11,7 @@ import pytest
 from qa import QA, BadInputError, build_index, index_info
 from qa.models.embed import SentenceTransformerEncoder, default_encoder
 from qa.storage.manifest import read_manifest
-from qa.textspans import split_sentences
+from qa.text.spans import split_sentences
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import pytest
 
 from qa.ingest import read_corpus
 from qa.storage.lexical.bm25_index import BM25_FILES, Bm25Index, Bm25Part
-from qa.terms import default_analyzer, question_stopwords
+from qa.text.terms import default_analyzer, question_stopwords
 from tests.conftest import EXAMPLES
 
 QUERY = "Denver Broncos defeated the Carolina Panthers"

@@ -34,7 +34,7 @@ from qa.ingest.markdown import read_markdown
 from qa.ingest.pdf import read_pdf
 from qa.ingest.plaintext import read_text
 from qa.ingest.webpage import read_html
-from qa.textspans import TRIM, split_paragraphs, split_sentences
+from qa.text.spans import TRIM, split_paragraphs, split_sentences
 
 # Reproducible in CI: the same examples on every run, no example database left behind.
 PROPERTIES = settings(
@@ -311,7 +311,7 @@ def test_sentence_spans_stay_inside_their_paragraph(text: str) -> None:
 
 @pytest.mark.parametrize("mark", [".", "!", "?"])
 def test_sentence_splitting_is_not_quadratic_in_a_run_of_punctuation(mark: str) -> None:
-    """A dotted leader or "!!!!" line is split in linear time (qa/textspans.py _SENTENCE_END).
+    """A dotted leader or "!!!!" line is split in linear time (qa/text/spans.py _SENTENCE_END).
 
     Found while bounding long lines: ``split_sentences("." * n)`` took 0.3 s at n=5,000 and 25 s
     at 40,000 (one 100,000-character paragraph is allowed): the regex retried the whole run from
@@ -440,7 +440,7 @@ def test_feed_entries_keep_their_paragraph_text(items: list[tuple[str, list[str]
     """read_feed: each entry's paragraphs, whitespace collapsed, slice the article text exactly.
 
     Found by this test: a paragraph of only U+FEFF was kept (str.split does not count it as
-    space, qa.textspans trims it), and it split into no sentence at all.
+    space, qa.text.spans trims it), and it split into no sentence at all.
     """
     document = rss(items) if flavour == "rss" else atom(items)
     try:

@@ -24,7 +24,7 @@ from qa.models.reader import (
     packaged_reader,
 )
 from qa.models.reader_inputs import PairEncoder
-from qa.textspans import split_sentences
+from qa.text.spans import split_sentences
 from tests.conftest import SEED, FakeEncoder
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "examples" / "questions"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.textspans import split_paragraphs, split_sentences
+from qa.text.spans import split_paragraphs, split_sentences
 
 
 def test_blank_lines_separate_paragraphs_with_exact_offsets() -> None:

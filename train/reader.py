@@ -53,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "bf16": True,
     "weight_pointwise": 0.5,
     "weight_sentence": 1.0,
+    "near_miss": 0.0,
 }
 
 
@@ -134,15 +135,37 @@ def save_checkpoint(run: Path, state: dict[str, Any]) -> None:
     os.replace(partial, run / "checkpoint.pt")
 
 
-def train(run: Path, minutes: float, config: dict[str, Any], shared: Path, threads: int) -> None:
+def train(
+    run: Path,
+    minutes: float,
+    config: dict[str, Any],
+    shared: Path,
+    threads: int,
+    init_from: Path | None = None,
+) -> None:
     torch.set_num_threads(threads)
     run.mkdir(parents=True, exist_ok=True)
     checkpoint = run / "checkpoint.pt"
     state: dict[str, Any] | None = None
+    start: dict[str, Any] | None = None
     if checkpoint.is_file():
         state = torch.load(checkpoint, weights_only=False, map_location="cpu")
         config = state["config"]
         logger.info("Resuming %s at step %d", run, state["step"])
+    elif init_from is not None:
+        # A second stage: the earlier run's weights, a fresh optimiser and schedule, and the
+        # questions after the ones it saw (same seed, so the same order).
+        start = torch.load(init_from / "checkpoint.pt", weights_only=False, map_location="cpu")
+        config["seed"] = start["config"]["seed"]
+        config["earlier_stage"] = {
+            "run": init_from.name,
+            "steps": start["step"],
+            "cursor": start["cursor"],
+            "elapsed": round(start["elapsed"]),
+            "skipped": start.get("skipped", 0),
+            "near_miss": start["config"].get("near_miss", 0.0),
+        }
+        logger.info("Starting from %s at its step %d", init_from, start["step"])
     torch.manual_seed(config["seed"])
     folder = base_model_folder()
     device = "cuda" if torch.cuda.is_available() else "cpu"  # a GPU when there is one
@@ -155,12 +178,16 @@ def train(run: Path, minutes: float, config: dict[str, Any], shared: Path, threa
         optimiser.load_state_dict(state["optimiser"])
         step, elapsed, skipped = state["step"], state["elapsed"], state.get("skipped", 0)
         torch.set_rng_state(state["torch_rng"])  # dropout's draws on the CPU (a GPU's are not kept)
+    elif start is not None:
+        model.load_state_dict(start["model"])
     corpus = load_corpus(shared / "traindata", config["sources"])
     logger.info("%d paragraphs, %d questions", len(corpus.paragraphs), len(corpus.questions))
     encoder = PairEncoder(folder / "tokenizer.json", config["max_tokens"])
-    maker = ExampleMaker(corpus, Miner(corpus), encoder, config["negatives"], config["seed"])
+    maker = ExampleMaker(
+        corpus, Miner(corpus), encoder, config["negatives"], config["seed"], config.get("near_miss", 0.0)
+    )
     order = maker.order()
-    cursor = state["cursor"] if state is not None else 0
+    cursor = state["cursor"] if state is not None else config.get("earlier_stage", {}).get("cursor", 0)
     group = config["negatives"] + 1
     started = time.monotonic()
     last_save = started
@@ -244,6 +271,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--total-steps", type=int, default=None, help="schedule length (new runs only)")
+    parser.add_argument(
+        "--init-from", type=Path, default=None, help="a new run starts from this run's weights (stage 2)"
+    )
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (new runs only)")
+    parser.add_argument(
+        "--near-miss",
+        type=float,
+        default=None,
+        help="share of questions that also get their own paragraph without the answer as a negative",
+    )
     parser.add_argument("--export", type=Path, default=None, help="write the shipped weights from --run here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -255,7 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     config = dict(DEFAULTS)
     if args.total_steps:
         config["total_steps"] = args.total_steps
-    train(args.run, args.minutes, config, args.shared, args.threads)
+    if args.lr:
+        config["lr"] = args.lr
+    if args.near_miss is not None:
+        config["near_miss"] = args.near_miss
+    train(args.run, args.minutes, config, args.shared, args.threads, args.init_from)
     return 0
 
 

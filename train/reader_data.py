@@ -23,8 +23,8 @@ import numpy as np
 
 from qa.models.reader import file_sha256
 from qa.models.reader_inputs import PairEncoder
-from qa.terms import question_stopwords
-from qa.textspans import split_sentences
+from qa.text.spans import split_sentences
+from qa.text.terms import question_stopwords
 
 # Which files, and whether their "articles" group related paragraphs (reddit's one "article"
 # holds 2,035 unrelated comments).
@@ -155,9 +155,31 @@ def contains_answer(paragraph: Paragraph, answers: tuple[str, ...]) -> bool:
     return any(a.lower() in lowered for a in answers)
 
 
+def without_answer(paragraph: Paragraph, answers: tuple[str, ...]) -> Paragraph | None:
+    """The paragraph less every sentence that holds an answer; None when too little is left."""
+    kept = [
+        paragraph.text[start:end]
+        for start, end in paragraph.sentences
+        if not any(a.lower() in paragraph.text[start:end].lower() for a in answers)
+    ]
+    text = " ".join(kept)
+    if len(kept) < 2 or any(a.lower() in text.lower() for a in answers):
+        return None  # one sentence left says little; an answer across two sentences survives
+    return Paragraph(paragraph.article, text, tuple(split_sentences(text)))
+
+
 class ExampleMaker:
-    def __init__(self, corpus: Corpus, miner: Miner, encoder: PairEncoder, negatives: int, seed: int) -> None:
+    def __init__(
+        self,
+        corpus: Corpus,
+        miner: Miner,
+        encoder: PairEncoder,
+        negatives: int,
+        seed: int,
+        near_miss: float = 0.0,
+    ) -> None:
         self.corpus = corpus
+        self.near_miss = near_miss
         self.miner = miner
         self.encoder = encoder
         self.negatives = negatives
@@ -188,6 +210,14 @@ class ExampleMaker:
         ]
         hard = pool[:10]
         chosen: list[int] = []
+        extra: list[Paragraph] = []
+        # A near miss: the positive itself without the sentences that hold the answer. Same names,
+        # same topic, no answer: what "How much does a Tesla Model 3 cost?" meets over an article
+        # on Nikola Tesla. It teaches the passage logit to need the answer, not the topic.
+        if self.near_miss and rng.random() < self.near_miss:
+            stripped = without_answer(gold, row.answers)
+            if stripped is not None:
+                extra.append(stripped)
         # One paragraph of the same article when it has others: close in topic, another answer.
         same = [
             i
@@ -196,11 +226,12 @@ class ExampleMaker:
         ]
         if same and rng.random() < 0.5:
             chosen.append(rng.choice(same))
-        while len(chosen) < self.negatives and hard:
+        while len(chosen) + len(extra) < self.negatives and hard:
             chosen.append(hard.pop(rng.randrange(min(len(hard), 5))))
-        while len(chosen) < self.negatives:
+        while len(chosen) + len(extra) < self.negatives:
             chosen.append(rng.randrange(len(self.corpus.paragraphs)))
-        sequences = [positive] + [self._sequence(query, self.corpus.paragraphs[i]) for i in chosen]
+        negatives = extra + [self.corpus.paragraphs[i] for i in chosen]
+        sequences = [positive] + [self._sequence(query, p) for p in negatives]
         return Example(sequences, gold_sentence)
 
     def _sequence(self, query: str, paragraph: Paragraph) -> Sequence:

@@ -25,7 +25,7 @@ from qa.storage.manifest import (
     describe_files,
 )
 from qa.storage.store_writer import StoreWriter, passage_key
-from qa.textspans import split_sentences
+from qa.text.spans import split_sentences
 from qa.version import __version__
 
 

@@ -1,9 +1,9 @@
-"""The ``qa`` command: build, ask, search, info, verify, eval, passwd, fetch.
+"""The ``qa`` command: build, ask, search, info, verify, eval, serve, mcp, token, passwd, fetch.
 
 Results go to stdout, progress and logs to stderr. Exit 0 on success, 1 with one line for a
 problem with the input or the index, 2 for a usage error. Each command family has its module
 here with its options beside it (build, ask: ask and search, info: info and verify, eval,
-fetch, passwd); qa.cli.parser puts their options together and :func:`main` runs them.
+fetch, passwd, serve: serve, mcp and token); qa.cli.parser puts their options together and :func:`main` runs them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from qa.cli.fetch import run_fetch
 from qa.cli.info import run_info, run_verify
 from qa.cli.parser import command_parser
 from qa.cli.passwd import run_passwd
+from qa.cli.serve import run_mcp, run_serve, run_token
 from qa.errors import QAError
 from qa.logs import configure_logging
 
@@ -31,6 +32,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "info": run_info,
     "verify": run_verify,
     "eval": run_eval,
+    "serve": run_serve,
+    "mcp": run_mcp,
+    "token": run_token,
     "passwd": run_passwd,
     "fetch": run_fetch,
 }

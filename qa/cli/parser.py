@@ -1,5 +1,5 @@
 """The ``qa`` command's options: the top-level parser, to which each command family (qa.cli.build,
-ask, info, eval, passwd, fetch) adds its own subcommands; qa.cli runs them."""
+ask, info, eval, serve, passwd, fetch) adds its own subcommands; qa.cli runs them."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from qa.cli.eval import add_eval
 from qa.cli.fetch import add_fetch
 from qa.cli.info import add_info
 from qa.cli.passwd import add_passwd
+from qa.cli.serve import add_serve
 
 EPILOG = """examples:
   qa build examples/articles                 build or update ./index from a folder
@@ -21,6 +22,9 @@ EPILOG = """examples:
   qa info
   qa verify                                  check every byte of the index (opening only samples)
   qa eval questions.jsonl --json             score the index on your own questions
+  qa token add tokens.txt cms                make an API token, then: qa serve --token-file tokens.txt
+  qa serve                                   the JSON API on 127.0.0.1:8000 (MCP at /mcp)
+  qa mcp                                     MCP over stdio, for an assistant to start
   qa passwd users.txt alice                  add a login, then: python app.py --auth-file users.txt
 
 The index defaults to $QA_INDEX, else ./index.
@@ -36,6 +40,14 @@ def command_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add_family in (add_build, add_ask, add_info, add_eval, add_passwd, add_fetch):  # `qa --help` order
+    for add_family in (
+        add_build,
+        add_ask,
+        add_info,
+        add_eval,
+        add_serve,
+        add_passwd,
+        add_fetch,
+    ):  # `qa --help` order
         add_family(commands)
     return parser

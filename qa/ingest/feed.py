@@ -15,7 +15,7 @@ from qa.ingest.article import Article, make_paragraphs
 from qa.ingest.dates import parse_published, published_or_warn
 from qa.ingest.decode import byte_order_mark, decode_text
 from qa.ingest.errors import UnreadableFileError
-from qa.textspans import TRIM, split_paragraphs
+from qa.text.spans import TRIM, split_paragraphs
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from qa.ingest.article import Article, make_paragraphs
 from qa.ingest.dates import published_or_warn
 from qa.ingest.decode import decode_text
 from qa.ingest.errors import UnreadableFileError
-from qa.textspans import split_paragraphs
+from qa.text.spans import split_paragraphs
 
 logger = logging.getLogger(__name__)
 

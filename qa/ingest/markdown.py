@@ -12,7 +12,7 @@ from qa.ingest.dates import published_or_warn
 from qa.ingest.decode import decode_text
 from qa.ingest.errors import UnreadableFileError
 from qa.ingest.plaintext import split_title
-from qa.textspans import split_paragraphs
+from qa.text.spans import split_paragraphs
 
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 _HEADING = re.compile(r"#{1,6}\s+(.*?)\s*#*\s*")

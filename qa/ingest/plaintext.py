@@ -7,7 +7,7 @@ from pathlib import Path
 
 from qa.ingest.article import Article, make_paragraphs
 from qa.ingest.decode import decode_text
-from qa.textspans import Span, split_paragraphs
+from qa.text.spans import Span, split_paragraphs
 
 MAX_TITLE_CHARS = 120
 

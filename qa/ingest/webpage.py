@@ -10,7 +10,7 @@ from qa.ingest.dates import published_or_warn
 from qa.ingest.decode import MAX_NUL_SHARE, WIDE_BOMS, decode_text
 from qa.ingest.errors import UnreadableFileError
 from qa.ingest.plaintext import title_from_filename
-from qa.textspans import split_paragraphs
+from qa.text.spans import split_paragraphs
 
 logger = logging.getLogger(__name__)
 

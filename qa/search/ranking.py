@@ -24,7 +24,7 @@ from qa.search.recency import newest_moment, recency_bonus
 from qa.search.retriever import Candidate, Retrieval
 from qa.search.sentences import SENTENCE_WEIGHTS, Question, SentenceScore, best_sentence, score_sentences
 from qa.storage.rows import PassageRow
-from qa.terms import Analyzer
+from qa.text.terms import Analyzer
 
 # No position feature on purpose: fitted on our news questions it learned "never the lede",
 # which only reflects how those questions were written; real readers' answers are often in it.

@@ -16,7 +16,7 @@ import numpy as np
 from qa.search.answer_types import AnswerKind, expected_kind, holds_kind
 from qa.search.recency import about_the_present
 from qa.storage.rows import PassageRow, SentenceRow
-from qa.terms import Analyzer
+from qa.text.terms import Analyzer
 
 SENTENCE_FEATURES = ("cosine", "share", "kind", "novelty", "first")
 # Fitted by bench/fit_weights.py on the SQuAD tune questions and, weighted 30%, our news questions

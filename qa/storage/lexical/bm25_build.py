@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from qa.terms import TOKEN, Analyzer, lucene_stopwords
+from qa.text.terms import TOKEN, Analyzer, lucene_stopwords
 
 CHUNK_DOCUMENTS = 5_000  # a chunk's sorting arrays stay ~40 MB
 # Term frequencies are stored as uint16: a term occurring more than 65,535 times in one passage

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from qa.terms import default_analyzer
+from qa.text.terms import default_analyzer
 
 logger = logging.getLogger(__name__)
 
