@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import stat
 import threading
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 
-from qa import QA, BadInputError, build_index
+from qa import QA, BadInputError, IndexCorruptError, build_index
 from qa.cli import main
 from qa.server.app import create_app
 from qa.server.chats import ChatStore
@@ -269,6 +270,51 @@ def test_the_api_keeps_answering_while_the_index_is_rebuilt(
     answer = client.post("/v1/ask", json={"question": "Which airport did the Etna eruption close?"}).json()
     assert answer["citations"][0]["article_id"].startswith("volcano-")
     assert client.get("/v1/info").json()["index"]["generation"] == "gen-000004"
+
+
+def test_an_unreadable_index_is_a_503_to_retry(qa: QA, monkeypatch: pytest.MonkeyPatch) -> None:
+    def damaged(*args: object, **kwargs: object) -> None:
+        raise IndexCorruptError("Index generation 'idx/gen-000001' cannot be read. Check it with: qa verify")
+
+    monkeypatch.setattr(qa, "ask", damaged)
+    with TestClient(create_app(qa)) as c:
+        response = c.post("/v1/ask", json={"question": QUESTION})
+    assert_problem(response, 503, "qa verify")
+    assert int(response.headers["retry-after"]) > 0
+
+
+def test_cors_is_off_unless_origins_are_named(qa: QA) -> None:
+    preflight = {
+        "Origin": "https://cms.example.org",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    with TestClient(create_app(qa)) as closed:
+        response = closed.post(
+            "/v1/ask", json={"question": QUESTION}, headers={"Origin": "https://cms.example.org"}
+        )
+        assert "access-control-allow-origin" not in response.headers
+        assert "access-control-allow-origin" not in closed.options("/v1/ask", headers=preflight).headers
+    with TestClient(create_app(qa, cors_origins=["https://cms.example.org"])) as open_to_one:
+        allowed = open_to_one.options("/v1/ask", headers=preflight)
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://cms.example.org"
+        other = open_to_one.options("/v1/ask", headers={**preflight, "Origin": "https://evil.example"})
+        assert other.headers.get("access-control-allow-origin") != "https://evil.example"
+
+
+def test_qa_serve_says_what_is_wrong_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--index", str(tmp_path / "nowhere")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert main(["serve", "--index", "idx", "--port", "99999"]) == 1
+    assert "--port must be a number from 1 to 65535" in capsys.readouterr().err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--index", "idx", "--port", str(port)]) == 1
+    assert f"port {port} on 127.0.0.1 is in use" in capsys.readouterr().err
 
 
 # ---- tokens -----------------------------------------------------------------------------------
