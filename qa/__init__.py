@@ -30,11 +30,12 @@ from qa.results import (
     SkippedFile,
 )
 from qa.search.conversation import Chat, Turn
-from qa.search.inputs import MAX_QUESTION_CHARS
+from qa.search.inputs import MAX_QUESTION_CHARS, MAX_TOP_K
 from qa.version import __version__
 
 __all__ = [
     "MAX_QUESTION_CHARS",
+    "MAX_TOP_K",
     "QA",
     "Answer",
     "ArticleSummary",

@@ -17,8 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.routing import BaseRoute
 
-from qa.api import QA
-from qa.results import ArticleSummary, ArticleView, Hit
+from qa import QA, ArticleSummary, ArticleView, Hit, __version__
 from qa.server import problems
 from qa.server.chats import ChatStore
 from qa.server.guards import BearerAuth, BodyLimit
@@ -35,7 +34,6 @@ from qa.server.schemas import (
     ServerInfo,
 )
 from qa.server.tokens import TokenChecker
-from qa.version import __version__
 
 logger = logging.getLogger(__name__)
 

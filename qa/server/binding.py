@@ -6,7 +6,7 @@ import errno
 import ipaddress
 import socket
 
-from qa.errors import BadInputError
+from qa import BadInputError
 
 LOOPBACK_NAMES = frozenset({"localhost"})
 

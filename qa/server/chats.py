@@ -9,8 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from qa.errors import NotFoundError
-from qa.search.conversation import Asks, Chat
+from qa import QA, Chat, NotFoundError
 
 IDLE_SECONDS = 3600.0
 MAX_CHATS = 1000
@@ -27,7 +26,7 @@ class HeldChat:
 class ChatStore:
     def __init__(
         self,
-        qa: Asks,
+        qa: QA,
         *,
         max_chats: int = MAX_CHATS,
         idle_seconds: float = IDLE_SECONDS,

@@ -21,12 +21,8 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 from starlette.routing import Route
 
-from qa.api import QA
-from qa.errors import QAError
-from qa.results import Answer, Hit
-from qa.search.inputs import MAX_TOP_K
+from qa import MAX_TOP_K, QA, Answer, Hit, QAError, __version__
 from qa.server.binding import is_loopback
-from qa.version import __version__
 
 logger = logging.getLogger(__name__)
 

@@ -75,7 +75,7 @@ def problem_document(app: FastAPI) -> dict[str, Any]:
 def main() -> int:
     from typing import cast
 
-    from qa.api import QA
+    from qa import QA
     from qa.server.app import create_app
 
     app = create_app(cast(QA, None))  # the document needs the routes, not an index

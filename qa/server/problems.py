@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.errors import (
+from qa import (
     BadInputError,
     IndexCorruptError,
     IndexMismatchError,

@@ -7,8 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from qa.results import ArticleSummary, ArticleView, Citation, Hit, IndexInfo
-from qa.search.inputs import MAX_QUESTION_CHARS, MAX_TOP_K
+from qa import MAX_QUESTION_CHARS, MAX_TOP_K, ArticleSummary, ArticleView, Citation, Hit, IndexInfo
 
 _STRICT = ConfigDict(extra="forbid", strict=True)  # "5" is not a number and "topk" is a typo: 422
 

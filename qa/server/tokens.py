@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.errors import BadInputError
+from qa import BadInputError
 
 TOKEN_PREFIX = "qa_"  # makes a leaked token easy to recognise (and to grep for)
 TOKEN_BYTES = 32
