@@ -283,6 +283,12 @@ BAD_INPUTS = [
     (["fetch", "ftp://example.org/x", "--into", "{t}/dl"], "ftp"),
     (["fetch", "http://127.0.0.1:9/", "--into", "{t}/dl"], "--allow-private"),
     (["passwd", "{t}/no/such/auth", "ann", "--password-stdin"], "does not exist"),
+    (["serve", "--index", "{t}/garbage"], "not text"),
+    (["serve", "--index", "{b}", "--host", "0.0.0.0"], "without tokens"),
+    (["serve", "--index", "{b}", "--token-file", "{t}/no-tokens"], "qa token add"),
+    (["mcp", "--index", "{t}/missing-index"], "No index"),
+    (["token", "add", "{t}/no/such/tokens", "cms"], "does not exist"),
+    (["token", "add", "{t}/tokens", "bad name"], "Cannot name a token"),
 ]
 
 
