@@ -428,6 +428,16 @@ def test_qa_token_add_refuses_bad_names(tmp_path: Path, capsys: pytest.CaptureFi
 # ---- the document ------------------------------------------------------------------------------
 
 
+def test_the_docs_page_lists_every_route_and_loads_nothing_from_elsewhere(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for path in client.get("/openapi.json").json()["paths"]:
+        assert path in page.text
+    assert "<script" not in page.text and "http://" not in page.text and "https://" not in page.text
+    assert "question" in page.text and "top_k" in page.text  # the request fields are described
+    assert TestClient(client.app).get("/docs").status_code == 401  # behind the token like the rest
+
+
 def test_the_served_openapi_document_is_the_one_in_docs(client: TestClient) -> None:
     served = client.get("/openapi.json").json()
     checked_in = json.loads((ROOT / "docs" / "openapi.json").read_text(encoding="utf-8"))

@@ -14,14 +14,14 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.routing import BaseRoute
 
 from qa import QA, ArticleSummary, ArticleView, Hit, __version__
 from qa.server import problems
 from qa.server.chats import ChatStore
 from qa.server.guards import BearerAuth, BodyLimit
-from qa.server.openapi import problem_document
+from qa.server.openapi import docs_page, problem_document
 from qa.server.pool import WorkerPool
 from qa.server.schemas import (
     AnswerBody,
@@ -76,7 +76,7 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # our own page below: Swagger UI's code would come from a CDN
         redoc_url=None,
     )
     problems.install(app)
@@ -154,6 +154,11 @@ def create_app(
             "index": index.to_dict(),
             "reader": ReaderState(enabled=qa.reader is not None, version=version).model_dump(),
         }
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        """The API described on one page, from the OpenAPI document; nothing loaded from elsewhere."""
+        return HTMLResponse(docs_page(app.openapi()))
 
     @app.get("/healthz", response_model=Health, tags=["server"], summary="Liveness")
     async def healthz() -> dict[str, str]:

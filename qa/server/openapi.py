@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import sys
+from html import escape
 from typing import Any
 
 from fastapi import FastAPI
@@ -70,6 +71,42 @@ def problem_document(app: FastAPI) -> dict[str, Any]:
                     }
     app.openapi_schema = document
     return document
+
+
+def docs_page(document: dict[str, Any]) -> str:
+    """The document as one self-contained HTML page (no script, nothing fetched from elsewhere:
+    Swagger UI would load its code from a CDN, which an offline or firewalled machine cannot reach)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    parts = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        f"<title>{escape(document['info']['title'])} API</title>",
+        "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
+        "code,pre{background:#f4f4f4;padding:0 .2rem}h2{margin-top:2rem;border-top:1px solid #ddd;padding-top:1rem}"
+        "td,th{text-align:left;padding:.2rem .6rem;vertical-align:top}</style></head><body>",
+        f"<h1>{escape(document['info']['title'])} {escape(document['info']['version'])}</h1>",
+        f"<p>{escape(document['info'].get('description', ''))}</p>",
+        "<p>The machine-readable document: <a href='/openapi.json'>/openapi.json</a>.</p>",
+    ]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            parts.append(
+                f"<h2><code>{method.upper()} {escape(path)}</code> {escape(operation.get('summary', ''))}</h2>"
+            )
+            parts.append(f"<p>{escape(operation.get('description', ''))}</p>")
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+            ref = body.get("schema", {}).get("$ref", "")
+            fields = schemas.get(ref.rsplit("/", 1)[-1], {}).get("properties", {}) if ref else {}
+            if fields:
+                rows = "".join(
+                    f"<tr><td><code>{escape(name)}</code></td><td>{escape(str(spec.get('default', '')))}</td>"
+                    f"<td>{escape(spec.get('description', ''))}</td></tr>"
+                    for name, spec in fields.items()
+                )
+                parts.append(f"<table><tr><th>field</th><th>default</th><th></th></tr>{rows}</table>")
+            codes = ", ".join(sorted(operation.get("responses", {})))
+            parts.append(f"<p>Responses: {escape(codes)}</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
 
 
 def main() -> int:
