@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, TypeVar
 
 from fastapi import FastAPI
@@ -67,7 +67,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with _nested(lifespans):
+        async with AsyncExitStack() as stack:
+            for started in lifespans:
+                await stack.enter_async_context(started())
             yield
         pool.close()
 
@@ -184,14 +186,3 @@ def create_app(
 
 def _scope(body: Any) -> dict[str, Any]:
     return {"as_of": body.as_of, "since": body.since, "until": body.until, "sources": body.sources}
-
-
-@asynccontextmanager
-async def _nested(
-    lifespans: Sequence[Callable[[], AbstractAsyncContextManager[None]]],
-) -> AsyncIterator[None]:
-    if not lifespans:
-        yield
-        return
-    async with lifespans[0](), _nested(lifespans[1:]):
-        yield
