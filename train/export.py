@@ -1,8 +1,9 @@
 """Write the shipped reader from a training checkpoint: float16 weights without the word
 embeddings (the query path takes those from the embedding package), its settings and a model card.
 
-The calibration (``calibration.json`` in the target folder, written by bench/reader_calibrate.py)
-is kept when it exists; a fresh export without one abstains at the untrained default.
+A calibration (``calibration.json``, written by bench/reader_fit.py --write) fitted for another
+version is removed: a reader refuses to load with one, and without one it abstains at the untrained
+default until the fit is run for the new version.
 """
 
 from __future__ import annotations
@@ -80,6 +81,13 @@ def export(run: Path, target: Path, shared: Path) -> None:
         },
     }
     (target / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    calibration = target / "calibration.json"
+    if (
+        calibration.exists()
+        and json.loads(calibration.read_text()).get("reader_version") != settings["version"]
+    ):
+        calibration.unlink()
+        logger.warning("Removed the calibration of an earlier version: run bench/reader_fit.py --write")
     (target / "MODEL_CARD.md").write_text(model_card(settings, target), encoding="utf-8")
     logger.info("Wrote %s (%.1f MB)", target / WEIGHTS_FILE, (target / WEIGHTS_FILE).stat().st_size / 1e6)
 

@@ -167,7 +167,7 @@ class PassageReader:
         if data.get("reader_version") != self.version:
             raise ReaderUnavailableError(
                 f"The reader's calibration was fitted for version {data.get('reader_version')!r}, not "
-                f"{self.version!r}: refit it with bench/reader_calibrate.py. {FIX}"
+                f"{self.version!r}: refit it with: python bench/reader_fit.py --write. {FIX}"
             )
         ranking = data.get("ranking", {})
         return Calibration(
