@@ -441,7 +441,7 @@ def test_the_docs_page_lists_every_route_and_loads_nothing_from_elsewhere(client
 def test_the_served_openapi_document_is_the_one_in_docs(client: TestClient) -> None:
     served = client.get("/openapi.json").json()
     checked_in = json.loads((ROOT / "docs" / "openapi.json").read_text(encoding="utf-8"))
-    assert served == checked_in, "regenerate it: python -m qa.server.openapi > docs/openapi.json"
+    assert served == checked_in, "regenerate it: python -m qa.server.app > docs/openapi.json"
     for path, operations in served["paths"].items():
         for operation in operations.values():
             for code, response in operation["responses"].items():

@@ -7,7 +7,9 @@ newer index generation by itself, so a rebuild never interrupts the service.
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, TypeVar
@@ -186,3 +188,17 @@ def create_app(
 
 def _scope(body: Any) -> dict[str, Any]:
     return {"as_of": body.as_of, "since": body.since, "until": body.until, "sources": body.sources}
+
+
+def main() -> int:
+    """Print the OpenAPI document (``python -m qa.server.app > docs/openapi.json``)."""
+    from typing import cast
+
+    app = create_app(cast(QA, None))  # the document needs the routes, not an index
+    json.dump(app.openapi(), sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,14 +1,12 @@
 """The API's OpenAPI document: FastAPI's, with problem+json errors and the bearer scheme.
 
-``python -m qa.server.openapi > docs/openapi.json`` writes the copy kept in the repository; a test
+``python -m qa.server.app > docs/openapi.json`` writes the copy kept in the repository; a test
 checks that the served document is the same.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import sys
 from html import escape
 from typing import Any
 
@@ -107,19 +105,3 @@ def docs_page(document: dict[str, Any]) -> str:
             parts.append(f"<p>Responses: {escape(codes)}</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
-
-
-def main() -> int:
-    from typing import cast
-
-    from qa import QA
-    from qa.server.app import create_app
-
-    app = create_app(cast(QA, None))  # the document needs the routes, not an index
-    json.dump(app.openapi(), sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
