@@ -62,6 +62,13 @@ class Candidate:
     holds: list[bool]  # per sentence: holds a gold answer
     reader_sentences: list[float]
     ranking_sentences: list[float]
+    # What the fast path knows that does not depend on the index's size, for verdict studies:
+    # the passage's cosine with the question; per sentence its cosine, its share of the
+    # question's content words and whether it holds the kind of answer asked for.
+    dense: float = 0.0
+    sentence_cosines: list[float] = field(default_factory=list)
+    sentence_shares: list[float] = field(default_factory=list)
+    sentence_kinds: list[bool] = field(default_factory=list)
 
 
 @dataclass
@@ -113,6 +120,10 @@ def collect(qa: QA, questions: Sequence[Probe]) -> list[Record]:
                     ],
                     reader_sentences=[float(x) for x in r.sentences],
                     ranking_sentences=[s.score for s in e.sentences],
+                    dense=e.candidate.dense,
+                    sentence_cosines=[s.cosine for s in e.sentences],
+                    sentence_shares=[s.share for s in e.sentences],
+                    sentence_kinds=[s.holds_kind for s in e.sentences],
                 )
             )
         out.append(record)

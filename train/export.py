@@ -30,6 +30,14 @@ from train.reader_data import SOURCES
 logger = logging.getLogger("train.export")
 
 
+def earlier_stages(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs whose weights this one continued, first first (runs made before the list was
+    kept name only the one before them, as ``earlier_stage``)."""
+    if "earlier_stages" in config:
+        return list(config["earlier_stages"])
+    return [config["earlier_stage"]] if config.get("earlier_stage") else []
+
+
 def export(run: Path, target: Path, shared: Path) -> None:
     from safetensors.torch import save_file
 
@@ -50,8 +58,8 @@ def export(run: Path, target: Path, shared: Path) -> None:
     save_file(half, str(target / WEIGHTS_FILE))
     (target / WEIGHTS_FILE).chmod(0o644)  # package data: readable by everyone, like the rest
     base_config = json.loads((base / "config.json").read_text(encoding="utf-8"))
-    earlier = config.get("earlier_stage") or {}  # a second stage started from another run's weights
-    steps = state["step"] + earlier.get("steps", 0)
+    earlier = earlier_stages(config)  # the runs whose weights this one continued
+    steps = state["step"] + sum(e["steps"] for e in earlier)
     settings = {
         "name": "article-qa-reader",
         "version": f"1.{steps}",
@@ -67,15 +75,25 @@ def export(run: Path, target: Path, shared: Path) -> None:
             "data": {
                 SOURCES[s][0]: file_sha256(shared / "traindata" / SOURCES[s][0]) for s in config["sources"]
             },
-            "hyper_parameters": {k: v for k, v in config.items() if k != "sources"},
+            "hyper_parameters": {
+                k: v for k, v in config.items() if k not in ("sources", "earlier_stage", "earlier_stages")
+            },
             "steps": steps,
             "stages": [
-                *([earlier] if earlier else []),
-                {"run": run.name, "steps": state["step"], "elapsed": round(state["elapsed"])},
+                *earlier,
+                {
+                    "run": run.name,
+                    "steps": state["step"],
+                    "elapsed": round(state["elapsed"]),
+                    "lr": config["lr"],
+                    "near_miss": config.get("near_miss", 0.0),
+                    "span_miss": config.get("span_miss", 0.0),
+                    "name_swap": config.get("name_swap", 0.0),
+                },
             ],
-            "questions_seen": state["cursor"] - state.get("skipped", 0) - earlier.get("skipped", 0),
-            "questions_skipped_answer_cut_off": state.get("skipped", 0) + earlier.get("skipped", 0),
-            "wall_time_s": round(state["elapsed"]) + earlier.get("elapsed", 0),
+            "questions_seen": state["cursor"] - state.get("skipped", 0) - sum(e["skipped"] for e in earlier),
+            "questions_skipped_answer_cut_off": state.get("skipped", 0) + sum(e["skipped"] for e in earlier),
+            "wall_time_s": round(state["elapsed"]) + sum(e["elapsed"] for e in earlier),
             "machine": state.get("machine", ""),
             "exported": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         },
@@ -104,16 +122,24 @@ def model_card(settings: dict[str, Any], target: Path) -> str:
     training = settings["training"]
     size = (target / WEIGHTS_FILE).stat().st_size / 1e6
     data = "\n".join(f"| {LICENCES.get(name, name)} | `{sha}` |" for name, sha in training["data"].items())
-    hyper = ", ".join(f"{k} {v}" for k, v in training["hyper_parameters"].items() if k != "earlier_stage")
+    hyper = ", ".join(f"{k} {v}" for k, v in training["hyper_parameters"].items())
     stages = training.get("stages", [])
     staged = ""
     if len(stages) > 1:
-        first, last = stages[0], stages[-1]
+        described = ", then ".join(
+            f"{s['steps']} steps ({s['run']}"
+            + "".join(
+                f", {k.replace('_', ' ')} {s[k]}"
+                for k in ("lr", "near_miss", "span_miss", "name_swap")
+                if k in s
+            )
+            + ")"
+            for s in stages
+        )
         staged = (
-            f"\n- Two stages: {first['steps']} steps ({first['run']}, lr 4e-5, near misses "
-            f"{first.get('near_miss', 0.0)}), then {last['steps']} steps from those weights with a fresh "
-            "optimiser and schedule on the questions after the ones the first stage saw (the "
-            "hyper-parameters above are the second stage's)"
+            f"\n- {len(stages)} stages: {described}; each from the weights of the one before with a "
+            "fresh optimiser and schedule, on the questions after the ones seen before (the "
+            "hyper-parameters above are the last stage's)"
         )
     return f"""# article-qa reader {settings["version"]}
 
@@ -141,9 +167,12 @@ credits them here. SQuAD dev was never trained on (it is the validation set).
 
 Per question: its own paragraph (positive, with the sentence holding the answer) against three
 negatives: paragraphs that BM25 ranks high for the question but that contain none of its answers
-(half the time one from the same article) and, for a share of the questions (`near_miss` below),
-the positive paragraph itself with every sentence that holds an answer removed: the same names and
-topic without the answer, as in an off-topic question that shares a name with an article. 40% of
+(half the time one from the same article) and, for a share of the questions, near misses made
+from the positive itself: `near_miss`, the paragraph with every sentence that holds an answer
+removed (the same names and topic, no answer); `span_miss`, the paragraph with only the answer's
+words cut out (every word of the question still matches); `name_swap`, the question turned to a
+name or a year the paragraph does not mention, read with that paragraph ("How much have rents
+risen in Porto?" over a paragraph on Lisbon). 40% of
 questions were rewritten as typed in a search box (lower case without "?", or only the content
 words). Loss: softmax over the four passages + 0.5 x a sigmoid per passage + softmax over the
 positive's sentences.

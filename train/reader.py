@@ -37,6 +37,7 @@ from torch import nn  # noqa: E402
 
 from qa.models.reader import base_model_folder  # noqa: E402
 from qa.models.reader_inputs import PairEncoder  # noqa: E402
+from train.export import earlier_stages  # noqa: E402
 from train.reader_data import Example, ExampleMaker, Miner, load_corpus  # noqa: E402
 
 logger = logging.getLogger("train.reader")
@@ -54,6 +55,8 @@ DEFAULTS: dict[str, Any] = {
     "weight_pointwise": 0.5,
     "weight_sentence": 1.0,
     "near_miss": 0.0,
+    "span_miss": 0.0,
+    "name_swap": 0.0,
 }
 
 
@@ -157,14 +160,20 @@ def train(
         # questions after the ones it saw (same seed, so the same order).
         start = torch.load(init_from / "checkpoint.pt", weights_only=False, map_location="cpu")
         config["seed"] = start["config"]["seed"]
-        config["earlier_stage"] = {
-            "run": init_from.name,
-            "steps": start["step"],
-            "cursor": start["cursor"],
-            "elapsed": round(start["elapsed"]),
-            "skipped": start.get("skipped", 0),
-            "near_miss": start["config"].get("near_miss", 0.0),
-        }
+        config["earlier_stages"] = [
+            *earlier_stages(start["config"]),
+            {
+                "run": init_from.name,
+                "steps": start["step"],
+                "cursor": start["cursor"],
+                "elapsed": round(start["elapsed"]),
+                "skipped": start.get("skipped", 0),
+                "near_miss": start["config"].get("near_miss", 0.0),
+                "span_miss": start["config"].get("span_miss", 0.0),
+                "name_swap": start["config"].get("name_swap", 0.0),
+                "lr": start["config"]["lr"],
+            },
+        ]
         logger.info("Starting from %s at its step %d", init_from, start["step"])
     torch.manual_seed(config["seed"])
     folder = base_model_folder()
@@ -184,10 +193,18 @@ def train(
     logger.info("%d paragraphs, %d questions", len(corpus.paragraphs), len(corpus.questions))
     encoder = PairEncoder(folder / "tokenizer.json", config["max_tokens"])
     maker = ExampleMaker(
-        corpus, Miner(corpus), encoder, config["negatives"], config["seed"], config.get("near_miss", 0.0)
+        corpus,
+        Miner(corpus),
+        encoder,
+        config["negatives"],
+        config["seed"],
+        config.get("near_miss", 0.0),
+        config.get("span_miss", 0.0),
+        config.get("name_swap", 0.0),
     )
     order = maker.order()
-    cursor = state["cursor"] if state is not None else config.get("earlier_stage", {}).get("cursor", 0)
+    stages = earlier_stages(config)
+    cursor = state["cursor"] if state is not None else (stages[-1]["cursor"] if stages else 0)
     group = config["negatives"] + 1
     started = time.monotonic()
     last_save = started
@@ -281,6 +298,19 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="share of questions that also get their own paragraph without the answer as a negative",
     )
+    parser.add_argument(
+        "--span-miss",
+        type=float,
+        default=None,
+        help="share of questions that also get their own paragraph with the answer cut out as a negative",
+    )
+    parser.add_argument(
+        "--name-swap",
+        type=float,
+        default=None,
+        help="share of questions that also get a negative: the question turned to a name or year "
+        "its paragraph does not mention, with that paragraph",
+    )
     parser.add_argument("--export", type=Path, default=None, help="write the shipped weights from --run here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -296,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
         config["lr"] = args.lr
     if args.near_miss is not None:
         config["near_miss"] = args.near_miss
+    if args.span_miss is not None:
+        config["span_miss"] = args.span_miss
+    if args.name_swap is not None:
+        config["name_swap"] = args.name_swap
     train(args.run, args.minutes, config, args.shared, args.threads, args.init_from)
     return 0
 

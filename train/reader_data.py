@@ -168,6 +168,51 @@ def without_answer(paragraph: Paragraph, answers: tuple[str, ...]) -> Paragraph 
     return Paragraph(paragraph.article, text, tuple(split_sentences(text)))
 
 
+def without_answer_span(paragraph: Paragraph, answers: tuple[str, ...]) -> Paragraph | None:
+    """The paragraph with every occurrence of every answer cut out of its sentences; None when no
+    answer occurs. The sentence that answered still says what the question is about ("a lorry
+    driver was killed near Betanzos") but no longer what it asks ("his name")."""
+    text, cuts = paragraph.text, 0
+    for answer in sorted({a.strip() for a in answers if a.strip()}, key=len, reverse=True):
+        text, count = re.subn(re.escape(answer), " ", text, flags=re.IGNORECASE)
+        cuts += count
+    text = re.sub(r" {2,}", " ", text).strip()
+    if not cuts or len(text) < 20:
+        return None
+    return Paragraph(paragraph.article, text, tuple(split_sentences(text)))
+
+
+_NAME = re.compile(r"(?<!^)(?<![.?!] )\b[A-Z][\w'-]*[a-z][\w'-]*(?: [A-Z][\w'-]*[a-z][\w'-]*)*")
+_YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
+
+
+def names_in(question: str) -> list[str]:
+    """Capitalised words and runs of them past the first word ("Angela Ruiz-Whitfield", "Porto")."""
+    return [m.group(0) for m in _NAME.finditer(question)]
+
+
+def swapped_question(question: str, paragraph: Paragraph, names: list[str], rng: random.Random) -> str | None:
+    """The question about someone, somewhere or some year its paragraph does not mention: one
+    name it shares with the paragraph replaced by another name (or one year by another year).
+    "How much have rents risen in Lisbon?" becomes "... in Porto?": every other word still matches
+    and the paragraph no longer answers. None when the question names nothing the paragraph does."""
+    lowered = paragraph.text.lower()
+    shared = [n for n in names_in(question) if n.lower() in lowered]
+    years = [m.group(0) for m in _YEAR.finditer(question) if m.group(0) in paragraph.text]
+    if not shared and not years:
+        return None
+    if years and (not shared or rng.random() < 0.3):
+        year = rng.choice(years)
+        other = str(int(year) + rng.choice([-7, -3, -2, -1, 1, 2, 3, 7]))
+        return None if other in paragraph.text else question.replace(year, other)
+    name = rng.choice(shared)
+    for _ in range(5):
+        other = rng.choice(names)
+        if other.lower() not in lowered and name.lower() not in other.lower():
+            return question.replace(name, other)
+    return None
+
+
 class ExampleMaker:
     def __init__(
         self,
@@ -177,9 +222,15 @@ class ExampleMaker:
         negatives: int,
         seed: int,
         near_miss: float = 0.0,
+        span_miss: float = 0.0,
+        name_swap: float = 0.0,
     ) -> None:
         self.corpus = corpus
         self.near_miss = near_miss
+        self.span_miss = span_miss
+        self.name_swap = name_swap
+        # Names to swap in: those other questions use (people, places, teams, works).
+        self._names = sorted({n for q in corpus.questions for n in names_in(q.text)}) if name_swap else []
         self.miner = miner
         self.encoder = encoder
         self.negatives = negatives
@@ -218,6 +269,18 @@ class ExampleMaker:
             stripped = without_answer(gold, row.answers)
             if stripped is not None:
                 extra.append(stripped)
+        # A closer miss: the answer itself cut out, its sentence kept. The question's words all
+        # still match; only what it asks for is gone (drawn after the near miss, so the examples
+        # of a run without span misses stay as they were).
+        if self.span_miss and rng.random() < self.span_miss:
+            cut = without_answer_span(gold, row.answers)
+            if cut is not None:
+                extra.append(cut)
+        # The question turned to a name or year its paragraph never mentions, read with that same
+        # paragraph: the "Tesla Model 3 over the Nikola Tesla article" miss from the question's side.
+        swapped = None
+        if self.name_swap and rng.random() < self.name_swap:
+            swapped = swapped_question(row.text, gold, self._names, rng)
         # One paragraph of the same article when it has others: close in topic, another answer.
         same = [
             i
@@ -226,12 +289,16 @@ class ExampleMaker:
         ]
         if same and rng.random() < 0.5:
             chosen.append(rng.choice(same))
-        while len(chosen) + len(extra) < self.negatives and hard:
+        room = self.negatives - (swapped is not None)
+        extra = extra[:room]
+        while len(chosen) + len(extra) < room and hard:
             chosen.append(hard.pop(rng.randrange(min(len(hard), 5))))
-        while len(chosen) + len(extra) < self.negatives:
+        while len(chosen) + len(extra) < room:
             chosen.append(rng.randrange(len(self.corpus.paragraphs)))
         negatives = extra + [self.corpus.paragraphs[i] for i in chosen]
         sequences = [positive] + [self._sequence(query, p) for p in negatives]
+        if swapped is not None:
+            sequences.append(self._sequence(swapped, gold))
         return Example(sequences, gold_sentence)
 
     def _sequence(self, query: str, paragraph: Paragraph) -> Sequence:

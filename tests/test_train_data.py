@@ -1,0 +1,173 @@
+"""The reader's training examples (train/reader_data.py): the negatives that teach it to need the
+answer, not only the topic. No torch needed: examples are built from text with the tokenizer."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import lzma
+import random
+from pathlib import Path
+
+import pytest
+
+from qa.models.reader import base_model_folder
+from qa.models.reader_inputs import PairEncoder
+from qa.text.spans import split_sentences
+from train.reader_data import (
+    ExampleMaker,
+    Miner,
+    Paragraph,
+    load_corpus,
+    names_in,
+    swapped_question,
+    without_answer,
+    without_answer_span,
+)
+
+
+def paragraph(text: str) -> Paragraph:
+    return Paragraph("article", text, tuple(split_sentences(text)))
+
+
+VOTE = paragraph(
+    "The bill passed by 118 votes to 97 on Friday. Thirty members abstained. "
+    "It now goes to the president, who has 20 days to sign it."
+)
+
+
+def test_without_answer_drops_the_sentences_that_hold_it() -> None:
+    stripped = without_answer(VOTE, ("118 votes",))
+    assert stripped is not None
+    assert "118" not in stripped.text
+    assert stripped.text.startswith("Thirty members abstained.")
+    assert len(stripped.sentences) == 2
+
+
+def test_without_answer_gives_up_when_one_sentence_would_be_left() -> None:
+    short = paragraph("The bill passed by 118 votes. Thirty members abstained.")
+    assert without_answer(short, ("118 votes",)) is None
+
+
+def test_without_answer_span_keeps_the_sentence_but_not_the_answer() -> None:
+    cut = without_answer_span(VOTE, ("118 VOTES", "118"))
+    assert cut is not None
+    assert "118" not in cut.text
+    # The question's own words stay: only what it asks for is gone.
+    assert cut.text.startswith("The bill passed by to 97 on Friday.")
+    assert "  " not in cut.text
+    assert len(cut.sentences) == 3
+    assert all(cut.text[start:end].strip() for start, end in cut.sentences)
+
+
+def test_without_answer_span_is_none_when_the_answer_is_not_there() -> None:
+    assert without_answer_span(VOTE, ("a landslide",)) is None
+    assert without_answer_span(VOTE, ("  ",)) is None
+
+
+def test_names_in_a_question_are_its_capitalised_words_past_the_first() -> None:
+    assert names_in("How much have rents risen in Lisbon?") == ["Lisbon"]
+    assert names_in("What did Angela Ruiz-Whitfield say about the Super Bowl?") == [
+        "Angela Ruiz-Whitfield",
+        "Super Bowl",
+    ]
+    assert names_in("Who won the vote?") == []
+
+
+RENTS = paragraph("Rents in Lisbon rose 9% in 2023, the statistics office said. Porto saw less.")
+
+
+def test_a_swapped_question_names_something_its_paragraph_does_not() -> None:
+    rng = random.Random(3)
+    for _ in range(20):
+        swapped = swapped_question(
+            "How much have rents risen in Lisbon?", RENTS, ["Madrid", "Porto", "Braga"], rng
+        )
+        assert swapped is not None
+        assert swapped.startswith("How much have rents risen in ")
+        name = swapped.removeprefix("How much have rents risen in ").rstrip("?")
+        assert name in ("Madrid", "Braga")  # never a name the paragraph has (Porto)
+    # A year the paragraph has becomes one it does not have.
+    year = swapped_question("How much did rents rise in 2023?", RENTS, ["Madrid"], rng)
+    assert year is not None and "2023" not in year
+    assert year.removeprefix("How much did rents rise in ").rstrip("?") not in RENTS.text
+
+
+def test_no_swap_when_the_question_names_nothing_its_paragraph_does() -> None:
+    assert swapped_question("How much did rents rise?", RENTS, ["Madrid"], random.Random(1)) is None
+    assert swapped_question("How much did rents rise in Faro?", RENTS, ["Madrid"], random.Random(1)) is None
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("traindata")
+    paragraphs = [
+        {
+            "context": VOTE.text,
+            "qas": [
+                {
+                    "question": "How many votes did the bill get?",
+                    "answers": [{"text": "118", "answer_start": 19}],
+                }
+            ],
+        },
+        {
+            "context": "The president vetoed a bill on housing last year. Parliament overrode the veto.",
+            "qas": [],
+        },
+        {"context": "Rents in Lisbon rose by 9% last year. Porto saw a smaller rise.", "qas": []},
+        {"context": "Members of parliament are elected every four years. There are 230 seats.", "qas": []},
+    ]
+    data = {"data": [{"title": "Vote", "paragraphs": paragraphs}]}
+    with lzma.open(folder / "squad-train-v1.1.json.xz", "wt", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    return folder
+
+
+def test_a_span_miss_joins_the_negatives_with_the_question_words_and_without_the_answer(
+    tiny_corpus: Path,
+) -> None:
+    corpus = load_corpus(tiny_corpus, ["squad-train"])
+    encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
+    maker = ExampleMaker(corpus, Miner(corpus), encoder, negatives=3, seed=1, span_miss=1.0)
+    example = maker.example(0)
+    assert example is not None
+    assert len(example.sequences) == 4  # the positive and three negatives
+    cut = without_answer_span(corpus.paragraphs[0], corpus.questions[0].answers)
+    assert cut is not None
+    # Whatever the question became (maybe a search-box rewrite), the passage side is the cut text.
+    wanted = passage_ids(
+        encoder.encode("q", cut.text, cut.sentences).ids,
+        encoder.encode("q", cut.text, cut.sentences).type_ids,
+    )
+    assert wanted in [passage_ids(s.ids, s.type_ids) for s in example.sequences[1:]]
+    assert passage_ids(example.sequences[0].ids, example.sequences[0].type_ids) != wanted
+    without = ExampleMaker(corpus, Miner(corpus), encoder, negatives=3, seed=1).example(0)
+    assert without is not None
+    assert wanted not in [passage_ids(s.ids, s.type_ids) for s in without.sequences]
+
+
+def passage_ids(ids: list[int], type_ids: list[int]) -> list[int]:
+    return [i for i, t in zip(ids, type_ids, strict=True) if t == 1]
+
+
+def test_a_name_swap_adds_the_paragraph_with_a_question_it_does_not_answer(tiny_corpus: Path) -> None:
+    corpus = load_corpus(tiny_corpus, ["squad-train"])
+    encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
+    # The tiny corpus's question names nothing: give it one the paragraph mentions.
+    corpus.questions[0] = dataclasses.replace(
+        corpus.questions[0], text="How many votes did the bill get on Friday in Lisbon?"
+    )
+    corpus.paragraphs[0] = paragraph(VOTE.text.replace("on Friday", "on Friday in Lisbon"))
+    corpus.questions.append(dataclasses.replace(corpus.questions[0], text="What did Madrid decide?"))
+    example = ExampleMaker(corpus, Miner(corpus), encoder, negatives=3, seed=1, name_swap=1.0).example(0)
+    assert example is not None
+    assert len(example.sequences) == 4
+    last = example.sequences[-1]
+    # The last negative reads the positive's own paragraph, with another question.
+    assert passage_ids(last.ids, last.type_ids) == passage_ids(
+        example.sequences[0].ids, example.sequences[0].type_ids
+    )
+    assert last.ids != example.sequences[0].ids
+    swapped = encoder.encode("How many votes did the bill get on Friday in Madrid?", "", ()).ids
+    assert last.ids[: len(swapped) - 1] == swapped[:-1]
