@@ -293,6 +293,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (new runs only)")
     parser.add_argument(
+        "--batch-questions",
+        type=int,
+        default=None,
+        help="questions per step (new runs only; 4 on a CPU, 32 or more on a GPU)",
+    )
+    parser.add_argument(
         "--near-miss",
         type=float,
         default=None,
@@ -324,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         config["total_steps"] = args.total_steps
     if args.lr:
         config["lr"] = args.lr
+    if args.batch_questions:
+        config["batch_questions"] = args.batch_questions
     if args.near_miss is not None:
         config["near_miss"] = args.near_miss
     if args.span_miss is not None:
