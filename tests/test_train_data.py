@@ -171,3 +171,33 @@ def test_a_name_swap_adds_the_paragraph_with_a_question_it_does_not_answer(tiny_
     assert last.ids != example.sequences[0].ids
     swapped = encoder.encode("How many votes did the bill get on Friday in Madrid?", "", ()).ids
     assert last.ids[: len(swapped) - 1] == swapped[:-1]
+
+
+def test_every_example_has_one_positive_and_the_same_number_of_negatives(tiny_corpus: Path) -> None:
+    """The loss groups sequences by negatives + 1: near misses, a same-article paragraph and a
+    swapped question all at once must still make exactly that many."""
+    corpus = load_corpus(tiny_corpus, ["squad-train"])
+    encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
+    corpus.questions[0] = dataclasses.replace(
+        corpus.questions[0], text="How many votes did the bill get on Friday in Lisbon?"
+    )
+    lisbon = VOTE.text.replace("on Friday", "on Friday in Lisbon")
+    # Kept in its article, so that the article's other paragraphs can be drawn as negatives.
+    corpus.paragraphs[0] = Paragraph(corpus.paragraphs[0].article, lisbon, tuple(split_sentences(lisbon)))
+    corpus.questions.append(dataclasses.replace(corpus.questions[0], text="What did Madrid decide?"))
+    sizes = set()
+    for seed in range(12):  # the same-article paragraph is drawn half the time
+        maker = ExampleMaker(
+            corpus,
+            Miner(corpus),
+            encoder,
+            negatives=3,
+            seed=seed,
+            near_miss=1.0,
+            span_miss=1.0,
+            name_swap=1.0,
+        )
+        example = maker.example(0)
+        assert example is not None
+        sizes.add(len(example.sequences))
+    assert sizes == {4}

@@ -289,8 +289,11 @@ class ExampleMaker:
         ]
         if same and rng.random() < 0.5:
             chosen.append(rng.choice(same))
+        # Every example has the same number of sequences (the loss groups them): near misses
+        # first, then the same-article paragraph, then BM25's.
         room = self.negatives - (swapped is not None)
         extra = extra[:room]
+        chosen = chosen[: room - len(extra)]
         while len(chosen) + len(extra) < room and hard:
             chosen.append(hard.pop(rng.randrange(min(len(hard), 5))))
         while len(chosen) + len(extra) < room:
