@@ -372,7 +372,9 @@ class QA:
         )
 
 
-def _hit_of(row: PassageRow, score: float, also_in: tuple[str, ...] = ()) -> Hit:
+def _hit_of(
+    row: PassageRow, score: float, also_in: tuple[str, ...] = (), confidence: float | None = None
+) -> Hit:
     return Hit(
         passage_key=row.key,
         score=round(score, 4),
@@ -388,11 +390,13 @@ def _hit_of(row: PassageRow, score: float, also_in: tuple[str, ...] = ()) -> Hit
         section=row.section,
         also_in=also_in,
         page=row.page,
+        confidence=confidence,
     )
 
 
 def _hit(e: Evidence) -> Hit:
-    return _hit_of(e.passage, e.score, e.also_in)
+    confidence = round(e.reading.probability, 4) if e.reading is not None else None
+    return _hit_of(e.passage, e.score, e.also_in, confidence)
 
 
 __all__ = ["QA", "Citation", "check_question", "check_top_k", "index_info", "verify_index"]

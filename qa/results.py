@@ -29,6 +29,9 @@ class Hit:
     section: str | None = None  # the subheading the passage sits under
     also_in: tuple[str, ...] = ()  # other articles with the same paragraph (syndicated copies)
     page: int | None = None  # the page the passage starts on, for paged sources (PDF)
+    # The reader's calibrated probability that this passage answers the query; None when the
+    # reader did not read it (the fast path, or past the candidates it reads).
+    confidence: float | None = None
 
     def __post_init__(self) -> None:
         if self.paragraph < 1:
@@ -65,6 +68,9 @@ class Citation:
     section: str | None = None  # the subheading the passage sits under
     also_in: tuple[str, ...] = ()  # other articles with the same paragraph (syndicated copies)
     page: int | None = None  # the page the passage starts on, for paged sources (PDF)
+    # The reader's calibrated probability that this passage answers the question; None when the
+    # reader did not read it (the fast path, or past the candidates it reads).
+    confidence: float | None = None
 
     def __post_init__(self) -> None:
         if self.number < 1:
@@ -94,6 +100,10 @@ class Answer:
     abstained: bool
     citations: tuple[Citation, ...]
     resolved_query: str = ""  # what retrieval searched for: the question, or a follow-up in context
+    # The reader's calibrated probability that the articles answer (its best reading of the
+    # passages it read); the answer abstains below the reader version's threshold. None on the
+    # fast path, which abstains on retrieval evidence instead.
+    confidence: float | None = None
 
     def __post_init__(self) -> None:
         numbers = [c.number for c in self.citations]
@@ -115,6 +125,7 @@ class Answer:
             "answer": self.text,
             "abstained": self.abstained,
             "resolved_query": self.resolved_query,
+            "confidence": self.confidence,
             "citations": [c.to_dict() for c in self.citations],
         }
 

@@ -133,6 +133,16 @@ def test_cards_highlight_only_the_cited_sentence() -> None:
     assert 'href="https://news.example/a"' in first  # Open original
 
 
+def test_a_card_read_by_the_reader_gives_its_probability_in_details() -> None:
+    read, unread = citation(confidence=0.934), citation(number=2, passage_key="news/a.txt@fedcba9876543210")
+    _, first, second = sources_html(
+        Answer("Why?", "x [1]", False, (read, unread), confidence=0.934), 0
+    ).split("<article")
+    details = re.search(r"<details.*?</details>", first)
+    assert details and "reader: answers with probability 93%" in plain(details.group())
+    assert "reader" not in plain(second)  # the fast path, or a passage past those read
+
+
 def test_unsafe_urls_get_no_link() -> None:
     panel = sources_html(Answer("Why?", "x [1]", False, (citation(url="javascript:alert(1)"),)), 0)
     assert 'href="javascript' not in panel and "Open original" not in panel

@@ -30,7 +30,7 @@ def test_build_then_ask_json(articles: Path, capsys: pytest.CaptureFixture[str])
         main(["ask", "--json", "When did the harbour bridge reopen?", "--index", "idx", "--top-k", "3"]) == 0
     )
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"question", "answer", "abstained", "resolved_query", "citations"}
+    assert set(data) == {"question", "answer", "abstained", "resolved_query", "confidence", "citations"}
     assert data["resolved_query"] == "When did the harbour bridge reopen?"
     assert len(data["citations"]) == 3
     first = data["citations"][0]

@@ -197,3 +197,23 @@ def test_the_verdict_does_not_depend_on_the_size_of_the_index(seed_qa: QA, real_
             assert small.citations[0].text == large.citations[0].text
             assert small.abstained == large.abstained
             assert small.citations[0].score == pytest.approx(large.citations[0].score, abs=1.5)
+
+
+@pytest.mark.slow
+def test_answers_carry_the_readers_confidence_and_abstain_below_its_threshold(seed_qa: QA) -> None:
+    threshold = seed_qa.reader.calibration.abstain_below if seed_qa.reader is not None else None
+    assert threshold is not None
+    answered = seed_qa.ask("how far is chasiv yar from the front line")
+    off_topic = seed_qa.ask("How much does a Tesla Model 3 cost?")
+    for answer in (answered, off_topic):
+        assert answer.confidence is not None and 0.0 <= answer.confidence <= 1.0
+        assert answer.abstained == (answer.confidence < threshold)
+        read = [c.confidence for c in answer.citations if c.confidence is not None]
+        assert read, "the passages the reader read carry its probability"
+        assert answer.confidence == pytest.approx(max(read), abs=1e-4)
+        assert answer.to_dict()["confidence"] == answer.confidence
+    assert (answered.confidence or 0.0) > (off_topic.confidence or 1.0)
+    hits = seed_qa.search("chasiv yar front line", top_k=3)
+    assert all(h.confidence is not None for h in hits)
+    fast = seed_qa.ask("how far is chasiv yar from the front line", reader=False)
+    assert fast.confidence is None and all(c.confidence is None for c in fast.citations)

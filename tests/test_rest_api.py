@@ -94,7 +94,7 @@ def test_articles_passages_and_info(client: TestClient, qa: QA) -> None:
     assert client.get(f"/v1/passages/{key}").json() == qa.passage(key).to_dict()
     info = client.get("/v1/info").json()
     assert info["index"] == qa.info().to_dict()
-    assert info["reader"] == {"enabled": False, "version": None}
+    assert info["reader"] == {"enabled": False, "version": None, "abstain_below": None}
 
 
 def test_a_chat_resolves_follow_ups_and_ends(client: TestClient) -> None:

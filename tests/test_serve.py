@@ -61,6 +61,8 @@ def test_the_api_answers_as_qa_ask_json_does(
     assert answer == _cli_json("ask", "--json", "--index", str(real_index), QUESTION)
     info = httpx.get(f"{api}/v1/info", headers=headers, timeout=60).json()
     assert info["reader"]["enabled"] and info["reader"]["version"]
+    # The reader's confidence, against its threshold, is what decided the answer.
+    assert answer["confidence"] >= info["reader"]["abstain_below"] > 0
     key = answer["citations"][0]["passage_key"]
     passage = httpx.get(f"{api}/v1/passages/{key}", headers=headers, timeout=60).json()
     assert passage["text"] == answer["citations"][0]["text"]
@@ -156,6 +158,7 @@ def _assert_cited_answer(result: Any) -> None:
     assert not result.is_error
     data = result.structured_content
     assert not data["abstained"] and "1.2 billion" in data["answer"]
+    assert 0 < data["confidence"] <= 1
     top = data["citations"][0]
     assert STADIUM in top["article_id"] and top["paragraph"] >= 1 and "1.2 billion" in top["sentence"]
     assert top["passage_key"].startswith(top["article_id"] + "@")

@@ -36,7 +36,7 @@ def test_api_answers_with_exact_citations(client: Client, real_index: Path) -> N
     result: Any = client.predict(QUESTION, 5, api_name="/ask")
 
     assert isinstance(result, dict)
-    assert set(result) == {"question", "answer", "abstained", "resolved_query", "citations"}
+    assert set(result) == {"question", "answer", "abstained", "resolved_query", "confidence", "citations"}
     assert result["question"] == QUESTION
     assert result["abstained"] is False
     assert isinstance(result["answer"], str) and "[1]" in result["answer"]

@@ -43,15 +43,21 @@ def citation(number: int, e: Evidence) -> Citation:
         section=p.section,
         also_in=e.also_in,
         page=p.page,
+        confidence=_rounded(e.reading.probability if e.reading is not None else None),
     )
+
+
+def _rounded(probability: float | None) -> float | None:
+    return None if probability is None else round(probability, 4)
 
 
 def assemble(question: str, ranking: Ranking, abstain_below: float, resolved_query: str = "") -> Answer:
     """Number the evidence as citations and write the short answer from its sentences."""
     evidence: Sequence[Evidence] = ranking.evidence
     citations = tuple(citation(n, e) for n, e in enumerate(evidence, start=1))
+    confidence = _rounded(ranking.answer_probability)
     if abstains(ranking, abstain_below):
-        return Answer(question, ABSTAIN_TEXT, True, citations, resolved_query)
+        return Answer(question, ABSTAIN_TEXT, True, citations, resolved_query, confidence)
     parts = [f"{citations[0].sentence} [1]"]
     if (
         len(evidence) > 1
@@ -59,7 +65,8 @@ def assemble(question: str, ranking: Ranking, abstain_below: float, resolved_que
         and _second_answers(evidence[0], evidence[1], ranking)
     ):
         parts.append(f"{citations[1].sentence} [2]")
-    return Answer(question, _dated(" ".join(parts), citations, ranking), False, citations, resolved_query)
+    text = _dated(" ".join(parts), citations, ranking)
+    return Answer(question, text, False, citations, resolved_query, confidence)
 
 
 def _second_answers(first: Evidence, second: Evidence, ranking: Ranking) -> bool:

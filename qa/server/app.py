@@ -152,12 +152,13 @@ def create_app(
     async def info() -> dict[str, Any]:
         """The live index generation (when built, counts, model) and the reader in use."""
         index = await work(qa.info)
-        version = qa.reader.calibration.reader_version if qa.reader is not None else None
-        return {
-            "version": __version__,
-            "index": index.to_dict(),
-            "reader": ReaderState(enabled=qa.reader is not None, version=version).model_dump(),
-        }
+        calibration = qa.reader.calibration if qa.reader is not None else None
+        reader = ReaderState(
+            enabled=calibration is not None,
+            version=calibration.reader_version if calibration is not None else None,
+            abstain_below=calibration.abstain_below if calibration is not None else None,
+        )
+        return {"version": __version__, "index": index.to_dict(), "reader": reader.model_dump()}
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

@@ -69,6 +69,9 @@ class CitationOut(BaseModel):
 class AskOut(BaseModel):
     answer: str = Field(description="the answering sentences with [n] markers")
     abstained: bool = Field(description="true when the articles do not answer the question")
+    confidence: float | None = Field(
+        description="the reader's calibrated probability (0-1) that the articles answer; null without the reader"
+    )
     citations: list[CitationOut]
 
 
@@ -155,6 +158,7 @@ def build_server(qa: QA) -> MCPServer:
         out = AskOut(
             answer=answer.text,
             abstained=answer.abstained,
+            confidence=answer.confidence,
             citations=[
                 CitationOut(
                     number=c.number,

@@ -63,6 +63,10 @@ class AnswerBody(BaseModel):
     answer: str = Field(description="the answering sentence(s) with [n] markers, or why it abstained")
     abstained: bool = Field(description="true when nothing in the articles answers the question")
     resolved_query: str = Field(description="what was searched: the question, or a follow-up in context")
+    confidence: float | None = Field(
+        description="the reader's calibrated probability (0-1) that the articles answer; it abstains "
+        "below its threshold (GET /v1/info). null when the reader was off"
+    )
     citations: list[Citation] = Field(description="best first; when abstaining, the closest matches")
 
 
@@ -74,6 +78,9 @@ class ChatCreated(BaseModel):
 class ReaderState(BaseModel):
     enabled: bool
     version: str | None = None
+    abstain_below: float | None = Field(
+        None, description="answers whose confidence is under this abstain (this reader version's threshold)"
+    )
 
 
 class ServerInfo(BaseModel):

@@ -115,7 +115,12 @@ def citation_card(c: Citation, turn: int, cited: bool) -> str:
         if url
         else ""
     )
-    details = [f"score {c.score:.2f}", f"file {c.source_path}", f"key {c.passage_key}"]
+    details = [
+        f"score {c.score:.2f}",
+        f"reader: answers with probability {c.confidence:.0%}" if c.confidence is not None else None,
+        f"file {c.source_path}",
+        f"key {c.passage_key}",
+    ]
     # Syndicated copies and identical paragraphs elsewhere: cited once, the others named.
     also = (
         f'<p class="qa-also">Also published in: {escape_text(", ".join(c.also_in))}</p>' if c.also_in else ""
