@@ -26,6 +26,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa import QA, QAError, build_index, configure_logging
+from qa.search.inputs import check_min_confidence
 from qa.server.binding import StartError, check_port, is_loopback, port_number
 
 logger = logging.getLogger("qa.app")
@@ -70,6 +71,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=env("QA_NO_READER", "") != "1",
         help="answer without the reader (QA_NO_READER=1): faster, ranks and abstains on retrieval scores alone",
     )
+    parser.add_argument(
+        "--min-confidence",
+        type=float,
+        default=env("QA_MIN_CONFIDENCE"),
+        metavar="P",
+        help="answer only when the reader's probability that the articles answer is at least P "
+        "(QA_MIN_CONFIDENCE; 0-1; default: the threshold fitted for the reader)",
+    )
     return parser.parse_args(argv)
 
 
@@ -98,12 +107,15 @@ def main(argv: list[str] | None = None) -> int:
                 "Create users with `qa passwd users.txt NAME` and start with --auth-file users.txt, "
                 "or pass --insecure-no-auth if that is what you want."
             )
+        check_min_confidence(args.min_confidence)  # before a first start's build
         check_port(args.host, port, also=" (or QA_PORT=N)")
         ensure_index(Path(args.articles), Path(args.index))
         # Gradio's import (~2.5 s) goes first: the model's load would only slow it down.
         from qa.web.page import CSS, HEAD, build_page
 
-        qa = QA.open(args.index, background_model=True, reader=args.reader)
+        qa = QA.open(
+            args.index, background_model=True, reader=args.reader, min_confidence=args.min_confidence
+        )
     except QAError as err:  # StartError is one too
         print(f"error: {err}", file=sys.stderr)
         return 1

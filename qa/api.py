@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from qa.errors import BadInputError, IndexCorruptError, NotFoundError, QAError
@@ -28,7 +28,7 @@ from qa.search.abstention import DEFAULT_ABSTAIN_BELOW, abstain_threshold
 from qa.search.answerer import assemble
 from qa.search.conversation import Chat
 from qa.search.evidence import Evidence, Ranking
-from qa.search.inputs import check_question, check_top_k
+from qa.search.inputs import check_min_confidence, check_question, check_top_k
 from qa.search.protocols import PassageReader
 from qa.search.ranking import Ranker
 from qa.search.retriever import Query, Retriever
@@ -94,11 +94,13 @@ class QA:
         generation: Generation,
         abstain_below: float | None = None,
         reader: PassageReader | None = None,
+        min_confidence: float | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.encoder = encoder
         self.reader = reader
         self._abstain_override = abstain_below
+        self._min_confidence = check_min_confidence(min_confidence)
         self._lock = threading.RLock()
         self._last_refresh_problem: str | None = None
         self._use(generation)
@@ -112,6 +114,7 @@ class QA:
         abstain_below: float | None = None,
         background_model: bool = False,
         reader: bool | PassageReader = True,
+        min_confidence: float | None = None,
     ) -> QA:
         """Open the live generation of ``index`` and load its embedding model (unless given one).
 
@@ -120,12 +123,17 @@ class QA:
         ReaderUnavailableError), False answers without it (the fast path; ``ask(..., reader=False)``
         does the same for one question).
 
-        ``abstain_below`` overrides the evidence threshold under which answers abstain; by
-        default it is the one recorded for the index's model. With ``background_model`` the
+        ``min_confidence`` (0 to 1): answer only when the reader's calibrated probability that
+        the articles answer is at least this; by default the threshold fitted for the reader's
+        version (``qa eval`` shows how each threshold does on your own questions).
+
+        ``abstain_below`` overrides the fast path's evidence threshold under which answers
+        abstain; by default it is the one recorded for the index's model. With ``background_model`` the
         model loads in a thread: ``open`` returns in a fraction of a second, questions asked
         before the model is ready wait for it (see :meth:`model_ready`).
         """
         index_dir = Path(index)
+        check_min_confidence(min_confidence)  # a bad value fails before anything loads
         checked = read_checked_manifest(index_dir)  # a missing or damaged index fails before the model loads
         loaded: PassageReader | None
         if reader is True:
@@ -135,7 +143,8 @@ class QA:
         encoder = encoder or _encoder_for(checked[1], index_dir, background_model)
         if current_name(index_dir) != checked[0].name:  # a build published while the model loaded
             checked = read_checked_manifest(index_dir)
-        return cls(index_dir, encoder, open_generation(index_dir, encoder, checked), abstain_below, loaded)
+        generation = open_generation(index_dir, encoder, checked)
+        return cls(index_dir, encoder, generation, abstain_below, loaded, min_confidence)
 
     def _use(self, generation: Generation) -> None:
         self._generation = generation
@@ -170,6 +179,16 @@ class QA:
             self.encoder.wait(timeout)
         if isinstance(self.reader, BackgroundReader):
             self.reader.wait(timeout)
+
+    @property
+    def min_confidence(self) -> float | None:
+        """The reader's probability under which answers abstain: the ``min_confidence`` given to
+        :meth:`open`, else the one fitted for the reader's version; None without the reader."""
+        if self.reader is None:
+            return None
+        if self._min_confidence is not None:
+            return self._min_confidence
+        return self.reader.calibration.abstain_below
 
     @property
     def generation(self) -> str:
@@ -291,6 +310,8 @@ class QA:
             context = " ".join(context.split()[-MAX_CONTEXT_WORDS:])
         with self._reading():
             ranked = self._rank(text, context, top_k, prefer_articles, scope, reader)
+            if self._min_confidence is not None and ranked.answer_probability is not None:
+                ranked = replace(ranked, abstain_below_probability=self._min_confidence)
             resolved = text if context is None else f"{context} {text}"
             return assemble(text, ranked, self.abstain_below, resolved)
 

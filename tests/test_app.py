@@ -346,8 +346,23 @@ def test_options_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("QA_PORT", "8123")
     monkeypatch.setenv("QA_HOST", "0.0.0.0")
     monkeypatch.setenv("QA_AUTH_FILE", "users.txt")
+    monkeypatch.setenv("QA_MIN_CONFIDENCE", "0.8")
     args = app.parse_args([])
-    assert (args.port, args.host, args.auth_file) == ("8123", "0.0.0.0", "users.txt")
+    assert (args.port, args.host, args.auth_file, args.min_confidence) == (
+        "8123",
+        "0.0.0.0",
+        "users.txt",
+        0.8,
+    )
+
+
+def test_a_bad_min_confidence_is_explained_before_the_first_build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert app.main(["--min-confidence", "1.5", "--index", str(tmp_path / "new-index")]) == 1
+    err = capsys.readouterr().err
+    assert "from 0 to 1" in err and "Traceback" not in err
+    assert not (tmp_path / "new-index").exists()  # nothing was built
 
 
 @pytest.mark.parametrize("port", ["0", "70000", "http"])

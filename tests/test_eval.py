@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from qa import QA, BadInputError, build_index
 from qa.cli import main
 from qa.evaluation import EvalQuestion, evaluate, load_questions
+from qa.models.reader import Calibration, Reading
 from tests.conftest import FAKE_ABSTAIN, ROOT, SEED, FakeEncoder
 
 HARBOUR_REOPEN = "When did the harbour bridge reopen?"
@@ -355,3 +357,93 @@ def test_cli_eval_json_with_the_real_model(real_index: Path, tmp_path: Path) -> 
     assert {k["kind"]: k["questions"] for k in data["kinds"]} == {"number": 2, "off-topic": 1, "who": 1}
     assert len(data["failures"]) <= 1 and data["unmatched_articles"] == []
     assert data["results"][0]["cited"][0]["article_id"] == f"news/{SEED.name}"
+    # With the reader (the default) every result has its confidence, and the sweep's row at the
+    # threshold in use says what the answers did.
+    sweep = data["confidence"]
+    assert all(0.0 <= r["confidence"] <= 1.0 for r in data["results"])
+    now = next(r for r in sweep["rows"] if r["min_confidence"] == round(sweep["current"], 2))
+    assert now["unanswerable_abstained"] == data["unanswerable"]["abstained"]
+
+
+class WordReader:
+    """A stand-in reader: a passage answers when it shares a long word with the question."""
+
+    calibration = Calibration(abstain_below=0.5, reader_weight=1.0, read_pool=4, reader_version="test")
+
+    def read(self, question: str, passages: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> list[Reading]:
+        words = {w.strip("?.,").lower() for w in question.split() if len(w) > 5}
+        readings = []
+        for text, spans in passages:
+            logit = 3.0 if any(w in text.lower() for w in words) else -3.0
+            readings.append(Reading(logit, 1.0 / (1.0 + math.exp(-logit)), tuple(0.0 for _ in spans)))
+        return readings
+
+
+def _questions(tmp_path: Path) -> Path:
+    return write_jsonl(
+        tmp_path / "q.jsonl",
+        {"question": HARBOUR_REOPEN, "article": "harbour", "paragraph": 1},
+        {"question": COMET, "article": "science.md", "paragraph": 1},
+        {"question": OFF_TOPIC, "article": None},
+        {"question": "Who composed the symphony?", "article": None},
+    )
+
+
+def test_eval_with_a_reader_shows_what_each_confidence_threshold_would_do(
+    articles: Path, fake_encoder: FakeEncoder, tmp_path: Path
+) -> None:
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    with QA.open("idx", encoder=fake_encoder, reader=WordReader()) as qa:
+        assert qa.min_confidence == 0.5
+        report = evaluate(qa, _questions(tmp_path), top_k=5, show_progress=False)
+    sweep = report.confidence
+    assert sweep is not None and sweep.current == 0.5
+    high, low = 1 / (1 + math.exp(-3.0)), 1 / (1 + math.exp(3.0))  # 0.95 and 0.05
+    assert [r.confidence for r in report.results] == [pytest.approx(high, abs=1e-4)] * 2 + [
+        pytest.approx(low, abs=1e-4)
+    ] * 2
+    rows = {r.min_confidence: r for r in sweep.rows}
+    assert set(rows) == {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9}
+    # The row at the threshold in use is what the answers did.
+    assert rows[0.5].answerable_abstained == report.answerable.abstained == 0.0
+    assert rows[0.5].unanswerable_abstained == report.unanswerable_abstained == 1.0
+    assert rows[0.5].answerable_right == report.answerable.hit_at_1
+    assert rows[0.9].answerable_abstained == 0.0 and rows[0.1].unanswerable_abstained == 1.0
+    # Every threshold between the two confidences makes no mistake: the middle one is suggested.
+    assert sweep.suggested is not None and low < sweep.suggested < high
+    assert abs(sweep.suggested - 0.5) <= 0.01
+    table = report.table()
+    assert f"--min-confidence {sweep.suggested:.2f}" in table and "now 0.50" in table
+    assert report.to_dict()["confidence"]["rows"][4]["min_confidence"] == 0.5
+
+
+def test_min_confidence_sets_the_readers_bar(
+    articles: Path, fake_encoder: FakeEncoder, tmp_path: Path
+) -> None:
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    with QA.open("idx", encoder=fake_encoder, reader=WordReader(), min_confidence=0.99) as strict:
+        assert strict.min_confidence == 0.99
+        answer = strict.ask(HARBOUR_REOPEN)
+        assert answer.abstained and answer.confidence == pytest.approx(0.9526, abs=1e-4)
+        assert answer.citations[0].article_id == "news/harbour.txt"  # still listed as the closest
+    with QA.open("idx", encoder=fake_encoder, reader=WordReader(), min_confidence=0.9) as lenient:
+        assert not lenient.ask(HARBOUR_REOPEN).abstained
+    with QA.open("idx", encoder=fake_encoder, reader=False, abstain_below=FAKE_ABSTAIN) as fast:
+        assert fast.min_confidence is None
+        assert evaluate(fast, _questions(tmp_path), top_k=5, show_progress=False).confidence is None
+
+
+@pytest.mark.parametrize("value", [1.5, -0.1, "0.8", True])
+def test_a_bad_min_confidence_is_refused_before_anything_loads(value: object) -> None:
+    with pytest.raises(BadInputError, match="from 0 to 1"):
+        QA.open("no-index-here", min_confidence=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("command", [["ask", "Why?"], ["eval", "q.jsonl"]])
+def test_cli_min_confidence_out_of_range_is_one_line(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_jsonl(tmp_path / "q.jsonl", {"question": "Why?", "article": None})
+    assert main([*command, "--min-confidence", "2", "--index", "no-index-needed"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "from 0 to 1" in err and err.count("\n") == 1

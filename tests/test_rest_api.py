@@ -309,6 +309,8 @@ def test_qa_serve_says_what_is_wrong_in_one_line(tmp_path: Path, capsys: pytest.
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert main(["serve", "--index", "idx", "--port", "99999"]) == 1
     assert "--port must be a number from 1 to 65535" in capsys.readouterr().err
+    assert main(["serve", "--index", "idx", "--min-confidence", "-1"]) == 1
+    assert "from 0 to 1" in capsys.readouterr().err
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

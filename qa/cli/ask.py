@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from qa.cli.common import Subcommands, print_json, with_index
+from qa.cli.common import Subcommands, print_json, with_index, with_min_confidence
 
 
 def add_ask(commands: Subcommands) -> None:
@@ -38,6 +38,8 @@ def add_ask(commands: Subcommands) -> None:
             action="store_false",
             help="skip the reader (faster; ranks and abstains on retrieval scores alone)",
         )
+        if name == "ask":
+            with_min_confidence(p)
 
 
 def _scope(args: argparse.Namespace) -> dict[str, Any]:
@@ -51,13 +53,14 @@ def _scope(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_ask(args: argparse.Namespace) -> int:
     from qa import QA, index_info
-    from qa.search.inputs import check_question, check_top_k
+    from qa.search.inputs import check_min_confidence, check_question, check_top_k
 
     check_question(args.question)  # fail fast, before the model loads
     check_top_k(args.top_k)
+    check_min_confidence(args.min_confidence)
     scope = _scope(args)
     index_info(args.index)  # a missing or damaged index is reported before the model loads
-    with QA.open(args.index, reader=args.reader) as qa:
+    with QA.open(args.index, reader=args.reader, min_confidence=args.min_confidence) as qa:
         answer = qa.ask(args.question, top_k=args.top_k, **scope)
     if args.json:
         print_json(answer.to_dict())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from qa.cli.common import Subcommands, print_json, with_index
+from qa.cli.common import Subcommands, print_json, with_index, with_min_confidence
 
 
 def add_eval(commands: Subcommands) -> None:
@@ -25,18 +25,21 @@ def add_eval(commands: Subcommands) -> None:
     ev.add_argument(
         "--no-reader", dest="reader", action="store_false", help="score the fast path (no reader)"
     )
+    with_min_confidence(ev)
 
 
 def run_eval(args: argparse.Namespace) -> int:
     from qa import QA, BadInputError
     from qa.evaluation import MAX_TOP_K, evaluate, load_questions
+    from qa.search.inputs import check_min_confidence
 
     questions = load_questions(args.file, limit=args.limit)  # fail fast, before the model loads
     if not 1 <= args.top_k <= MAX_TOP_K:
         raise BadInputError(f"--top-k must be from 1 to {MAX_TOP_K}, got {args.top_k}.")
     if args.show_failures < 0:
         raise BadInputError(f"--show-failures must be 0 or more, got {args.show_failures}.")
-    with QA.open(args.index, reader=args.reader) as qa:
+    check_min_confidence(args.min_confidence)
+    with QA.open(args.index, reader=args.reader, min_confidence=args.min_confidence) as qa:
         report = evaluate(qa, questions, top_k=args.top_k, show_progress=not args.quiet, source=args.file)
     if args.json:
         print_json(report.to_dict())

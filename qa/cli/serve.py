@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from qa.cli.common import Subcommands, with_index
+from qa.cli.common import Subcommands, with_index, with_min_confidence
 
 
 def add_serve(commands: Subcommands) -> None:
@@ -52,6 +52,7 @@ def add_serve(commands: Subcommands) -> None:
         action="store_false",
         help="answer without the reader (faster; ranks and abstains on retrieval scores alone)",
     )
+    with_min_confidence(s)
 
     m = with_index(
         commands.add_parser(
@@ -67,6 +68,7 @@ def add_serve(commands: Subcommands) -> None:
         action="store_false",
         help="answer without the reader (faster; ranks and abstains on retrieval scores alone)",
     )
+    with_min_confidence(m)
 
     t = commands.add_parser(
         "token",
@@ -101,6 +103,7 @@ def run_serve(args: argparse.Namespace) -> int:
             queue=args.queue,
             reader=args.reader,
             mcp=args.mcp,
+            min_confidence=args.min_confidence,
         )
     )
     return 0
@@ -109,7 +112,7 @@ def run_serve(args: argparse.Namespace) -> int:
 def run_mcp(args: argparse.Namespace) -> int:
     from qa.server.mcp_server import run_stdio
 
-    run_stdio(args.index, reader=args.reader)
+    run_stdio(args.index, reader=args.reader, min_confidence=args.min_confidence)
     return 0
 
 

@@ -31,6 +31,7 @@ class QuestionResult:
     rank: int | None
     answer_in_sentence: bool | None  # citation 1 is a hit and its sentence holds a gold answer
     cited: tuple[Cited, ...]
+    confidence: float | None = None  # the reader's probability that the articles answer
 
     @property
     def correct(self) -> bool:
@@ -52,6 +53,7 @@ class QuestionResult:
             "hit": self.rank == 1,
             "answer_in_sentence": self.answer_in_sentence,
             "correct": self.correct,
+            "confidence": self.confidence,
             "cited": [asdict(c) for c in self.cited],
         }
 
@@ -89,6 +91,33 @@ class KindMetrics:
         return _metric_names(asdict(self))
 
 
+@dataclass(frozen=True)
+class ThresholdRow:
+    """What answering only at ``min_confidence`` or above would have done to these questions."""
+
+    min_confidence: float
+    answerable_abstained: float | None  # false abstentions
+    answerable_right: float | None  # answered, and citation 1 is the gold passage
+    unanswerable_abstained: float | None
+
+
+@dataclass(frozen=True)
+class ConfidenceSweep:
+    """The reader's thresholds tried on the same answers (no question is asked again).
+
+    ``suggested``: the threshold with the fewest mistakes, a false abstention on an answerable
+    question weighing as much as an answer to an unanswerable one (each set's rate counts
+    alike); None unless the questions have both kinds.
+    """
+
+    current: float | None
+    rows: tuple[ThresholdRow, ...]
+    suggested: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"current": self.current, "suggested": self.suggested, "rows": [asdict(r) for r in self.rows]}
+
+
 def _metric_names(fields: dict[str, Any]) -> dict[str, Any]:
     """JSON keys as the benchmarks write them: hit_at_1 -> hit@1, mrr_at_10 -> mrr@10."""
     return {re.sub(r"_at_(\d+)$", r"@\1", key): value for key, value in fields.items()}
@@ -109,6 +138,7 @@ class EvalReport:
     kinds: tuple[KindMetrics, ...]
     unmatched_articles: tuple[str, ...]
     seconds: float
+    confidence: ConfidenceSweep | None = None  # with the reader only
 
     @property
     def failures(self) -> tuple[QuestionResult, ...]:
@@ -126,6 +156,7 @@ class EvalReport:
             "kinds": [k.to_dict() for k in self.kinds],
             "unmatched_articles": list(self.unmatched_articles),
             "seconds": round(self.seconds, 3),
+            "confidence": None if self.confidence is None else self.confidence.to_dict(),
             "failures": [r.to_dict() for r in self.failures],
             "results": [r.to_dict() for r in self.results],
         }
@@ -181,6 +212,8 @@ def _table_lines(report: EvalReport, show_failures: int) -> list[str]:
             f"{_rate(a.sentence_answers)} of {a.with_answers} questions with answers, "
             f"{_rate(a.sentence_answers_given_hit)} of the {hits} whose citation 1 is right",
         ]
+    if report.confidence is not None:
+        lines += _sweep_lines(report.confidence)
     if report.unmatched_articles:
         lines += ["", "never cited, check the name: " + ", ".join(report.unmatched_articles[:10])]
     failures = report.failures
@@ -189,6 +222,25 @@ def _table_lines(report: EvalReport, show_failures: int) -> list[str]:
         lines[-1] += f" (the first {min(show_failures, len(failures))})"
         for r in failures[:show_failures]:
             lines += _failure_lines(r)
+    return lines
+
+
+def _sweep_lines(sweep: ConfidenceSweep) -> list[str]:
+    now = f"; now {sweep.current:.2f}" if sweep.current is not None else ""
+    lines = [
+        "",
+        f"reader's confidence: answers abstain below the threshold{now}",
+        f"{'threshold':>11}{'answerable abstained':>22}{'right':>8}{'unanswerable abstained':>24}",
+    ]
+    for r in sweep.rows:
+        lines.append(
+            f"{r.min_confidence:>11.2f}{_rate(r.answerable_abstained):>22}{_rate(r.answerable_right):>8}"
+            f"{_rate(r.unanswerable_abstained):>24}"
+        )
+    if sweep.suggested is not None:
+        lines.append(
+            f"fewest mistakes on these questions (both kinds counted alike): --min-confidence {sweep.suggested:.2f}"
+        )
     return lines
 
 

@@ -29,7 +29,15 @@ from qa.evaluation.questions import (
     EvalQuestion,
     load_questions,
 )
-from qa.evaluation.report import AnswerableMetrics, Cited, EvalReport, KindMetrics, QuestionResult
+from qa.evaluation.report import (
+    AnswerableMetrics,
+    Cited,
+    ConfidenceSweep,
+    EvalReport,
+    KindMetrics,
+    QuestionResult,
+    ThresholdRow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +94,7 @@ def _score(q: EvalQuestion, answer: Answer, matcher: _GoldMatcher) -> QuestionRe
         Cited(c.number, c.score, c.title, c.article_id, c.paragraph, c.sentence)
         for c in answer.citations[:CITED_SHOWN]
     )
-    return QuestionResult(q, answer.abstained, rank, in_sentence, cited)
+    return QuestionResult(q, answer.abstained, rank, in_sentence, cited, answer.confidence)
 
 
 def _share(flags: Iterable[bool]) -> float | None:
@@ -134,6 +142,40 @@ def _kind_metrics(results: Sequence[QuestionResult]) -> tuple[KindMetrics, ...]:
             )
         )
     return tuple(out)
+
+
+SWEPT_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def _confidence_sweep(results: Sequence[QuestionResult], current: float | None) -> ConfidenceSweep | None:
+    """How each reader threshold would have done on these answers (None without the reader)."""
+    if not results or any(r.confidence is None for r in results):
+        return None
+    answerable = [r for r in results if r.question.answerable]
+    unanswerable = [r for r in results if not r.question.answerable]
+
+    def row(t: float) -> ThresholdRow:
+        return ThresholdRow(
+            min_confidence=t,
+            answerable_abstained=_share((r.confidence or 0.0) < t for r in answerable),
+            answerable_right=_share((r.confidence or 0.0) >= t and r.rank == 1 for r in answerable),
+            unanswerable_abstained=_share((r.confidence or 0.0) < t for r in unanswerable),
+        )
+
+    shown = sorted({*SWEPT_THRESHOLDS, *([round(current, 2)] if current is not None else [])})
+    suggested = None
+    if answerable and unanswerable:
+
+        def mistakes(t: float) -> float:
+            r = row(t)
+            return (r.answerable_abstained or 0.0) + 1.0 - (r.unanswerable_abstained or 0.0)
+
+        # The middle of the best run of thresholds, not its edge: fewer surprises on new questions.
+        grid = [round(0.01 * i, 2) for i in range(1, 100)]
+        fewest = min(mistakes(t) for t in grid)
+        best = [t for t in grid if mistakes(t) <= fewest + 1e-9]
+        suggested = best[len(best) // 2]
+    return ConfidenceSweep(current, tuple(row(t) for t in shown), suggested)
 
 
 def evaluate(
@@ -192,6 +234,7 @@ def evaluate(
         kinds=_kind_metrics(results),
         unmatched_articles=unmatched,
         seconds=seconds,
+        confidence=_confidence_sweep(results, qa.min_confidence),
     )
 
 

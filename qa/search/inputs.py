@@ -45,6 +45,18 @@ def check_scope(
     Scope.make(as_of, since, until, sources)
 
 
+def check_min_confidence(value: object) -> float | None:
+    """None (the reader version's own threshold) or a probability from 0 to 1."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise BadInputError(
+            f"min_confidence is the reader's probability that the articles answer, from 0 to 1 "
+            f"(e.g. 0.8 to answer only when it is fairly sure), got {value!r}."
+        )
+    return float(value)
+
+
 def check_top_k(top_k: object) -> int:
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
         raise BadInputError(f"top_k must be a whole number from 1 to {MAX_TOP_K}, got {top_k!r}.")

@@ -156,7 +156,7 @@ def create_app(
         reader = ReaderState(
             enabled=calibration is not None,
             version=calibration.reader_version if calibration is not None else None,
-            abstain_below=calibration.abstain_below if calibration is not None else None,
+            abstain_below=qa.min_confidence,
         )
         return {"version": __version__, "index": index.to_dict(), "reader": reader.model_dump()}
 

@@ -236,12 +236,12 @@ def build_server(qa: QA) -> MCPServer:
     return server
 
 
-def run_stdio(index: str, *, reader: bool = True) -> None:
+def run_stdio(index: str, *, reader: bool = True, min_confidence: float | None = None) -> None:
     """``qa mcp``: serve ``index`` on stdin/stdout until the client closes them."""
     from qa import index_info
 
     index_info(index)  # a missing or damaged index is said (on stderr) before the model loads
-    with QA.open(index, reader=reader) as qa:
+    with QA.open(index, reader=reader, min_confidence=min_confidence) as qa:
         logger.info("MCP server on stdio for %s", index)
         build_server(qa).run("stdio")
 

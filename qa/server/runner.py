@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from qa.search.inputs import check_min_confidence
 from qa.server.binding import StartError, check_port, is_loopback
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class ServeOptions:
     queue: int = 32
     reader: bool = True
     mcp: bool = True
+    min_confidence: float | None = None  # the reader's threshold, instead of its version's
 
 
 def needs_tokens(host: str, token_file: str | None, insecure_no_auth: bool) -> bool:
@@ -41,6 +43,7 @@ def check_options(options: ServeOptions) -> None:
         )
     if not 1 <= options.workers <= 64 or not 0 <= options.queue <= 10_000:
         raise StartError("--workers must be 1 to 64 and --queue 0 to 10000.")
+    check_min_confidence(options.min_confidence)
     check_port(options.host, options.port)
 
 
@@ -59,7 +62,7 @@ def serve(options: ServeOptions) -> None:
         logger.warning(
             "Serving %s without tokens (--insecure-no-auth): anyone who reaches it can ask", options.host
         )
-    qa = QA.open(options.index, reader=options.reader)
+    qa = QA.open(options.index, reader=options.reader, min_confidence=options.min_confidence)
     routes = []
     lifespans = []
     if options.mcp:
