@@ -164,3 +164,4 @@ def _assert_cited_answer(result: Any) -> None:
     assert top["passage_key"].startswith(top["article_id"] + "@")
     text = result.content[0].text
     assert "[1]" in text and top["title"] in text and f"paragraph {top['paragraph']}" in text
+    assert f"Confidence that the articles answer: {data['confidence']:.2f}" in text

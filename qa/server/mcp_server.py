@@ -114,7 +114,10 @@ def _call(work: Callable[[], Any]) -> Any:
 
 
 def _answer_text(answer: Answer) -> str:
-    lines = [answer.text, "", "Closest matches:" if answer.abstained else "Sources:"]
+    lines = [answer.text, ""]
+    if answer.confidence is not None:  # what the verdict rests on, for an assistant to weigh
+        lines += [f"Confidence that the articles answer: {answer.confidence:.2f}", ""]
+    lines.append("Closest matches:" if answer.abstained else "Sources:")
     for c in answer.citations:
         when = f", {c.published[:10]}" if c.published else ""
         lines.append(f"[{c.number}] {c.title}{when}, paragraph {c.paragraph} ({c.url or c.article_id})")
