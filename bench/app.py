@@ -407,6 +407,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     load_size.add_argument("--duration", type=float, default=20.0, help="seconds of load (default 20)")
     load_size.add_argument("--load-questions", type=int, default=None, help="questions of load in all")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for page or answer")
+    parser.add_argument(
+        "--no-reader",
+        dest="reader",
+        action="store_false",
+        help="the app and the in-process baseline without the reader (QA_NO_READER=1)",
+    )
     parser.add_argument("--out", default=None, help="JSON path (default bench/results/app-<time>.json)")
     args = parser.parse_args(argv)
     if args.starts < 1 or args.questions < 1 or args.clients < 1:
@@ -421,7 +427,14 @@ def main(argv: list[str] | None = None) -> int:
     logger.setLevel(logging.INFO)
     index = Path(args.index).resolve()
     questions = read_questions(Path(args.question_file), args.questions)
-    results: dict[str, Any] = {"machine": describe_machine(), "index": str(index), "source": source_state()}
+    results: dict[str, Any] = {
+        "machine": describe_machine(),
+        "index": str(index),
+        "source": source_state(),
+        "reader": args.reader,
+    }
+    if not args.reader:
+        APP_ENV["QA_NO_READER"] = "1"
     results["index_setup"] = ensure_index(index)
     results["machine"]["load_before"] = os.getloadavg()  # after any build, which is not measured
     stamp = time.strftime("%Y%m%dT%H%M%S")
@@ -433,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
             "page_up_s_median": statistics.median(s["page_up_s"] for s in starts),
             "first_answer_s_median": statistics.median(s["first_answer_s"] for s in starts),
         }
-        qa = QA.open(index)
+        qa = QA.open(index, reader=args.reader)
         results["threads"] = threads_setting()
         results["query_encoder_in_process"] = type(qa.encoder).__name__  # the app's is the same
         with serving(index) as server:
@@ -503,7 +516,8 @@ def table(r: dict[str, Any]) -> str:
     lines.append(
         f"machine: {m['cpus']} cpus, torch threads {t['torch_threads_in_process']}, "
         f"OMP_WAIT_POLICY {t['OMP_WAIT_POLICY_in_process'] or 'unset'}, "
-        f"load {m['load_before'][0]:.2f} -> {m['load_after'][0]:.2f}"
+        f"load {m['load_before'][0]:.2f} -> {m['load_after'][0]:.2f}, "
+        f"reader {'on (the default)' if r.get('reader', True) else 'off (--no-reader)'}"
     )
     return "\n".join(lines)
 
