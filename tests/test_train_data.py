@@ -201,3 +201,39 @@ def test_every_example_has_one_positive_and_the_same_number_of_negatives(tiny_co
         assert example is not None
         sizes.add(len(example.sequences))
     assert sizes == {4}
+
+
+def test_short_passages_cut_every_passage_to_a_few_sentences_and_keep_the_answer(tiny_corpus: Path) -> None:
+    from tokenizers import Tokenizer
+
+    corpus = load_corpus(tiny_corpus, ["squad-train"])
+    encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
+    words = Tokenizer.from_file(str(base_model_folder() / "tokenizer.json"))
+    gold = corpus.paragraphs[0]
+    # An answer in the last sentence, so that a cut passage numbers its sentences anew.
+    corpus.questions[0] = dataclasses.replace(
+        corpus.questions[0],
+        text="How long does the president have to sign it?",
+        answers=("20 days",),
+        answer_start=gold.text.index("20 days"),
+    )
+    lengths = set()
+    for seed in range(8):
+        maker = ExampleMaker(corpus, Miner(corpus), encoder, negatives=3, seed=seed, short_passages=1.0)
+        example = maker.example(0)
+        assert example is not None and len(example.sequences) == 4
+        positive = example.sequences[0]
+        # The answer stays in the positive, in the sentence numbered gold_sentence there.
+        answering = [
+            i
+            for i, s in zip(positive.ids, positive.sentence_of_token, strict=True)
+            if s == example.gold_sentence
+        ]
+        assert "20 days" in words.decode(answering)
+        for sequence in example.sequences:
+            assert 1 <= len({s for s in sequence.sentence_of_token if s >= 0}) <= 3
+        lengths.add(len({s for s in positive.sentence_of_token if s >= 0}))
+    assert min(lengths) < len(gold.sentences)  # cut, not only read whole
+    whole = ExampleMaker(corpus, Miner(corpus), encoder, negatives=3, seed=1).example(0)
+    assert whole is not None
+    assert len({s for s in whole.sequences[0].sentence_of_token if s >= 0}) == len(gold.sentences)

@@ -57,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "near_miss": 0.0,
     "span_miss": 0.0,
     "name_swap": 0.0,
+    "short_passages": 0.0,
 }
 
 
@@ -171,6 +172,7 @@ def train(
                 "near_miss": start["config"].get("near_miss", 0.0),
                 "span_miss": start["config"].get("span_miss", 0.0),
                 "name_swap": start["config"].get("name_swap", 0.0),
+                "short_passages": start["config"].get("short_passages", 0.0),
                 "lr": start["config"]["lr"],
             },
         ]
@@ -201,6 +203,7 @@ def train(
         config.get("near_miss", 0.0),
         config.get("span_miss", 0.0),
         config.get("name_swap", 0.0),
+        config.get("short_passages", 0.0),
     )
     order = maker.order()
     stages = earlier_stages(config)
@@ -317,6 +320,13 @@ def main(argv: list[str] | None = None) -> int:
         help="share of questions that also get a negative: the question turned to a name or year "
         "its paragraph does not mention, with that paragraph",
     )
+    parser.add_argument(
+        "--short-passages",
+        type=float,
+        default=None,
+        help="share of questions whose passages (positive and negatives) are cut to 1-3 sentences, "
+        "as long as news paragraphs",
+    )
     parser.add_argument("--export", type=Path, default=None, help="write the shipped weights from --run here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -338,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         config["span_miss"] = args.span_miss
     if args.name_swap is not None:
         config["name_swap"] = args.name_swap
+    if args.short_passages is not None:
+        config["short_passages"] = args.short_passages
     train(args.run, args.minutes, config, args.shared, args.threads, args.init_from)
     return 0
 

@@ -213,6 +213,27 @@ def swapped_question(question: str, paragraph: Paragraph, names: list[str], rng:
     return None
 
 
+def sentence_window(paragraph: Paragraph, first: int, count: int) -> Paragraph:
+    """Sentences ``first`` .. ``first + count - 1`` of ``paragraph`` as a paragraph of their own."""
+    spans = paragraph.sentences[first : first + count]
+    start, end = spans[0][0], spans[-1][1]
+    return Paragraph(
+        paragraph.article, paragraph.text[start:end], tuple((a - start, b - start) for a, b in spans)
+    )
+
+
+def short_window(paragraph: Paragraph, rng: random.Random, keep: int | None = None) -> tuple[Paragraph, int]:
+    """A run of 1 to 3 sentences of ``paragraph``, as long as news paragraphs are (containing
+    sentence ``keep`` when given), and where sentence 0 of the run lies in the paragraph."""
+    total = len(paragraph.sentences)
+    count = min(total, rng.choice((1, 2, 2, 3)))
+    if keep is None:
+        first = rng.randrange(total - count + 1)
+    else:
+        first = rng.randint(max(0, keep - count + 1), min(keep, total - count))
+    return sentence_window(paragraph, first, count), first
+
+
 class ExampleMaker:
     def __init__(
         self,
@@ -224,11 +245,13 @@ class ExampleMaker:
         near_miss: float = 0.0,
         span_miss: float = 0.0,
         name_swap: float = 0.0,
+        short_passages: float = 0.0,
     ) -> None:
         self.corpus = corpus
         self.near_miss = near_miss
         self.span_miss = span_miss
         self.name_swap = name_swap
+        self.short_passages = short_passages
         # Names to swap in: those other questions use (people, places, teams, works).
         self._names = sorted({n for q in corpus.questions for n in names_in(q.text)}) if name_swap else []
         self.miner = miner
@@ -299,9 +322,18 @@ class ExampleMaker:
         while len(chosen) + len(extra) < room:
             chosen.append(rng.randrange(len(self.corpus.paragraphs)))
         negatives = extra + [self.corpus.paragraphs[i] for i in chosen]
+        read_gold = gold
+        # News paragraphs run 1-3 sentences, SQuAD's 5 or more: read as short, every passage of
+        # the example (so that length says nothing about the answer), with the answer kept in.
+        if self.short_passages and rng.random() < self.short_passages:
+            window, first = short_window(gold, rng, keep=gold_sentence)
+            if contains_answer(window, row.answers):  # not an answer that runs over two sentences
+                read_gold, gold_sentence = window, gold_sentence - first
+                positive = self._sequence(query, read_gold)
+                negatives = [short_window(p, rng)[0] for p in negatives]
         sequences = [positive] + [self._sequence(query, p) for p in negatives]
         if swapped is not None:
-            sequences.append(self._sequence(swapped, gold))
+            sequences.append(self._sequence(swapped, read_gold))
         return Example(sequences, gold_sentence)
 
     def _sequence(self, query: str, paragraph: Paragraph) -> Sequence:
