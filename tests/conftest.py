@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from qa.models.embed import Vectors
+from qa.models.reader import Calibration, Reading
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -92,6 +94,20 @@ def articles(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     return folder
+
+
+class WordReader:
+    """A stand-in reader: a passage answers when it shares a long word with the question."""
+
+    calibration = Calibration(abstain_below=0.5, reader_weight=1.0, read_pool=4, reader_version="test")
+
+    def read(self, question: str, passages: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> list[Reading]:
+        words = {w.strip("?.,").lower() for w in question.split() if len(w) > 5}
+        readings = []
+        for text, spans in passages:
+            logit = 3.0 if any(w in text.lower() for w in words) else -3.0
+            readings.append(Reading(logit, 1.0 / (1.0 + math.exp(-logit)), tuple(0.0 for _ in spans)))
+        return readings
 
 
 # The fake encoder's cosines run lower than a real model's; abstain below this with it.

@@ -5,7 +5,7 @@ import math
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,7 @@ import pytest
 from qa import QA, BadInputError, build_index
 from qa.cli import main
 from qa.evaluation import EvalQuestion, evaluate, load_questions
-from qa.models.reader import Calibration, Reading
-from tests.conftest import FAKE_ABSTAIN, ROOT, SEED, FakeEncoder
+from tests.conftest import FAKE_ABSTAIN, ROOT, SEED, FakeEncoder, WordReader
 
 HARBOUR_REOPEN = "When did the harbour bridge reopen?"
 HARBOUR_ENGINEERS = "What did engineers replace on the harbour bridge?"
@@ -363,20 +362,6 @@ def test_cli_eval_json_with_the_real_model(real_index: Path, tmp_path: Path) -> 
     assert all(0.0 <= r["confidence"] <= 1.0 for r in data["results"])
     now = next(r for r in sweep["rows"] if r["min_confidence"] == round(sweep["current"], 2))
     assert now["unanswerable_abstained"] == data["unanswerable"]["abstained"]
-
-
-class WordReader:
-    """A stand-in reader: a passage answers when it shares a long word with the question."""
-
-    calibration = Calibration(abstain_below=0.5, reader_weight=1.0, read_pool=4, reader_version="test")
-
-    def read(self, question: str, passages: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> list[Reading]:
-        words = {w.strip("?.,").lower() for w in question.split() if len(w) > 5}
-        readings = []
-        for text, spans in passages:
-            logit = 3.0 if any(w in text.lower() for w in words) else -3.0
-            readings.append(Reading(logit, 1.0 / (1.0 + math.exp(-logit)), tuple(0.0 for _ in spans)))
-        return readings
 
 
 def _questions(tmp_path: Path) -> Path:

@@ -25,7 +25,7 @@ from qa.models.reader import (
 )
 from qa.models.reader_inputs import PairEncoder
 from qa.text.spans import split_sentences
-from tests.conftest import SEED, FakeEncoder
+from tests.conftest import SEED, FakeEncoder, WordReader
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "examples" / "questions"
 
@@ -217,3 +217,16 @@ def test_answers_carry_the_readers_confidence_and_abstain_below_its_threshold(se
     assert all(h.confidence is not None for h in hits)
     fast = seed_qa.ask("how far is chasiv yar from the front line", reader=False)
     assert fast.confidence is None and all(c.confidence is None for c in fast.citations)
+
+
+def test_scores_fall_down_the_list_past_the_passages_read(articles: Path, fake_encoder: FakeEncoder) -> None:
+    """The passages past those the reader read keep their order, scored below every one read."""
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    with QA.open("idx", encoder=fake_encoder, reader=WordReader()) as qa:
+        for question in ("When did the harbour bridge reopen?", "Which comet did astronomers photograph?"):
+            cited = qa.ask(question, top_k=8).citations
+            read = [c for c in cited if c.confidence is not None]
+            assert len(read) == WordReader.calibration.read_pool < len(cited)
+            assert list(cited[: len(read)]) == read  # those read come first
+            scores = [c.score for c in cited]
+            assert scores == sorted(scores, reverse=True)

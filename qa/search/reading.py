@@ -42,7 +42,11 @@ def read_best(reader: PassageReader, question: Question, ranked: Sequence[Eviden
         for e, r in zip(head, readings, strict=True)
     ]
     read.sort(key=lambda e: (-e.score, e.passage.id))
-    return read + list(ranked[count:])
+    # The rest are scored as if the reader gave each the lowest logit it gave any passage it read:
+    # their ranking scores are no higher than those of the passages read, so the scores still
+    # fall down the list (a score is comparable with the scores above and below it).
+    floor = settings.reader_weight * min((r.logit for r in readings), default=0.0)
+    return read + [dataclasses.replace(e, score=e.score + floor) for e in ranked[count:]]
 
 
 def _with_reading(e: Evidence, reading: Reading, weight: float, sentence_mix: float) -> Evidence:
