@@ -35,7 +35,7 @@ from qa.web.render import (
     sources_html,
 )
 from qa.web.session import Entry, ask, entry_of_message, example_questions, input_problem, messages
-from tests.conftest import FAKE_ABSTAIN, FakeEncoder
+from tests.conftest import FAKE_ABSTAIN, FakeEncoder, WordReader
 
 TRICKY = 'Russia\'s "Wagner" <b>group</b> & co. [x](javascript:alert(1)) *bold* _u_ $$x^2$$ 1. # http://t.example/p.png'
 
@@ -285,6 +285,19 @@ def test_feedback_lines_are_appended_beside_the_index(
     assert saved["answer"] == entry.answer.text and saved["generation"] == qa.generation
     assert saved["citation_keys"] == [c.passage_key for c in entry.answer.citations]
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", saved["time"])
+
+
+def test_feedback_and_export_keep_the_readers_confidence(
+    articles: Path, fake_encoder: FakeEncoder, tmp_path: Path
+) -> None:
+    """What the verdict rested on, so that a threshold can be refitted from readers' feedback."""
+    build_index(articles, "read-idx", encoder=fake_encoder, show_progress=False)
+    with QA.open("read-idx", encoder=fake_encoder, reader=WordReader()) as read:
+        entry = ask(read, "When did the harbour bridge reopen?", [])
+        assert entry.answer is not None and entry.answer.confidence is not None
+        assert feedback_record(entry, read.generation, False)["confidence"] == entry.answer.confidence
+        turn = json.loads(chat_json([entry], read.generation))["turns"][0]
+        assert turn["confidence"] == entry.answer.confidence
 
 
 def test_export_holds_every_question_answer_and_citation(qa: QA, tmp_path: Path) -> None:

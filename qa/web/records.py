@@ -43,6 +43,7 @@ def feedback_record(
         "question": entry.question,
         "answer": answer.text if answer else None,
         "abstained": answer.abstained if answer else None,
+        "confidence": answer.confidence if answer else None,  # to refit the threshold on feedback
         "resolved_query": answer.resolved_query if answer else None,
         "citation_keys": [c.passage_key for c in answer.citations] if answer else [],
         "generation": generation,
@@ -81,6 +82,7 @@ def chat_json(entries: Sequence[Entry], generation: str) -> str:
                 "question": e.question,
                 "answer": answer.text if answer else None,
                 "abstained": answer.abstained if answer else None,
+                "confidence": answer.confidence if answer else None,
                 "resolved_query": answer.resolved_query if answer else None,
                 "error": e.error,
                 "citations": [_citation_record(c) for c in answer.citations] if answer else [],
