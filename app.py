@@ -74,7 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--min-confidence",
         type=float,
-        default=env("QA_MIN_CONFIDENCE"),
+        default=env("QA_MIN_CONFIDENCE") or None,
         metavar="P",
         help="answer only when the reader's probability that the articles answer is at least P "
         "(QA_MIN_CONFIDENCE; 0-1; default: the threshold fitted for the reader)",

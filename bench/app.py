@@ -433,8 +433,9 @@ def main(argv: list[str] | None = None) -> int:
         "source": source_state(),
         "reader": args.reader,
     }
-    if not args.reader:
-        APP_ENV["QA_NO_READER"] = "1"
+    # The app runs as the in-process baseline does, whatever this shell has set.
+    APP_ENV.pop("QA_MIN_CONFIDENCE", None)
+    APP_ENV["QA_NO_READER"] = "" if args.reader else "1"
     results["index_setup"] = ensure_index(index)
     results["machine"]["load_before"] = os.getloadavg()  # after any build, which is not measured
     stamp = time.strftime("%Y%m%dT%H%M%S")

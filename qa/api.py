@@ -134,6 +134,12 @@ class QA:
         """
         index_dir = Path(index)
         check_min_confidence(min_confidence)  # a bad value fails before anything loads
+        if min_confidence is not None and reader is False:
+            logger.warning(
+                "min_confidence %s is ignored without the reader: the fast path abstains on "
+                "retrieval evidence (set its threshold with qa build --abstain-below).",
+                min_confidence,
+            )
         checked = read_checked_manifest(index_dir)  # a missing or damaged index fails before the model loads
         loaded: PassageReader | None
         if reader is True:

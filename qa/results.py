@@ -101,8 +101,8 @@ class Answer:
     citations: tuple[Citation, ...]
     resolved_query: str = ""  # what retrieval searched for: the question, or a follow-up in context
     # The reader's calibrated probability that the articles answer (its best reading of the
-    # passages it read); the answer abstains below the reader version's threshold. None on the
-    # fast path, which abstains on retrieval evidence instead.
+    # passages it read, cited or not); the answer abstains below the reader version's threshold
+    # or ``min_confidence``. None on the fast path, which abstains on retrieval evidence instead.
     confidence: float | None = None
 
     def __post_init__(self) -> None:

@@ -360,7 +360,7 @@ def test_cli_eval_json_with_the_real_model(real_index: Path, tmp_path: Path) -> 
     # threshold in use says what the answers did.
     sweep = data["confidence"]
     assert all(0.0 <= r["confidence"] <= 1.0 for r in data["results"])
-    now = next(r for r in sweep["rows"] if r["min_confidence"] == round(sweep["current"], 2))
+    now = next(r for r in sweep["rows"] if r["min_confidence"] == sweep["current"])
     assert now["unanswerable_abstained"] == data["unanswerable"]["abstained"]
 
 
@@ -392,13 +392,14 @@ def test_eval_with_a_reader_shows_what_each_confidence_threshold_would_do(
     # The row at the threshold in use is what the answers did.
     assert rows[0.5].answerable_abstained == report.answerable.abstained == 0.0
     assert rows[0.5].unanswerable_abstained == report.unanswerable_abstained == 1.0
-    assert rows[0.5].answerable_right == report.answerable.hit_at_1
+    answered_right = sum(r.correct for r in report.results if r.question.answerable) / 2
+    assert rows[0.5].answerable_right == answered_right
     assert rows[0.9].answerable_abstained == 0.0 and rows[0.1].unanswerable_abstained == 1.0
     # Every threshold between the two confidences makes no mistake: the middle one is suggested.
     assert sweep.suggested is not None and low < sweep.suggested < high
     assert abs(sweep.suggested - 0.5) <= 0.01
     table = report.table()
-    assert f"--min-confidence {sweep.suggested:.2f}" in table and "now 0.50" in table
+    assert f"--min-confidence {sweep.suggested:.2f}" in table and "now 0.5" in table
     assert report.to_dict()["confidence"]["rows"][4]["min_confidence"] == 0.5
 
 
@@ -413,6 +414,11 @@ def test_min_confidence_sets_the_readers_bar(
         assert answer.citations[0].article_id == "news/harbour.txt"  # still listed as the closest
     with QA.open("idx", encoder=fake_encoder, reader=WordReader(), min_confidence=0.9) as lenient:
         assert not lenient.ask(HARBOUR_REOPEN).abstained
+    with QA.open("idx", encoder=fake_encoder, reader=WordReader(), min_confidence=0.0) as anything:
+        # Even a bar of 0 abstains when the scope leaves nothing to cite.
+        for scope in ({"sources": ["nosuchsite.example"]}, {"until": "1990-01-01"}):
+            empty = anything.ask(HARBOUR_REOPEN, **scope)
+            assert empty.abstained and empty.citations == ()
     with QA.open("idx", encoder=fake_encoder, reader=False, abstain_below=FAKE_ABSTAIN) as fast:
         assert fast.min_confidence is None
         assert evaluate(fast, _questions(tmp_path), top_k=5, show_progress=False).confidence is None

@@ -69,7 +69,7 @@ def run_ask(args: argparse.Namespace) -> int:
     print()
     label = "Closest matches" if answer.abstained else "Sources"
     if answer.confidence is not None:
-        label += f" (reader's confidence that they answer: {answer.confidence:.2f})"
+        label += f" (reader's confidence that the articles answer: {answer.confidence:.2f})"
     print(f"{label}:")
     for c in answer.citations:
         where = f"paragraph {c.paragraph}" + (f", p. {c.page}" if c.page else "")

@@ -226,7 +226,7 @@ def _table_lines(report: EvalReport, show_failures: int) -> list[str]:
 
 
 def _sweep_lines(sweep: ConfidenceSweep) -> list[str]:
-    now = f"; now {sweep.current:.2f}" if sweep.current is not None else ""
+    now = f"; now {sweep.current:g}" if sweep.current is not None else ""
     lines = [
         "",
         f"reader's confidence: answers abstain below the threshold{now}",
@@ -234,7 +234,7 @@ def _sweep_lines(sweep: ConfidenceSweep) -> list[str]:
     ]
     for r in sweep.rows:
         lines.append(
-            f"{r.min_confidence:>11.2f}{_rate(r.answerable_abstained):>22}{_rate(r.answerable_right):>8}"
+            f"{r.min_confidence:>11g}{_rate(r.answerable_abstained):>22}{_rate(r.answerable_right):>8}"
             f"{_rate(r.unanswerable_abstained):>24}"
         )
     if sweep.suggested is not None:

@@ -162,7 +162,7 @@ def _confidence_sweep(results: Sequence[QuestionResult], current: float | None) 
             unanswerable_abstained=_share((r.confidence or 0.0) < t for r in unanswerable),
         )
 
-    shown = sorted({*SWEPT_THRESHOLDS, *([round(current, 2)] if current is not None else [])})
+    shown = sorted({*SWEPT_THRESHOLDS, *([current] if current is not None else [])})
     suggested = None
     if answerable and unanswerable:
 

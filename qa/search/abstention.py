@@ -55,6 +55,8 @@ def strength(ranking: Ranking) -> float:
 def abstains(ranking: Ranking, abstain_below: float) -> bool:
     """With the reader: its calibrated probability that the best passage answers, against the
     reader's own threshold (the same for any index). Without it: the evidence rule above."""
+    if not ranking.evidence:
+        return True  # nothing to cite (a scope that admits no passage), whatever the threshold
     if ranking.answer_probability is not None:
         return ranking.answer_probability < ranking.abstain_below_probability
     return strength(ranking) < abstain_below

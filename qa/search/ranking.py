@@ -19,7 +19,7 @@ import numpy as np
 
 from qa.search.evidence import Evidence, Ranking
 from qa.search.protocols import PassageReader, PassageStore
-from qa.search.reading import read_best
+from qa.search.reading import read_best, score_unread_below
 from qa.search.recency import newest_moment, recency_bonus
 from qa.search.retriever import Candidate, Retrieval
 from qa.search.sentences import SENTENCE_WEIGHTS, Question, SentenceScore, best_sentence, score_sentences
@@ -116,6 +116,7 @@ class Ranker:
         evidence = self._answer_after_restatement(question, retrieval, evidence, prefer_articles, now)
         if evidence and evidence[0].reading is None:  # that paragraph was not among those read
             evidence[0] = read_best(reader, question, evidence[:1])[0]
+        evidence = score_unread_below(reader, evidence)
         # Answer when some passage read is likely to answer (a restating lede counts: the answer
         # is right after it, and cited first).
         readings = [e.reading.probability for e in evidence if e.reading is not None]

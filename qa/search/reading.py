@@ -42,11 +42,16 @@ def read_best(reader: PassageReader, question: Question, ranked: Sequence[Eviden
         for e, r in zip(head, readings, strict=True)
     ]
     read.sort(key=lambda e: (-e.score, e.passage.id))
-    # The rest are scored as if the reader gave each the lowest logit it gave any passage it read:
-    # their ranking scores are no higher than those of the passages read, so the scores still
-    # fall down the list (a score is comparable with the scores above and below it).
-    floor = settings.reader_weight * min((r.logit for r in readings), default=0.0)
-    return read + [dataclasses.replace(e, score=e.score + floor) for e in ranked[count:]]
+    return read + list(ranked[count:])
+
+
+def score_unread_below(reader: PassageReader, evidence: Sequence[Evidence]) -> list[Evidence]:
+    """The passages the reader did not read, scored as if it gave each the lowest logit it gave
+    any passage it read: their ranking scores are no higher than those of the passages read, so
+    the scores fall down the list (a score is comparable with those above and below it)."""
+    logits = [e.reading.logit for e in evidence if e.reading is not None]
+    floor = reader.calibration.reader_weight * min(logits, default=0.0)
+    return [e if e.reading is not None else dataclasses.replace(e, score=e.score + floor) for e in evidence]
 
 
 def _with_reading(e: Evidence, reading: Reading, weight: float, sentence_mix: float) -> Evidence:

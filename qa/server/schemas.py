@@ -79,7 +79,9 @@ class ReaderState(BaseModel):
     enabled: bool
     version: str | None = None
     abstain_below: float | None = Field(
-        None, description="answers whose confidence is under this abstain (this reader version's threshold)"
+        None,
+        description="answers whose confidence is under this abstain: the threshold in use (the reader "
+        "version's, or the server's --min-confidence); a probability, unlike index.abstain_below",
     )
 
 

@@ -69,6 +69,7 @@ def _citation_record(c: Citation) -> dict[str, Any]:
         "url": c.url,
         "published": c.published,
         "passage_key": c.passage_key,
+        "confidence": c.confidence,
     }
 
 
