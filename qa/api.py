@@ -296,6 +296,7 @@ class QA:
         until: object = None,
         sources: Iterable[str] | str | None = None,
         reader: bool = True,
+        min_confidence: float | None = None,
     ) -> Answer:
         """Answer ``question`` from the articles, citing the passages and sentences used.
 
@@ -307,17 +308,22 @@ class QA:
         ``context`` (the earlier question) and ``prefer_articles`` are how a :class:`Chat`
         resolves follow-ups; most callers leave them out. ``reader=False`` skips the reader (the
         fast path: the ranking and abstention rule of the retrieval scores alone), as does a QA
-        opened with ``reader=False``.
+        opened with ``reader=False``. ``min_confidence`` (0 to 1) sets the reader's threshold for
+        this question only (default: the one given to :meth:`open`, else the reader version's);
+        it has no effect on the fast path.
         """
         text = check_question(question)
         top_k = check_top_k(top_k)
+        threshold = check_min_confidence(min_confidence)
+        if threshold is None:
+            threshold = self._min_confidence
         scope = Scope.make(as_of, since, until, sources)
         if context is not None:
             context = " ".join(context.split()[-MAX_CONTEXT_WORDS:])
         with self._reading():
             ranked = self._rank(text, context, top_k, prefer_articles, scope, reader)
-            if self._min_confidence is not None and ranked.answer_probability is not None:
-                ranked = replace(ranked, abstain_below_probability=self._min_confidence)
+            if threshold is not None and ranked.answer_probability is not None:
+                ranked = replace(ranked, abstain_below_probability=threshold)
             resolved = text if context is None else f"{context} {text}"
             return assemble(text, ranked, self.abstain_below, resolved)
 

@@ -424,6 +424,27 @@ def test_min_confidence_sets_the_readers_bar(
         assert evaluate(fast, _questions(tmp_path), top_k=5, show_progress=False).confidence is None
 
 
+def test_min_confidence_per_question_overrides_the_opened_bar(
+    articles: Path, fake_encoder: FakeEncoder
+) -> None:
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    with QA.open("idx", encoder=fake_encoder, reader=WordReader(), min_confidence=0.99) as qa:
+        assert qa.ask(HARBOUR_REOPEN).abstained
+        assert not qa.ask(HARBOUR_REOPEN, min_confidence=0.9).abstained
+        assert qa.ask(HARBOUR_REOPEN).abstained  # for that question only
+        chat = qa.chat()
+        assert not chat.ask(HARBOUR_REOPEN, min_confidence=0.5).abstained
+        assert chat.ask(HARBOUR_REOPEN, min_confidence=0.999).abstained
+        with pytest.raises(BadInputError, match="from 0 to 1"):
+            qa.ask(HARBOUR_REOPEN, min_confidence=7)
+    with QA.open("idx", encoder=fake_encoder, reader=WordReader()) as default:
+        assert default.ask(HARBOUR_REOPEN, min_confidence=0.99).abstained
+        # The fast path has no probability to compare: the bar changes nothing there.
+        fast = default.ask(HARBOUR_REOPEN, reader=False, min_confidence=0.99)
+        assert fast.confidence is None
+        assert fast == default.ask(HARBOUR_REOPEN, reader=False)
+
+
 @pytest.mark.parametrize("value", [1.5, -0.1, "0.8", True])
 def test_a_bad_min_confidence_is_refused_before_anything_loads(value: object) -> None:
     with pytest.raises(BadInputError, match="from 0 to 1"):

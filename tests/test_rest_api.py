@@ -27,7 +27,7 @@ from qa.server.chats import ChatStore
 from qa.server.pool import WorkerPool
 from qa.server.runner import ServeOptions, check_options, needs_tokens
 from qa.server.tokens import TOKEN_PREFIX, TokenChecker, add_token, read_token_file, token_hash
-from tests.conftest import FAKE_ABSTAIN, ROOT, FakeEncoder
+from tests.conftest import FAKE_ABSTAIN, ROOT, FakeEncoder, WordReader
 
 QUESTION = "How much did the harbour bridge repairs cost?"
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
@@ -95,6 +95,27 @@ def test_articles_passages_and_info(client: TestClient, qa: QA) -> None:
     info = client.get("/v1/info").json()
     assert info["index"] == qa.info().to_dict()
     assert info["reader"] == {"enabled": False, "version": None, "abstain_below": None}
+
+
+def test_min_confidence_is_set_per_request(articles: Path, fake_encoder: FakeEncoder) -> None:
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    reopen = "When did the harbour bridge reopen?"
+    with (
+        QA.open("idx", encoder=fake_encoder, reader=WordReader(), min_confidence=0.9) as qa,
+        TestClient(create_app(qa)) as c,
+    ):
+        assert c.get("/v1/info").json()["reader"]["abstain_below"] == 0.9
+        default = c.post("/v1/ask", json={"question": reopen}).json()
+        assert not default["abstained"] and 0.9 < default["confidence"] < 0.99
+        strict = c.post("/v1/ask", json={"question": reopen, "min_confidence": 0.99}).json()
+        assert strict["abstained"] and strict["confidence"] == default["confidence"]
+        assert strict == qa.ask(reopen, min_confidence=0.99).to_dict()
+        chat_id = c.post("/v1/chats").json()["chat_id"]
+        turn = c.post(f"/v1/chats/{chat_id}/ask", json={"question": reopen, "min_confidence": 1})
+        assert turn.status_code == 200 and turn.json()["abstained"]
+        for bad in (1.5, -0.1, "0.8"):
+            problem = assert_problem(c.post("/v1/ask", json={"question": reopen, "min_confidence": bad}), 422)
+            assert [e["field"] for e in problem["errors"]] == ["min_confidence"]
 
 
 def test_a_chat_resolves_follow_ups_and_ends(client: TestClient) -> None:

@@ -90,15 +90,21 @@ def test_an_assistant_asks_over_mcp_http(api: str, token_file: tuple[Path, str])
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
-    async def session() -> tuple[list[str], Any]:
+    async def session() -> tuple[list[str], Any, Any]:
         http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token_file[1]}"}, timeout=120)
         async with http, Client(streamable_http_client(f"{api}/mcp", http_client=http)) as client:
             tools = [t.name for t in (await client.list_tools()).tools]
-            return tools, await client.call_tool("ask", {"question": QUESTION})
+            answer = await client.call_tool("ask", {"question": QUESTION})
+            certain = await client.call_tool("ask", {"question": QUESTION, "min_confidence": 1.0})
+            return tools, answer, certain
 
-    tools, result = asyncio.run(session())
+    tools, result, certain = asyncio.run(session())
     assert tools == ["ask", "search", "read_article"]
     _assert_cited_answer(result)
+    # Asked to answer only when certain, the same reading abstains and lists the same passage.
+    assert not certain.is_error and certain.structured_content["abstained"]
+    assert certain.structured_content["confidence"] == result.structured_content["confidence"]
+    assert certain.structured_content["citations"][0] == result.structured_content["citations"][0]
 
 
 def test_the_readme_api_sample_runs_as_written(
@@ -162,6 +168,7 @@ def _assert_cited_answer(result: Any) -> None:
     top = data["citations"][0]
     assert STADIUM in top["article_id"] and top["paragraph"] >= 1 and "1.2 billion" in top["sentence"]
     assert top["passage_key"].startswith(top["article_id"] + "@")
+    assert 0 < top["confidence"] <= data["confidence"]  # the answer's is the best passage's
     text = result.content[0].text
     assert "[1]" in text and top["title"] in text and f"paragraph {top['paragraph']}" in text
     assert f"Confidence that the articles answer: {data['confidence']:.2f}" in text

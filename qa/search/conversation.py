@@ -45,6 +45,7 @@ class Asks(Protocol):
         since: object = None,
         until: object = None,
         sources: Iterable[str] | str | None = None,
+        min_confidence: float | None = None,
     ) -> Answer: ...
 
 
@@ -71,9 +72,17 @@ class Chat:
         since: object = None,
         until: object = None,
         sources: Iterable[str] | str | None = None,
+        min_confidence: float | None = None,
     ) -> Answer:
-        """The next turn; ``as_of``, ``since``, ``until`` and ``sources`` as for :meth:`qa.QA.ask`."""
-        scope: dict[str, Any] = {"as_of": as_of, "since": since, "until": until, "sources": sources}
+        """The next turn; ``as_of``, ``since``, ``until``, ``sources`` and ``min_confidence`` as
+        for :meth:`qa.QA.ask`."""
+        scope: dict[str, Any] = {
+            "as_of": as_of,
+            "since": since,
+            "until": until,
+            "sources": sources,
+            "min_confidence": min_confidence,
+        }
         previous = self.turns[-1] if self.turns else None
         if previous is not None and is_follow_up(question):
             cited = tuple(dict.fromkeys(c.article_id for c in previous.answer.citations[:2]))

@@ -94,7 +94,15 @@ def create_app(
     @app.post("/v1/ask", response_model=AnswerBody, tags=["questions"], summary="Answer a question")
     async def ask(body: AskRequest) -> JSONResponse:
         """The answer with its citations: the same JSON as `qa ask --json`."""
-        answer = await work(lambda: qa.ask(body.question, body.top_k, reader=body.reader, **_scope(body)))
+        answer = await work(
+            lambda: qa.ask(
+                body.question,
+                body.top_k,
+                reader=body.reader,
+                min_confidence=body.min_confidence,
+                **_scope(body),
+            )
+        )
         return JSONResponse(answer.to_dict())
 
     @app.post("/v1/search", response_model=list[Hit], tags=["questions"], summary="Rank passages")
@@ -117,7 +125,9 @@ def create_app(
 
         def turn() -> dict[str, Any]:
             with held.lock:
-                answer = held.chat.ask(body.question, body.top_k, **_scope(body))
+                answer = held.chat.ask(
+                    body.question, body.top_k, min_confidence=body.min_confidence, **_scope(body)
+                )
                 chats.trim(held)
             return answer.to_dict()
 

@@ -64,6 +64,9 @@ class CitationOut(BaseModel):
     paragraph: int
     sentence: str
     passage_key: str
+    confidence: float | None = Field(
+        None, description="the reader's probability (0-1) that this passage answers; null if not read"
+    )
 
 
 class AskOut(BaseModel):
@@ -154,9 +157,26 @@ def build_server(qa: QA) -> MCPServer:
         since: Annotated[str | None, Field(description=_SCOPE_HELP["since"])] = None,
         until: Annotated[str | None, Field(description=_SCOPE_HELP["until"])] = None,
         sources: Annotated[list[str] | None, Field(description=_SCOPE_HELP["sources"])] = None,
+        min_confidence: Annotated[
+            float | None,
+            Field(
+                ge=0.0,
+                le=1.0,
+                description="answer only when the reader is at least this sure (0-1); higher means "
+                "fewer but safer answers. Default: the server's threshold",
+            ),
+        ] = None,
     ) -> Annotated[CallToolResult, AskOut]:
         answer: Answer = _call(
-            lambda: qa.ask(question, top_k, as_of=as_of, since=since, until=until, sources=sources)
+            lambda: qa.ask(
+                question,
+                top_k,
+                as_of=as_of,
+                since=since,
+                until=until,
+                sources=sources,
+                min_confidence=min_confidence,
+            )
         )
         out = AskOut(
             answer=answer.text,
@@ -172,6 +192,7 @@ def build_server(qa: QA) -> MCPServer:
                     paragraph=c.paragraph,
                     sentence=c.sentence,
                     passage_key=c.passage_key,
+                    confidence=c.confidence,
                 )
                 for c in answer.citations
             ],

@@ -28,7 +28,18 @@ class Scoped(BaseModel):
     )
 
 
-class AskRequest(Scoped):
+class Thresholded(Scoped):
+    min_confidence: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="answer only when the reader's confidence is at least this (0-1), for this "
+        "question; default: the server's threshold (GET /v1/info reader.abstain_below)",
+        examples=[0.8],
+    )
+
+
+class AskRequest(Thresholded):
     question: str = Field(
         description="the question, as a person would ask it", examples=["Who won Super Bowl 50?"]
     )
@@ -36,7 +47,7 @@ class AskRequest(Scoped):
     reader: bool = Field(True, description="false: skip the reader (faster; retrieval scores alone)")
 
 
-class ChatAskRequest(Scoped):
+class ChatAskRequest(Thresholded):
     question: str = Field(
         min_length=1,
         max_length=MAX_QUESTION_CHARS,
