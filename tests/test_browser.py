@@ -196,8 +196,17 @@ def test_bad_input_adds_no_bubble_and_is_never_cut(page: Page, app_url: str) -> 
     expect(page.locator("#qa-status")).to_contain_text("Type a question first.")
     long_question = "Why " + "really " * 800 + "?"
     box.fill(long_question)
-    box.press("Enter")
-    expect(page.locator("#qa-status")).to_contain_text(f"{len(long_question.strip()):,} characters long")
+    too_long = f"{len(long_question.strip()):,} characters long"
+    # Gradio ignores Enter until the previous event has completed, a moment after its output
+    # shows (longer on a loaded machine): press again if the first press fell in that moment.
+    for _ in range(3):
+        box.press("Enter")
+        try:
+            expect(page.locator("#qa-status")).to_contain_text(too_long, timeout=5_000)
+            break
+        except AssertionError:
+            continue
+    expect(page.locator("#qa-status")).to_contain_text(too_long)
     expect(page.locator("#qa-status")).to_contain_text("the limit is 2,000")
     expect(box).to_have_value(long_question)  # kept whole, for the user to shorten
     assert chat_count(page) == 0

@@ -445,6 +445,25 @@ def test_min_confidence_per_question_overrides_the_opened_bar(
         assert fast == default.ask(HARBOUR_REOPEN, reader=False)
 
 
+def test_a_chat_over_an_asker_without_min_confidence_still_works(
+    articles: Path, fake_encoder: FakeEncoder
+) -> None:
+    """``Chat`` passes ``min_confidence`` on only when set: a wrapper written before it existed
+    (the ``Asks`` of earlier releases) keeps working."""
+    from qa import Answer, Chat
+
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    with QA.open("idx", encoder=fake_encoder, reader=WordReader()) as qa:
+
+        class OlderAsker:
+            def ask(self, question: str, top_k: int = 5, **scope: Any) -> Answer:
+                assert "min_confidence" not in scope
+                return qa.ask(question, top_k, **scope)
+
+        answer = Chat(OlderAsker()).ask(HARBOUR_REOPEN)
+        assert not answer.abstained and answer.citations[0].article_id == "news/harbour.txt"
+
+
 @pytest.mark.parametrize("value", [1.5, -0.1, "0.8", True])
 def test_a_bad_min_confidence_is_refused_before_anything_loads(value: object) -> None:
     with pytest.raises(BadInputError, match="from 0 to 1"):

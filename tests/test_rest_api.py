@@ -19,6 +19,7 @@ import hypothesis
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
+from mcp.server.mcpserver.exceptions import ToolError
 
 from qa import QA, BadInputError, IndexCorruptError, build_index
 from qa.cli import main
@@ -116,6 +117,32 @@ def test_min_confidence_is_set_per_request(articles: Path, fake_encoder: FakeEnc
         for bad in (1.5, -0.1, "0.8"):
             problem = assert_problem(c.post("/v1/ask", json={"question": reopen, "min_confidence": bad}), 422)
             assert [e["field"] for e in problem["errors"]] == ["min_confidence"]
+
+
+def test_the_mcp_ask_tool_takes_min_confidence_and_refuses_bad_ones(
+    articles: Path, fake_encoder: FakeEncoder
+) -> None:
+    from qa.server.mcp_server import build_server
+
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    reopen = "When did the harbour bridge reopen?"
+    with QA.open("idx", encoder=fake_encoder, reader=WordReader()) as qa:
+        server = build_server(qa)
+
+        async def ask(**arguments: Any) -> Any:
+            return await server.call_tool("ask", {"question": reopen, **arguments})
+
+        answered = asyncio.run(ask()).structured_content
+        assert not answered["abstained"]
+        assert answered["citations"][0]["confidence"] == qa.ask(reopen).citations[0].confidence
+        strict = asyncio.run(ask(min_confidence=0.99)).structured_content
+        assert strict["abstained"] and strict["confidence"] == answered["confidence"]
+        assert strict["citations"] == answered["citations"]  # the closest matches, listed alike
+        # A bar set to the confidence shown admits the answer that showed it.
+        assert not asyncio.run(ask(min_confidence=answered["confidence"])).structured_content["abstained"]
+        for bad in (1.5, -0.1, "0.8", True):
+            with pytest.raises(ToolError, match="min_confidence"):
+                asyncio.run(ask(min_confidence=bad))
 
 
 def test_a_chat_resolves_follow_ups_and_ends(client: TestClient) -> None:

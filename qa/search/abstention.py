@@ -58,5 +58,6 @@ def abstains(ranking: Ranking, abstain_below: float) -> bool:
     if not ranking.evidence:
         return True  # nothing to cite (a scope that admits no passage), whatever the threshold
     if ranking.answer_probability is not None:
-        return ranking.answer_probability < ranking.abstain_below_probability
+        # Compared as reported (4 places), so a bar set to a confidence an answer showed admits it.
+        return round(ranking.answer_probability, 4) < ranking.abstain_below_probability
     return strength(ranking) < abstain_below

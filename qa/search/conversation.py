@@ -76,13 +76,9 @@ class Chat:
     ) -> Answer:
         """The next turn; ``as_of``, ``since``, ``until``, ``sources`` and ``min_confidence`` as
         for :meth:`qa.QA.ask`."""
-        scope: dict[str, Any] = {
-            "as_of": as_of,
-            "since": since,
-            "until": until,
-            "sources": sources,
-            "min_confidence": min_confidence,
-        }
+        scope: dict[str, Any] = {"as_of": as_of, "since": since, "until": until, "sources": sources}
+        if min_confidence is not None:  # passed only when set: an ``Asks`` without it still works
+            scope["min_confidence"] = min_confidence
         previous = self.turns[-1] if self.turns else None
         if previous is not None and is_follow_up(question):
             cited = tuple(dict.fromkeys(c.article_id for c in previous.answer.citations[:2]))

@@ -37,7 +37,9 @@ for each n, the citation: article title, url, publication date, paragraph number
 a passage_key. Use it first for any factual question about events, people or places the articles
 may cover. When `abstained` is true the articles do not answer it: say so instead of guessing (the
 citations are then only the closest matches). Dates: `as_of` asks as of a day in the past;
-`since`/`until` keep articles published in a range (ISO 8601, e.g. 2024-03-01)."""
+`since`/`until` keep articles published in a range (ISO 8601, e.g. 2024-03-01). `confidence` is the
+reader's probability that the articles answer (per citation: that this passage does);
+`min_confidence` moves the bar it must clear for this question."""
 
 SEARCH = """List the passages that match a query best (whole paragraphs, best first), without
 choosing an answer. Use it for broad topics, names or events where no single sentence answers,
@@ -162,8 +164,9 @@ def build_server(qa: QA) -> MCPServer:
             Field(
                 ge=0.0,
                 le=1.0,
-                description="answer only when the reader is at least this sure (0-1); higher means "
-                "fewer but safer answers. Default: the server's threshold",
+                strict=True,  # true or "0.8" is a mistake, as in the REST API, not 1.0 or 0.8
+                description="answer only when the reader is at least this sure (0-1): higher gives "
+                "fewer, safer answers, lower more. Default: the server's threshold",
             ),
         ] = None,
     ) -> Annotated[CallToolResult, AskOut]:

@@ -256,9 +256,7 @@ def build_page(qa: QA, exports_root: Path) -> gr.Blocks:
             )
 
         inputs = [question, entries, as_of, since, until, picked_sources]
-        # "always_last": Enter pressed while the previous question is still finishing is
-        # answered after it instead of being dropped (Gradio's default, "once", drops it).
-        question.submit(on_submit, inputs, outputs, api_visibility="private", trigger_mode="always_last")
+        question.submit(on_submit, inputs, outputs, api_visibility="private")
         examples.click(
             lambda sample: sample[0], examples, question, api_visibility="private", queue=False
         ).then(on_submit, inputs, outputs, api_visibility="private")
