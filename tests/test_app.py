@@ -8,14 +8,16 @@ import re
 import socket
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
+import gradio as gr
 import pytest
 
 import app
 from qa import MAX_QUESTION_CHARS, QA, BadInputError, build_index
 from qa.models.embed import BackgroundEncoder
 from qa.results import Answer, ArticleSummary, Citation
-from qa.web.page import open_article
+from qa.web.page import build_page, open_article
 from qa.web.records import (
     FEEDBACK_FILE,
     WRONG_CITATION,
@@ -196,6 +198,25 @@ def test_over_long_question_is_refused_with_the_limit_not_cut() -> None:
 def test_errors_become_an_entry_not_an_exception(qa: QA) -> None:
     entry = ask(qa, "x" * 5000, [])
     assert entry.answer is None and entry.error and "limit" in entry.error
+
+
+def test_the_box_is_emptied_when_asked_so_a_next_question_typed_meanwhile_stays(
+    qa: QA, tmp_path: Path
+) -> None:
+    """The page's submit handler: its first update (sent before the answer is looked for) empties
+    the box; the answer's update leaves the box alone, whatever was typed in it meanwhile."""
+    page = build_page(qa, tmp_path / "exports")
+    submit = next(f.fn for f in page.fns.values() if f.name == "on_submit")
+    assert submit is not None
+    request = SimpleNamespace(session_hash="s1")
+    updates = list(submit("When did the harbour bridge reopen?", [], None, None, None, [], request))
+    (chat, _, state, box, status, *_), answered = updates[0], updates[-1]
+    assert len(updates) == 2 and box == "" and state == [] and status == ""
+    assert chat[-1]["role"] == "assistant" and "qa-loading" in chat[-1]["content"]
+    assert answered[3] == gr.skip()  # the box: untouched
+    assert "qa-loading" not in answered[0][-1]["content"] and len(answered[2]) == 1
+    refused = list(submit("   ", [], None, None, None, [], request))
+    assert len(refused) == 1 and refused[0][3] == "   " and "Type a question" in refused[0][4]
 
 
 def test_examples_come_from_the_index_titles(qa: QA) -> None:

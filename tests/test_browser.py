@@ -57,8 +57,8 @@ def ask(page: Page, question: str) -> None:
     box.fill(question)
     box.press("Enter")
     expect(bots).to_have_count(before + 1, timeout=WAIT_MS)
-    expect(box).to_have_value("", timeout=WAIT_MS)  # the app clears the box after an answer
-    expect(bots.last).not_to_contain_text("Loading the model", timeout=WAIT_MS)
+    expect(box).to_have_value("", timeout=WAIT_MS)  # the app empties the box when asked
+    expect(bots.last.locator(".qa-loading")).to_have_count(0, timeout=WAIT_MS)  # answered
 
 
 def shoot(page: Page, name: str) -> None:

@@ -29,6 +29,7 @@ from qa.web.render import (
 )
 from qa.web.session import (
     LOADING_TEXT,
+    READING_TEXT,
     Entry,
     Message,
     ask,
@@ -233,13 +234,26 @@ def build_page(qa: QA, exports_root: Path) -> gr.Blocks:
             if problem is not None:  # nothing is sent or cut: the text stays for fixing
                 yield (gr.skip(), gr.skip(), state, message, f"⚠️ {problem}", gr.skip(), gr.skip())
                 return
-            if not qa.model_ready:
-                waiting: list[Message] = [
-                    *messages(state),
-                    {"role": "user", "content": question_markdown(message)},
-                    {"role": "assistant", "content": f'<span class="qa-loading">{LOADING_TEXT}</span>'},
-                ]
-                yield (waiting, gr.skip(), state, "", "Loading the model…", gr.skip(), gr.skip())
+            # The box is emptied now, not when the answer comes: a next question typed while this
+            # one is answered stays in the box.
+            loading = not qa.model_ready
+            pending: list[Message] = [
+                *messages(state),
+                {"role": "user", "content": question_markdown(message)},
+                {
+                    "role": "assistant",
+                    "content": f'<span class="qa-loading">{LOADING_TEXT if loading else READING_TEXT}</span>',
+                },
+            ]
+            yield (
+                pending,
+                gr.skip(),
+                state,
+                "",
+                "Loading the model…" if loading else "",
+                gr.skip(),
+                gr.skip(),
+            )
             entry = ask(qa, message, state, scope)
             new_state = [*state, entry]
             folder = exports_root / (request.session_hash or "anonymous")
@@ -249,7 +263,7 @@ def build_page(qa: QA, exports_root: Path) -> gr.Blocks:
                 messages(new_state),
                 panel,
                 new_state,
-                "",
+                gr.skip(),
                 "",
                 gr.DownloadButton(value=str(md_file), interactive=True),
                 gr.DownloadButton(value=str(json_file), interactive=True),

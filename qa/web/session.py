@@ -19,6 +19,7 @@ from qa.web.render import answer_markdown, question_markdown
 
 Message = dict[str, Any]
 LOADING_TEXT = "Loading the model… (only after a start; your question is answered as soon as it is ready)"
+READING_TEXT = "Reading the articles…"
 EXAMPLE_COUNT = 4
 
 
