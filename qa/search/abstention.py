@@ -33,6 +33,11 @@ DEFAULT_ABSTAIN_BELOW = 0.785
 CALIBRATED_ABSTAIN_BELOW = {"all-MiniLM-L6-v2": DEFAULT_ABSTAIN_BELOW}
 
 
+def reported(probability: float | None) -> float | None:
+    """A probability as answers report it (4 places): what users see is what the bar compares."""
+    return None if probability is None else round(probability, 4)
+
+
 def abstain_threshold(model: ModelInfo) -> float | None:
     """The threshold for an index: the one recorded with it, else this version's for its model."""
     return (
@@ -58,6 +63,6 @@ def abstains(ranking: Ranking, abstain_below: float) -> bool:
     if not ranking.evidence:
         return True  # nothing to cite (a scope that admits no passage), whatever the threshold
     if ranking.answer_probability is not None:
-        # Compared as reported (4 places), so a bar set to a confidence an answer showed admits it.
-        return round(ranking.answer_probability, 4) < ranking.abstain_below_probability
+        # Compared as reported, so a bar set to a confidence an answer showed admits it.
+        return (reported(ranking.answer_probability) or 0.0) < ranking.abstain_below_probability
     return strength(ranking) < abstain_below

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from qa.results import Answer, Citation
-from qa.search.abstention import abstains
+from qa.search.abstention import abstains, reported
 from qa.search.evidence import Evidence, Ranking
 
 # A second sentence joins the short answer when it is nearly as good as the first.
@@ -43,19 +43,15 @@ def citation(number: int, e: Evidence) -> Citation:
         section=p.section,
         also_in=e.also_in,
         page=p.page,
-        confidence=_rounded(e.reading.probability if e.reading is not None else None),
+        confidence=reported(e.reading.probability if e.reading is not None else None),
     )
-
-
-def _rounded(probability: float | None) -> float | None:
-    return None if probability is None else round(probability, 4)
 
 
 def assemble(question: str, ranking: Ranking, abstain_below: float, resolved_query: str = "") -> Answer:
     """Number the evidence as citations and write the short answer from its sentences."""
     evidence: Sequence[Evidence] = ranking.evidence
     citations = tuple(citation(n, e) for n, e in enumerate(evidence, start=1))
-    confidence = _rounded(ranking.answer_probability)
+    confidence = reported(ranking.answer_probability)
     if abstains(ranking, abstain_below):
         return Answer(question, ABSTAIN_TEXT, True, citations, resolved_query, confidence)
     parts = [f"{citations[0].sentence} [1]"]
