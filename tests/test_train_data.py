@@ -14,10 +14,12 @@ import pytest
 from qa.models.reader import base_model_folder
 from qa.models.reader_inputs import PairEncoder
 from qa.text.spans import split_sentences
+from qa.text.terms import question_stopwords
 from train.reader_data import (
     ExampleMaker,
     Miner,
     Paragraph,
+    Rewording,
     load_corpus,
     names_in,
     swapped_question,
@@ -237,3 +239,49 @@ def test_short_passages_cut_every_passage_to_a_few_sentences_and_keep_the_answer
     whole = ExampleMaker(corpus, Miner(corpus), encoder, negatives=3, seed=1).example(0)
     assert whole is not None
     assert len({s for s in whole.sequences[0].sentence_of_token if s >= 0}) == len(gold.sentences)
+
+
+@pytest.fixture(scope="module")
+def rewording() -> Rewording:
+    return Rewording(base_model_folder(), question_stopwords())
+
+
+def test_rewording_swaps_a_shared_word_for_a_neighbour_and_leaves_names_and_facts(
+    rewording: Rewording,
+) -> None:
+    assert "murdered" in rewording.neighbours("killed")
+    assert all(n[:4] != "kill" for n in rewording.neighbours("killed"))  # not "killing", "kills"
+    passage = "Two people were killed in Lisbon in the first week of the storm."
+    question = "How many people were killed in Lisbon in the first week?"
+    seen = set()
+    for seed in range(20):
+        reworded = rewording.reword(question, passage, random.Random(seed))
+        assert reworded is not None and reworded != question
+        assert "Lisbon" in reworded and "first week" in reworded  # a name; facts asked for
+        swapped = set(reworded.rstrip("?").split()) - set(question.rstrip("?").split())
+        assert 1 <= len(swapped) <= 2
+        seen |= swapped
+    assert len(seen) > 2  # drawn among several neighbours
+    # Nothing shared but names and facts: nothing to swap.
+    assert rewording.reword("Who won in Lisbon in the first week?", passage, random.Random(1)) is None
+
+
+def test_a_reworded_example_reads_every_passage_with_the_paraphrase(
+    tiny_corpus: Path, rewording: Rewording
+) -> None:
+    corpus = load_corpus(tiny_corpus, ["squad-train"])
+    encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
+    maker = ExampleMaker(corpus, Miner(corpus), encoder, negatives=3, seed=1, reword=1.0, rewording=rewording)
+    plain = ExampleMaker(corpus, Miner(corpus), encoder, negatives=3, seed=1).example(0)
+    example = maker.example(0)
+    assert example is not None and plain is not None and len(example.sequences) == 4
+    questions = {question_ids(s.ids, s.type_ids) for s in example.sequences}
+    assert len(questions) == 1  # the same (reworded) question for the positive and its negatives
+    assert questions != {question_ids(s.ids, s.type_ids) for s in plain.sequences}
+    assert example.gold_sentence == plain.gold_sentence
+    with pytest.raises(ValueError, match="Rewording"):
+        ExampleMaker(corpus, Miner(corpus), encoder, negatives=3, seed=1, reword=0.5)
+
+
+def question_ids(ids: list[int], type_ids: list[int]) -> tuple[int, ...]:
+    return tuple(i for i, t in zip(ids, type_ids, strict=True) if t == 0)

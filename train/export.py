@@ -90,6 +90,7 @@ def export(run: Path, target: Path, shared: Path) -> None:
                     "span_miss": config.get("span_miss", 0.0),
                     "name_swap": config.get("name_swap", 0.0),
                     "short_passages": config.get("short_passages", 0.0),
+                    "reword": config.get("reword", 0.0),
                 },
             ],
             "questions_seen": state["cursor"] - state.get("skipped", 0) - sum(e["skipped"] for e in earlier),
@@ -131,7 +132,7 @@ def model_card(settings: dict[str, Any], target: Path) -> str:
             f"{s['steps']} steps ({s['run']}"
             + "".join(
                 f", {k.replace('_', ' ')} {s[k]}"
-                for k in ("lr", "near_miss", "span_miss", "name_swap", "short_passages")
+                for k in ("lr", "near_miss", "span_miss", "name_swap", "short_passages", "reword")
                 if k in s
             )
             + ")"
@@ -175,7 +176,9 @@ words cut out (every word of the question still matches); `name_swap`, the quest
 name or a year the paragraph does not mention, read with that paragraph ("How much have rents
 risen in Porto?" over a paragraph on Lisbon). For a share `short_passages` of the questions,
 every passage (the positive around its answering sentence, and the negatives) was cut to 1-3
-sentences, as long as news paragraphs are. 40% of
+sentences, as long as news paragraphs are. For a share `reword`, one or two words the question
+shares with its paragraph were swapped for a neighbour in the base model's word embeddings (a
+paraphrase: "killed" -> "murdered"). 40% of
 questions were rewritten as typed in a search box (lower case without "?", or only the content
 words). Loss: softmax over the four passages + 0.5 x a sigmoid per passage + softmax over the
 positive's sentences.

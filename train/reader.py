@@ -37,8 +37,9 @@ from torch import nn  # noqa: E402
 
 from qa.models.reader import base_model_folder  # noqa: E402
 from qa.models.reader_inputs import PairEncoder  # noqa: E402
+from qa.text.terms import question_stopwords  # noqa: E402
 from train.export import earlier_stages  # noqa: E402
-from train.reader_data import Example, ExampleMaker, Miner, load_corpus  # noqa: E402
+from train.reader_data import Example, ExampleMaker, Miner, Rewording, load_corpus  # noqa: E402
 
 logger = logging.getLogger("train.reader")
 
@@ -58,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "span_miss": 0.0,
     "name_swap": 0.0,
     "short_passages": 0.0,
+    "reword": 0.0,
 }
 
 
@@ -173,6 +175,7 @@ def train(
                 "span_miss": start["config"].get("span_miss", 0.0),
                 "name_swap": start["config"].get("name_swap", 0.0),
                 "short_passages": start["config"].get("short_passages", 0.0),
+                "reword": start["config"].get("reword", 0.0),
                 "lr": start["config"]["lr"],
             },
         ]
@@ -204,6 +207,8 @@ def train(
         config.get("span_miss", 0.0),
         config.get("name_swap", 0.0),
         config.get("short_passages", 0.0),
+        config.get("reword", 0.0),
+        Rewording(folder, question_stopwords()) if config.get("reword") else None,
     )
     order = maker.order()
     stages = earlier_stages(config)
@@ -327,6 +332,13 @@ def main(argv: list[str] | None = None) -> int:
         help="share of questions whose passages (positive and negatives) are cut to 1-3 sentences, "
         "as long as news paragraphs",
     )
+    parser.add_argument(
+        "--reword",
+        type=float,
+        default=None,
+        help="share of questions with one or two of the words they share with their paragraph "
+        "swapped for a neighbour in the word embeddings (paraphrases, as news readers ask)",
+    )
     parser.add_argument("--export", type=Path, default=None, help="write the shipped weights from --run here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -350,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
         config["name_swap"] = args.name_swap
     if args.short_passages is not None:
         config["short_passages"] = args.short_passages
+    if args.reword is not None:
+        config["reword"] = args.reword
     train(args.run, args.minutes, config, args.shared, args.threads, args.init_from)
     return 0
 

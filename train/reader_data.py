@@ -213,6 +213,84 @@ def swapped_question(question: str, paragraph: Paragraph, names: list[str], rng:
     return None
 
 
+# Words whose neighbours ask for another fact ("first" -> "second", "year" -> "month",
+# "kilometres" -> "miles"): never swapped, nor swapped in.
+CONTRASTS = frozenset(
+    """first second third fourth fifth last final next previous latest earliest early late later
+    earlier before after more less most least many much few largest smallest biggest highest lowest
+    longest shortest oldest youngest best worst north south east west northern southern eastern
+    western year years month months week weeks hour hours minute minutes second seconds century
+    centuries decade decades today yesterday tomorrow morning evening night daily weekly monthly
+    annual annually one two three four five six seven eight nine ten eleven twelve twenty hundred
+    thousand million billion half percent kilometres kilometers miles metres meters feet inches
+    pounds dollars euros january february march april june july august september october november
+    december monday tuesday wednesday thursday friday saturday sunday male female women without
+    against""".split()
+)
+
+
+class Rewording:
+    """Swaps question words that the passage also uses for their neighbours in the base model's
+    word embeddings ("reach" -> "attain", "killed" -> "murdered", "cost" -> "price").
+
+    SQuAD's questions copy their paragraph's words; news readers paraphrase, and a reader trained
+    only on copies scores "How strong were the fiercest gusts?" far under "What speed did the
+    gusts reach?" over "gusts reaching 154 kilometres per hour". Only lower-case words are
+    swapped: names, and so what ``name_swap`` teaches, are left as they are.
+    """
+
+    def __init__(self, model_folder: Path, stopwords: frozenset[str], choices: int = 4) -> None:
+        from safetensors.numpy import load_file
+
+        weights = load_file(str(model_folder / "model.safetensors"))
+        matrix = next(v for k, v in weights.items() if k.endswith("word_embeddings.weight"))
+        matrix = matrix.astype(np.float32)
+        self._unit = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
+        self._vocab = (model_folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
+        self._ids = {word: number for number, word in enumerate(self._vocab)}
+        self._usable = np.array(
+            [
+                w.isalpha() and w.islower() and len(w) >= 3 and w not in stopwords and w not in CONTRASTS
+                for w in self._vocab
+            ]
+        )
+        self._stopwords = stopwords
+        self._choices = choices
+        self._cache: dict[str, list[str]] = {}
+
+    def neighbours(self, word: str) -> list[str]:
+        """The nearest whole words, less those that are the same word inflected (same stem start)."""
+        if word not in self._cache:
+            number = self._ids.get(word)
+            found: list[str] = []
+            if number is not None:
+                similarity = np.where(self._usable, self._unit @ self._unit[number], -1.0)
+                for other in np.argsort(-similarity)[:40]:
+                    candidate = self._vocab[int(other)]
+                    if candidate[:4] != word[:4]:
+                        found.append(candidate)
+                    if len(found) == self._choices:
+                        break
+            self._cache[word] = found
+        return self._cache[word]
+
+    def reword(self, question: str, passage: str, rng: random.Random) -> str | None:
+        """The question with one or two words it shares with ``passage`` swapped; None when none can be."""
+        shared = set(_WORD.findall(passage.lower()))
+        swappable = sorted(
+            {
+                w
+                for w in re.findall(r"\b[a-z]{4,}\b", question)
+                if w in shared and w not in self._stopwords and w not in CONTRASTS and self.neighbours(w)
+            }
+        )
+        if not swappable:
+            return None
+        for word in rng.sample(swappable, min(len(swappable), rng.choice((1, 1, 2)))):
+            question = re.sub(rf"\b{word}\b", rng.choice(self.neighbours(word)), question, count=1)
+        return question
+
+
 def sentence_window(paragraph: Paragraph, first: int, count: int) -> Paragraph:
     """Sentences ``first`` .. ``first + count - 1`` of ``paragraph`` as a paragraph of their own."""
     spans = paragraph.sentences[first : first + count]
@@ -246,8 +324,14 @@ class ExampleMaker:
         span_miss: float = 0.0,
         name_swap: float = 0.0,
         short_passages: float = 0.0,
+        reword: float = 0.0,
+        rewording: Rewording | None = None,
     ) -> None:
+        if reword and rewording is None:
+            raise ValueError("reword needs a Rewording")
         self.corpus = corpus
+        self.reword = reword
+        self.rewording = rewording
         self.near_miss = near_miss
         self.span_miss = span_miss
         self.name_swap = name_swap
@@ -331,6 +415,14 @@ class ExampleMaker:
                 read_gold, gold_sentence = window, gold_sentence - first
                 positive = self._sequence(query, read_gold)
                 negatives = [short_window(p, rng)[0] for p in negatives]
+        # The question paraphrased: words it shares with its paragraph swapped for neighbours
+        # (drawn last, so the examples of a run without rewording stay as they were).
+        if self.reword and self.rewording is not None and rng.random() < self.reword:
+            reworded = self.rewording.reword(query, read_gold.text, rng)
+            if reworded is not None:
+                read = self._sequence(reworded, read_gold)
+                if gold_sentence in read.sentence_of_token:
+                    query, positive = reworded, read
         sequences = [positive] + [self._sequence(query, p) for p in negatives]
         if swapped is not None:
             sequences.append(self._sequence(swapped, read_gold))
