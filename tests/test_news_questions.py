@@ -24,7 +24,8 @@ def real_qa(real_index: Path) -> QA:
 # Floors a little under what docs/BENCHMARKS.md records, per path: (hit@1, hit@5, most abstained
 # of the answerable, least abstained of the off-topic). The reader ranks better and refuses more
 # off-topic questions, but also refuses more answerable paraphrases than the fast path (measured).
-LEVELS = {"reader": (0.50, 0.70, 0.28, 0.95), "fast": (0.42, 0.68, 0.12, 0.88)}
+# Reader 1.20175 measured 0.592 hit@1, 27.4% of answerable and 92.3% of off-topic abstained.
+LEVELS = {"reader": (0.55, 0.70, 0.29, 0.90), "fast": (0.42, 0.68, 0.12, 0.88)}
 
 
 @pytest.mark.parametrize("path", ["reader", "fast"])

@@ -34,8 +34,9 @@ def real_qa(real_index: Path) -> QA:
             3,
             "80,000",
             # Its paragraph says "the salt-mining town ... had a pre-war population of 80,000"
-            # without naming Bakhmut: reader 1.3000 ranks it first but abstains (probability 0.4).
-            marks=pytest.mark.xfail(strict=True, reason="reader 1.3000 abstains; docs/BENCHMARKS.md"),
+            # without naming Bakhmut: reader 1.20175 puts it second (0.42) under a soldier's
+            # quote that names Bakhmut (¶11, 0.76); 1.3000 put it first but abstained.
+            marks=pytest.mark.xfail(strict=True, reason="reader 1.20175 cites ¶11; docs/BENCHMARKS.md"),
         ),
         ("How many civilians are still living in the town?", 14, "4,000 civilians"),
         (
@@ -74,9 +75,8 @@ def test_the_donation_appeal_is_never_cited(real_qa: QA, question: str) -> None:
         assert not (c.article_id == SEED_ID and c.paragraph in APPEAL_PARAGRAPHS), c
 
 
-# Reader 1.3000 cites a later paragraph ("Super Bowl 50 featured numerous records ...") over the
-# lede that names the winner; the fast path cites the lede (docs/BENCHMARKS.md, the reader's misses).
-@pytest.mark.xfail(strict=True, reason="reader 1.3000 prefers a later paragraph; docs/BENCHMARKS.md")
+# Reader 1.3000 cited a later paragraph ("Super Bowl 50 featured numerous records ...") over the
+# lede that names the winner; 1.20175 cites the lede, as the fast path does.
 def test_wikipedia_question_cites_its_article(real_qa: QA) -> None:
     answer = real_qa.ask("Which team won Super Bowl 50?")
     assert answer.citations[0].article_id == "wikipedia/super-bowl-50.txt"

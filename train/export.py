@@ -195,5 +195,5 @@ positive's sentences.
 
 See `calibration.json` beside this file (fitted by `bench/reader_fit.py`) and docs/BENCHMARKS.md
 ("The reader") for what it was measured to do, on which questions, and how fast; then write what
-was measured here (the shipped card records version 1.3000's numbers and limits).
+was measured here (the shipped card records version 1.20175's numbers and limits).
 """
