@@ -30,6 +30,14 @@ from train.reader_data import SOURCES
 logger = logging.getLogger("train.export")
 
 
+# The example options a stage records (0.0 when a run predates them), for the card's stage list.
+STAGE_OPTIONS = ("near_miss", "span_miss", "name_swap", "short_passages", "reword")
+
+
+def stage_options(config: dict[str, Any]) -> dict[str, float]:
+    return {k: config.get(k, 0.0) for k in STAGE_OPTIONS}
+
+
 def earlier_stages(config: dict[str, Any]) -> list[dict[str, Any]]:
     """The runs whose weights this one continued, first first (runs made before the list was
     kept name only the one before them, as ``earlier_stage``)."""
@@ -86,11 +94,7 @@ def export(run: Path, target: Path, shared: Path) -> None:
                     "steps": state["step"],
                     "elapsed": round(state["elapsed"]),
                     "lr": config["lr"],
-                    "near_miss": config.get("near_miss", 0.0),
-                    "span_miss": config.get("span_miss", 0.0),
-                    "name_swap": config.get("name_swap", 0.0),
-                    "short_passages": config.get("short_passages", 0.0),
-                    "reword": config.get("reword", 0.0),
+                    **stage_options(config),
                 },
             ],
             "questions_seen": state["cursor"] - state.get("skipped", 0) - sum(e["skipped"] for e in earlier),
@@ -130,11 +134,7 @@ def model_card(settings: dict[str, Any], target: Path) -> str:
     if len(stages) > 1:
         described = ", then ".join(
             f"{s['steps']} steps ({s['run']}"
-            + "".join(
-                f", {k.replace('_', ' ')} {s[k]}"
-                for k in ("lr", "near_miss", "span_miss", "name_swap", "short_passages", "reword")
-                if k in s
-            )
+            + "".join(f", {k.replace('_', ' ')} {s[k]}" for k in ("lr", *STAGE_OPTIONS) if k in s)
             + ")"
             for s in stages
         )

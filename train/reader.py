@@ -38,7 +38,7 @@ from torch import nn  # noqa: E402
 from qa.models.reader import base_model_folder  # noqa: E402
 from qa.models.reader_inputs import PairEncoder  # noqa: E402
 from qa.text.terms import question_stopwords  # noqa: E402
-from train.export import earlier_stages  # noqa: E402
+from train.export import earlier_stages, stage_options  # noqa: E402
 from train.reader_data import Example, ExampleMaker, Miner, Rewording, load_corpus  # noqa: E402
 
 logger = logging.getLogger("train.reader")
@@ -171,11 +171,7 @@ def train(
                 "cursor": start["cursor"],
                 "elapsed": round(start["elapsed"]),
                 "skipped": start.get("skipped", 0),
-                "near_miss": start["config"].get("near_miss", 0.0),
-                "span_miss": start["config"].get("span_miss", 0.0),
-                "name_swap": start["config"].get("name_swap", 0.0),
-                "short_passages": start["config"].get("short_passages", 0.0),
-                "reword": start["config"].get("reword", 0.0),
+                **stage_options(start["config"]),
                 "lr": start["config"]["lr"],
             },
         ]

@@ -33,9 +33,9 @@ DEFAULT_ABSTAIN_BELOW = 0.785
 CALIBRATED_ABSTAIN_BELOW = {"all-MiniLM-L6-v2": DEFAULT_ABSTAIN_BELOW}
 
 
-def reported(probability: float | None) -> float | None:
+def reported(probability: float) -> float:
     """A probability as answers report it (4 places): what users see is what the bar compares."""
-    return None if probability is None else round(probability, 4)
+    return round(probability, 4)
 
 
 def abstain_threshold(model: ModelInfo) -> float | None:
@@ -64,5 +64,5 @@ def abstains(ranking: Ranking, abstain_below: float) -> bool:
         return True  # nothing to cite (a scope that admits no passage), whatever the threshold
     if ranking.answer_probability is not None:
         # Compared as reported, so a bar set to a confidence an answer showed admits it.
-        return (reported(ranking.answer_probability) or 0.0) < ranking.abstain_below_probability
+        return reported(ranking.answer_probability) < ranking.abstain_below_probability
     return strength(ranking) < abstain_below

@@ -43,7 +43,7 @@ def citation(number: int, e: Evidence) -> Citation:
         section=p.section,
         also_in=e.also_in,
         page=p.page,
-        confidence=reported(e.reading.probability if e.reading is not None else None),
+        confidence=None if e.reading is None else reported(e.reading.probability),
     )
 
 
@@ -51,7 +51,8 @@ def assemble(question: str, ranking: Ranking, abstain_below: float, resolved_que
     """Number the evidence as citations and write the short answer from its sentences."""
     evidence: Sequence[Evidence] = ranking.evidence
     citations = tuple(citation(n, e) for n, e in enumerate(evidence, start=1))
-    confidence = reported(ranking.answer_probability)
+    probability = ranking.answer_probability
+    confidence = None if probability is None else reported(probability)
     if abstains(ranking, abstain_below):
         return Answer(question, ABSTAIN_TEXT, True, citations, resolved_query, confidence)
     parts = [f"{citations[0].sentence} [1]"]
