@@ -7,8 +7,10 @@ import dataclasses
 import json
 import lzma
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.models.reader import base_model_folder
@@ -21,6 +23,7 @@ from train.reader_data import (
     Paragraph,
     Rewording,
     load_corpus,
+    mining_vectors,
     names_in,
     swapped_question,
     without_answer,
@@ -285,3 +288,81 @@ def test_a_reworded_example_reads_every_passage_with_the_paraphrase(
 
 def question_ids(ids: list[int], type_ids: list[int]) -> tuple[int, ...]:
     return tuple(i for i, t in zip(ids, type_ids, strict=True) if t == 0)
+
+
+class FakeEncoder:
+    """Vectors by hand: a paragraph's vector is chosen by its first word, a question's by its last."""
+
+    name = "fake"
+    dim = 3
+
+    def __init__(self, by_word: dict[str, list[float]]) -> None:
+        self.by_word = by_word
+        self.calls = 0
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        self.calls += 1
+        rows = [self.by_word.get(t.split()[0], [0.0, 0.0, 1.0]) for t in texts]
+        return np.array(rows, dtype=np.float32)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        rows = [self.by_word.get(t.rstrip("?").split()[-1], [0.0, 0.0, 1.0]) for t in texts]
+        return np.array(rows, dtype=np.float32)
+
+
+def test_fused_mining_ranks_by_meaning_as_well_as_shared_words(tiny_corpus: Path, tmp_path: Path) -> None:
+    """'Members of parliament...' shares no word with the question but is nearest in meaning:
+    BM25 ranks it low, the fused ranking (as the product retrieves: 0.6 x cosine + 0.4 x BM25 over
+    the best BM25) first, over the answer's paragraph (BM25's best, cosine 0 here)."""
+    corpus = load_corpus(tiny_corpus, ["squad-train"])
+    encoder = FakeEncoder({"The": [1.0, 0.0, 0.0], "Members": [0.0, 1.0, 0.0], "get": [0.0, 1.0, 0.0]})
+    vectors = mining_vectors(corpus, encoder, tmp_path)
+    miner = Miner(corpus, vectors)
+    bm25 = miner.candidates(corpus.questions[0].text)
+    fused = miner.fused_candidates(0)
+    members = 3
+    assert sorted(fused) == sorted(bm25) == [0, 1, 2, 3]
+    assert bm25[0] == 0 and bm25.index(members) > 1
+    assert fused[:2] == [members, 0]
+    with pytest.raises(ValueError, match="mining vectors"):
+        Miner(corpus).fused_candidates(0)
+
+
+def test_mining_vectors_are_kept_and_reused(tiny_corpus: Path, tmp_path: Path) -> None:
+    corpus = load_corpus(tiny_corpus, ["squad-train"])
+    first = FakeEncoder({"The": [1.0, 0.0, 0.0]})
+    made = mining_vectors(corpus, first, tmp_path)
+    assert made.paragraphs.shape == (4, 3) and made.questions.shape == (1, 3)
+    kept_files = [f.name for f in tmp_path.iterdir()]
+    assert len(kept_files) == 1 and "partial" not in kept_files[0]
+    again = FakeEncoder({})
+    kept = mining_vectors(corpus, again, tmp_path)
+    assert again.calls == 0
+    np.testing.assert_allclose(kept.paragraphs, made.paragraphs, atol=1e-3)
+
+
+def test_fused_negatives_mine_with_the_vectors_for_their_share(
+    tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = load_corpus(tiny_corpus, ["squad-train"])
+    encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
+    with pytest.raises(ValueError, match="mining vectors"):
+        ExampleMaker(corpus, Miner(corpus), encoder, negatives=3, seed=1, fused_negatives=0.5)
+    miner = Miner(corpus, mining_vectors(corpus, FakeEncoder({}), tmp_path))
+    asked: list[int] = []
+    fused = miner.fused_candidates
+
+    def spy(question_index: int, k: int = 30) -> list[int]:
+        asked.append(question_index)
+        return fused(question_index, k)
+
+    monkeypatch.setattr(miner, "fused_candidates", spy)
+    always = ExampleMaker(corpus, miner, encoder, negatives=3, seed=1, fused_negatives=1.0).example(0)
+    assert always is not None and len(always.sequences) == 4
+    assert asked == [0]
+    # Without the option the examples are the ones earlier runs made (no extra random draw).
+    before = ExampleMaker(corpus, Miner(corpus), encoder, negatives=3, seed=1).example(0)
+    off = ExampleMaker(corpus, miner, encoder, negatives=3, seed=1, fused_negatives=0.0).example(0)
+    assert asked == [0]
+    assert before == off

@@ -31,7 +31,7 @@ logger = logging.getLogger("train.export")
 
 
 # The example options a stage records (0.0 when a run predates them), for the card's stage list.
-STAGE_OPTIONS = ("near_miss", "span_miss", "name_swap", "short_passages", "reword")
+STAGE_OPTIONS = ("near_miss", "span_miss", "name_swap", "short_passages", "reword", "fused_negatives")
 
 
 def stage_options(config: dict[str, Any]) -> dict[str, float]:
@@ -168,8 +168,9 @@ SQuAD is licensed CC BY-SA 4.0 and SQuADShifts CC BY 4.0; this model is trained 
 credits them here. SQuAD dev was never trained on (it is the validation set).
 
 Per question: its own paragraph (positive, with the sentence holding the answer) against three
-negatives: paragraphs that BM25 ranks high for the question but that contain none of its answers
-(half the time one from the same article) and, for a share of the questions, near misses made
+negatives: paragraphs that BM25 ranks high for the question (for a share `fused_negatives` of the
+questions, that the product's own retrieval ranks high: dense cosine and BM25 fused) but that
+contain none of its answers (half the time one from the same article) and, for a share of the questions, near misses made
 from the positive itself: `near_miss`, the paragraph with every sentence that holds an answer
 removed (the same names and topic, no answer); `span_miss`, the paragraph with only the answer's
 words cut out (every word of the question still matches); `name_swap`, the question turned to a

@@ -39,9 +39,18 @@ from qa.models.reader import base_model_folder  # noqa: E402
 from qa.models.reader_inputs import PairEncoder  # noqa: E402
 from qa.text.terms import question_stopwords  # noqa: E402
 from train.export import earlier_stages, stage_options  # noqa: E402
-from train.reader_data import Example, ExampleMaker, Miner, Rewording, load_corpus  # noqa: E402
+from train.reader_data import (  # noqa: E402
+    Example,
+    ExampleMaker,
+    Miner,
+    Rewording,
+    load_corpus,
+    mining_vectors,
+)
 
 logger = logging.getLogger("train.reader")
+# The question and paragraph vectors for --fused-negatives, shared by every run (git-ignored).
+MINING_CACHE = ROOT / "train" / "runs" / "cache"
 
 DEFAULTS: dict[str, Any] = {
     "sources": ["squad-train", "new_wiki", "reddit", "amazon"],
@@ -60,6 +69,7 @@ DEFAULTS: dict[str, Any] = {
     "name_swap": 0.0,
     "short_passages": 0.0,
     "reword": 0.0,
+    "fused_negatives": 0.0,
 }
 
 
@@ -193,9 +203,14 @@ def train(
     corpus = load_corpus(shared / "traindata", config["sources"])
     logger.info("%d paragraphs, %d questions", len(corpus.paragraphs), len(corpus.questions))
     encoder = PairEncoder(folder / "tokenizer.json", config["max_tokens"])
+    vectors = None
+    if config.get("fused_negatives"):
+        from qa.models.embed import default_encoder
+
+        vectors = mining_vectors(corpus, default_encoder(), MINING_CACHE)
     maker = ExampleMaker(
         corpus,
-        Miner(corpus),
+        Miner(corpus, vectors),
         encoder,
         config["negatives"],
         config["seed"],
@@ -205,6 +220,7 @@ def train(
         config.get("short_passages", 0.0),
         config.get("reword", 0.0),
         Rewording(folder, question_stopwords()) if config.get("reword") else None,
+        config.get("fused_negatives", 0.0),
     )
     order = maker.order()
     stages = earlier_stages(config)
@@ -335,6 +351,13 @@ def main(argv: list[str] | None = None) -> int:
         help="share of questions with one or two of the words they share with their paragraph "
         "swapped for a neighbour in the word embeddings (paraphrases, as news readers ask)",
     )
+    parser.add_argument(
+        "--fused-negatives",
+        type=float,
+        default=None,
+        help="share of questions whose negatives are mined by the product's own retrieval (dense "
+        "cosine and BM25 fused) instead of BM25 alone: the candidates the reader meets at query time",
+    )
     parser.add_argument("--export", type=Path, default=None, help="write the shipped weights from --run here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -360,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
         config["short_passages"] = args.short_passages
     if args.reword is not None:
         config["reword"] = args.reword
+    if args.fused_negatives is not None:
+        config["fused_negatives"] = args.fused_negatives
     train(args.run, args.minutes, config, args.shared, args.threads, args.init_from)
     return 0
 

@@ -1,8 +1,9 @@
 """Training examples for the reader: (question, passage) groups mined from the open QA data.
 
 Each example is one question with its own paragraph (the positive, with the index of the
-sentence that holds the answer) and ``negatives`` other paragraphs that BM25 ranks high for the
-question but that do not contain any of its answers (hard negatives, mostly from other articles).
+sentence that holds the answer) and ``negatives`` other paragraphs that BM25 (or, for a share of
+the questions, the product's own dense + BM25 retrieval) ranks high for the question but that do
+not contain any of its answers (hard negatives).
 Some questions are rewritten the way people type into a search box (lower case, no question mark,
 only the content words) so the reader does not learn that only well-formed questions match.
 
@@ -12,6 +13,7 @@ examples it would have seen without the interruption.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import lzma
 import random
@@ -20,9 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
+from qa.models.embed import Encoder, encode_queries
 from qa.models.reader import file_sha256
 from qa.models.reader_inputs import PairEncoder
+from qa.search.retriever import CANDIDATES, DENSE_WEIGHT
 from qa.text.spans import split_sentences
 from qa.text.terms import question_stopwords
 
@@ -126,14 +131,58 @@ class Example:
     gold_sentence: int  # in the positive; -1 when no sentence loss
 
 
-class Miner:
-    """BM25 over every training paragraph, for hard negatives."""
+@dataclass(frozen=True)
+class MiningVectors:
+    """Unit vectors of every training paragraph and question, by the product's embedding model."""
 
-    def __init__(self, corpus: Corpus) -> None:
+    paragraphs: np.ndarray  # (paragraphs, dim), row i for corpus.paragraphs[i]
+    questions: np.ndarray  # (questions, dim), row i for corpus.questions[i]
+
+
+def mining_vectors(corpus: Corpus, encoder: Encoder, cache: Path, batch: int = 2048) -> MiningVectors:
+    """Every paragraph and question of ``corpus`` embedded by ``encoder`` (questions as queries),
+    kept in ``cache`` (float16) under a name made of the data's sha256s and the model's name, so
+    later stages and resumed runs reuse them (about 20 minutes on 2 cores for all four sets)."""
+    key = hashlib.sha256(json.dumps([sorted(corpus.sha256.items()), encoder.name]).encode()).hexdigest()[:16]
+    path = cache / f"mining-vectors-{key}.npz"
+    if path.is_file():
+        with np.load(path) as stored:
+            kept = MiningVectors(*(stored[k].astype(np.float32) for k in ("paragraphs", "questions")))
+        if (len(kept.paragraphs), len(kept.questions)) == (len(corpus.paragraphs), len(corpus.questions)):
+            return kept
+    chunks = []
+    texts = [p.text for p in corpus.paragraphs]
+    for start in tqdm(range(0, len(texts), batch), desc="embedding paragraphs", unit="batch"):
+        chunks.append(encoder.encode(texts[start : start + batch]))
+    paragraphs = np.concatenate(chunks) if chunks else np.zeros((0, encoder.dim), dtype=np.float32)
+    chunks = []
+    questions = [q.text for q in corpus.questions]
+    for start in tqdm(range(0, len(questions), batch), desc="embedding questions", unit="batch"):
+        chunks.append(encode_queries(encoder, questions[start : start + batch]))
+    asked = np.concatenate(chunks) if chunks else np.zeros((0, encoder.dim), dtype=np.float32)
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.npz")
+    np.savez(partial, paragraphs=paragraphs.astype(np.float16), questions=asked.astype(np.float16))
+    partial.replace(path)  # a run stopped mid-write leaves no half file under the real name
+    return MiningVectors(paragraphs.astype(np.float32), asked.astype(np.float32))
+
+
+class Miner:
+    """Hard negatives: the paragraphs that BM25 ranks high for a question, or with ``vectors``,
+    those that the product's own retrieval ranks high (dense cosine and BM25 fused as in
+    qa.search.retriever), which are the candidates the reader meets at query time."""
+
+    def __init__(self, corpus: Corpus, vectors: MiningVectors | None = None) -> None:
         import bm25s
         import Stemmer
 
+        if vectors is not None and (
+            len(vectors.paragraphs) != len(corpus.paragraphs)
+            or len(vectors.questions) != len(corpus.questions)
+        ):
+            raise ValueError("the mining vectors are not those of this corpus")
         self.corpus = corpus
+        self.vectors = vectors
         self._stemmer = Stemmer.Stemmer("english")
         tokens = bm25s.tokenize(
             [p.text for p in corpus.paragraphs], stopwords="en", stemmer=self._stemmer, show_progress=False
@@ -142,12 +191,35 @@ class Miner:
         self._bm25.index(tokens, show_progress=False)
 
     def candidates(self, question: str, k: int = 30) -> list[int]:
+        """BM25's best ``k`` paragraphs for ``question``, best first."""
+        return [i for i, _ in self._bm25_best(question, k)]
+
+    def fused_candidates(self, question_index: int, k: int = 30) -> list[int]:
+        """The best ``k`` paragraphs for corpus question ``question_index`` as the product ranks
+        candidates: DENSE_WEIGHT x cosine + the rest x BM25 over the question's best BM25 score,
+        over the union of both lists (a paragraph outside BM25's list counts 0 there)."""
+        if self.vectors is None:
+            raise ValueError("fused mining needs the mining vectors")
+        pool = max(k, CANDIDATES)
+        lexical = self._bm25_best(self.corpus.questions[question_index].text, pool)
+        best = max((score for _, score in lexical), default=0.0)
+        scores = self.vectors.paragraphs @ self.vectors.questions[question_index]
+        dense = np.argpartition(-scores, min(pool, len(scores) - 1))[:pool]
+        fused = {int(i): DENSE_WEIGHT * float(scores[i]) for i in dense}
+        for i, score in lexical:
+            share = score / best if best > 0 else 0.0
+            fused[i] = DENSE_WEIGHT * float(scores[i]) + (1 - DENSE_WEIGHT) * share
+        return sorted(fused, key=lambda i: (-fused[i], i))[:k]
+
+    def _bm25_best(self, question: str, k: int) -> list[tuple[int, float]]:
         import bm25s
 
         tokens = bm25s.tokenize([question], stopwords="en", stemmer=self._stemmer, show_progress=False)
         k = min(k, len(self.corpus.paragraphs))
-        results, _ = self._bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1)
-        return [int(i) for i in np.asarray(results)[0]]
+        results, scores = self._bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+        return [
+            (int(i), float(s)) for i, s in zip(np.asarray(results)[0], np.asarray(scores)[0], strict=True)
+        ]
 
 
 def contains_answer(paragraph: Paragraph, answers: tuple[str, ...]) -> bool:
@@ -326,10 +398,14 @@ class ExampleMaker:
         short_passages: float = 0.0,
         reword: float = 0.0,
         rewording: Rewording | None = None,
+        fused_negatives: float = 0.0,
     ) -> None:
         if reword and rewording is None:
             raise ValueError("reword needs a Rewording")
+        if fused_negatives and miner.vectors is None:
+            raise ValueError("fused_negatives needs a Miner with mining vectors")
         self.corpus = corpus
+        self.fused_negatives = fused_negatives
         self.reword = reword
         self.rewording = rewording
         self.near_miss = near_miss
@@ -361,9 +437,15 @@ class ExampleMaker:
         gold_sentence = sentence_of(gold, row.answer_start)
         if gold_sentence not in positive.sentence_of_token:
             return None  # the answer was cut off: the passage as read does not answer
+        # Mined as the product retrieves (dense and BM25 fused) for a share of the questions, so
+        # the negatives look like the candidates the reader is given at query time; else BM25's.
+        if self.fused_negatives and rng.random() < self.fused_negatives:
+            mined = self.miner.fused_candidates(question_index)
+        else:
+            mined = self.miner.candidates(row.text)
         pool = [
             i
-            for i in self.miner.candidates(row.text)
+            for i in mined
             if i != row.paragraph and not contains_answer(self.corpus.paragraphs[i], row.answers)
         ]
         hard = pool[:10]
