@@ -174,8 +174,62 @@ def test_a_name_swap_adds_the_paragraph_with_a_question_it_does_not_answer(tiny_
         example.sequences[0].ids, example.sequences[0].type_ids
     )
     assert last.ids != example.sequences[0].ids
-    swapped = encoder.encode("How many votes did the bill get on Friday in Madrid?", "", ()).ids
-    assert last.ids[: len(swapped) - 1] == swapped[:-1]
+    # The positive's question (in whatever form it was typed) with Lisbon turned to Madrid.
+    lisbon, madrid = (encoder.encode(w, "", ()).ids[1] for w in ("lisbon", "madrid"))
+    asked = question_ids(example.sequences[0].ids, example.sequences[0].type_ids)
+    assert question_ids(last.ids, last.type_ids) == tuple(madrid if i == lisbon else i for i in asked)
+
+
+def test_the_swapped_question_is_typed_and_reworded_as_the_query_is(
+    tiny_corpus: Path, rewording: Rewording
+) -> None:
+    """Over many draws (as asked, lower case, key words; reworded or not) the name-swap negative
+    differs from the positive's question only by the name: never by its form or wording."""
+    corpus = load_corpus(tiny_corpus, ["squad-train"])
+    encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
+    corpus.questions[0] = dataclasses.replace(
+        corpus.questions[0], text="How many votes did the bill get in Lisbon?"
+    )
+    corpus.paragraphs[0] = paragraph(VOTE.text.replace("on Friday", "on Friday in Lisbon"))
+    corpus.questions.append(dataclasses.replace(corpus.questions[0], text="What did Madrid decide?"))
+    lisbon, madrid, mark = (encoder.encode(w, "", ()).ids[1] for w in ("lisbon", "madrid", "?"))
+    forms = set()
+    for seed in range(40):
+        maker = ExampleMaker(
+            corpus,
+            Miner(corpus),
+            encoder,
+            negatives=3,
+            seed=seed,
+            name_swap=1.0,
+            reword=0.5,
+            rewording=rewording,
+        )
+        example = maker.example(0)
+        assert example is not None and len(example.sequences) == 4
+        positive, last = example.sequences[0], example.sequences[-1]
+        asked = question_ids(positive.ids, positive.type_ids)
+        assert lisbon in asked  # the name is never reworded away, whatever the form
+        if passage_ids(last.ids, last.type_ids) != passage_ids(positive.ids, positive.type_ids):
+            continue  # no other name drawn in five tries: no swap this time
+        assert question_ids(last.ids, last.type_ids) == tuple(madrid if i == lisbon else i for i in asked)
+        forms.add(mark in asked)
+    assert forms == {True, False}  # swaps both as asked and as typed in a search box
+
+
+def test_rewording_keeps_the_names_of_a_question_typed_in_lower_case(rewording: Rewording) -> None:
+    passage = "Rents in Lisbon rose sharply last year, official figures showed."
+    keep = frozenset({"lisbon"})
+    for seed in range(30):
+        reworded = rewording.reword(
+            "how sharply did rents rise in lisbon", passage, random.Random(seed), keep
+        )
+        assert reworded is None or " lisbon" in reworded
+    swapped_names = {
+        rewording.reword("how sharply did rents rise in lisbon", passage, random.Random(seed))
+        for seed in range(30)
+    }
+    assert any(r is not None and "lisbon" not in r for r in swapped_names)  # what keep prevents
 
 
 def test_every_example_has_one_positive_and_the_same_number_of_negatives(tiny_corpus: Path) -> None:

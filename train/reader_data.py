@@ -107,12 +107,17 @@ def sentence_of(paragraph: Paragraph, char: int) -> int:
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def search_box_variant(question: str, rng: random.Random, stopwords: frozenset[str]) -> str:
-    """The question as typed by a hurried stranger, sometimes; mostly unchanged."""
+def typed_form(rng: random.Random) -> str:
+    """How a question is typed, drawn: mostly as asked, else as a hurried stranger types it."""
     draw = rng.random()
-    if draw < 0.6:
+    return "asked" if draw < 0.6 else "lower" if draw < 0.85 else "keywords"
+
+
+def as_typed(question: str, form: str, stopwords: frozenset[str]) -> str:
+    """``question`` in ``form``: as asked, lower case without "?", or only its content words."""
+    if form == "asked":
         return question
-    if draw < 0.85:
+    if form == "lower":
         return question.lower().rstrip(" ?").strip()
     words = [w for w in _WORD.findall(question.lower()) if w not in stopwords]
     return " ".join(words) or question.lower()
@@ -263,11 +268,11 @@ def names_in(question: str) -> list[str]:
     return [m.group(0) for m in _NAME.finditer(question)]
 
 
-def swapped_question(question: str, paragraph: Paragraph, names: list[str], rng: random.Random) -> str | None:
-    """The question about someone, somewhere or some year its paragraph does not mention: one
-    name it shares with the paragraph replaced by another name (or one year by another year).
-    "How much have rents risen in Lisbon?" becomes "... in Porto?": every other word still matches
-    and the paragraph no longer answers. None when the question names nothing the paragraph does."""
+def name_swap(
+    question: str, paragraph: Paragraph, names: list[str], rng: random.Random
+) -> tuple[str, str] | None:
+    """A name (or year) of ``question`` that ``paragraph`` mentions, and one it does not to put in
+    its place: (old, new). None when the question names nothing the paragraph does."""
     lowered = paragraph.text.lower()
     shared = [n for n in names_in(question) if n.lower() in lowered]
     years = [m.group(0) for m in _YEAR.finditer(question) if m.group(0) in paragraph.text]
@@ -276,13 +281,32 @@ def swapped_question(question: str, paragraph: Paragraph, names: list[str], rng:
     if years and (not shared or rng.random() < 0.3):
         year = rng.choice(years)
         other = str(int(year) + rng.choice([-7, -3, -2, -1, 1, 2, 3, 7]))
-        return None if other in paragraph.text else question.replace(year, other)
+        return None if other in paragraph.text else (year, other)
     name = rng.choice(shared)
     for _ in range(5):
         other = rng.choice(names)
         if other.lower() not in lowered and name.lower() not in other.lower():
-            return question.replace(name, other)
+            return name, other
     return None
+
+
+def swapped_question(question: str, paragraph: Paragraph, names: list[str], rng: random.Random) -> str | None:
+    """The question about someone, somewhere or some year its paragraph does not mention: one
+    name it shares with the paragraph replaced by another name (or one year by another year).
+    "How much have rents risen in Lisbon?" becomes "... in Porto?": every other word still matches
+    and the paragraph no longer answers. None when the question names nothing the paragraph does."""
+    swap = name_swap(question, paragraph, names, rng)
+    return None if swap is None else replace_word(question, *swap)
+
+
+def replace_word(text: str, old: str, new: str) -> str:
+    """``text`` with its first ``old`` (as a whole word or words) replaced by ``new``."""
+    return re.sub(rf"\b{re.escape(old)}\b", lambda _: new, text, count=1)
+
+
+def capitalised_words(question: str) -> frozenset[str]:
+    """The question's capitalised words, lower-cased: its names, whatever form it is typed in."""
+    return frozenset(w.lower() for w in re.findall(r"\b[A-Z]\w*", question))
 
 
 # Words whose neighbours ask for another fact ("first" -> "second", "year" -> "month",
@@ -308,7 +332,8 @@ class Rewording:
     SQuAD's questions copy their paragraph's words; news readers paraphrase, and a reader trained
     only on copies scores "How strong were the fiercest gusts?" far under "What speed did the
     gusts reach?" over "gusts reaching 154 kilometres per hour". Only lower-case words are
-    swapped: names, and so what ``name_swap`` teaches, are left as they are.
+    swapped, and the names of a question typed in lower case are passed as ``keep``: names, and so
+    what ``name_swap`` teaches, are left as they are.
     """
 
     def __init__(self, model_folder: Path, stopwords: frozenset[str], choices: int = 4) -> None:
@@ -346,14 +371,21 @@ class Rewording:
             self._cache[word] = found
         return self._cache[word]
 
-    def reword(self, question: str, passage: str, rng: random.Random) -> str | None:
-        """The question with one or two words it shares with ``passage`` swapped; None when none can be."""
+    def reword(
+        self, question: str, passage: str, rng: random.Random, keep: frozenset[str] = frozenset()
+    ) -> str | None:
+        """The question with one or two words it shares with ``passage`` swapped; None when none
+        can be. Words in ``keep`` (a typed-in-lower-case question's names) are never swapped."""
         shared = set(_WORD.findall(passage.lower()))
         swappable = sorted(
             {
                 w
                 for w in re.findall(r"\b[a-z]{4,}\b", question)
-                if w in shared and w not in self._stopwords and w not in CONTRASTS and self.neighbours(w)
+                if w in shared
+                and w not in keep
+                and w not in self._stopwords
+                and w not in CONTRASTS
+                and self.neighbours(w)
             }
         )
         if not swappable:
@@ -432,7 +464,8 @@ class ExampleMaker:
         rng = random.Random(f"{self.seed}:{question_index}")
         row = self.corpus.questions[question_index]
         gold = self.corpus.paragraphs[row.paragraph]
-        query = search_box_variant(row.text, rng, self._stopwords)
+        form = typed_form(rng)
+        query = as_typed(row.text, form, self._stopwords)
         positive = self._sequence(query, gold)
         gold_sentence = sentence_of(gold, row.answer_start)
         if gold_sentence not in positive.sentence_of_token:
@@ -467,9 +500,14 @@ class ExampleMaker:
                 extra.append(cut)
         # The question turned to a name or year its paragraph never mentions, read with that same
         # paragraph: the "Tesla Model 3 over the Nikola Tesla article" miss from the question's side.
-        swapped = None
+        swap = None
         if self.name_swap and rng.random() < self.name_swap:
-            swapped = swapped_question(row.text, gold, self._names, rng)
+            found = name_swap(row.text, gold, self._names, rng)
+            # Swapped in the query as typed (and, below, as reworded): a swapped question that
+            # alone kept its capitals and "?" would tell the negative by its form, not its names.
+            typed = None if found is None else tuple(as_typed(n, form, self._stopwords) for n in found)
+            if typed is not None and replace_word(query, *typed) != query:
+                swap = typed
         # One paragraph of the same article when it has others: close in topic, another answer.
         same = [
             i
@@ -480,7 +518,7 @@ class ExampleMaker:
             chosen.append(rng.choice(same))
         # Every example has the same number of sequences (the loss groups them): near misses
         # first, then the same-article paragraph, then BM25's.
-        room = self.negatives - (swapped is not None)
+        room = self.negatives - (swap is not None)
         extra = extra[:room]
         chosen = chosen[: room - len(extra)]
         while len(chosen) + len(extra) < room and hard:
@@ -499,14 +537,19 @@ class ExampleMaker:
                 negatives = [short_window(p, rng)[0] for p in negatives]
         # The question paraphrased: words it shares with its paragraph swapped for neighbours
         # (drawn last, so the examples of a run without rewording stay as they were).
+        typed_query = query
         if self.reword and self.rewording is not None and rng.random() < self.reword:
-            reworded = self.rewording.reword(query, read_gold.text, rng)
+            # A question typed in lower case has its names in lower case too: they stay.
+            reworded = self.rewording.reword(query, read_gold.text, rng, capitalised_words(row.text))
             if reworded is not None:
                 read = self._sequence(reworded, read_gold)
                 if gold_sentence in read.sentence_of_token:
                     query, positive = reworded, read
         sequences = [positive] + [self._sequence(query, p) for p in negatives]
-        if swapped is not None:
+        if swap is not None:
+            swapped = replace_word(query, *swap)
+            if swapped == query:  # the rewording took the name's words (it keeps names; a guard)
+                swapped = replace_word(typed_query, *swap)
             sequences.append(self._sequence(swapped, read_gold))
         return Example(sequences, gold_sentence)
 
