@@ -170,19 +170,22 @@ credits them here. SQuAD dev was never trained on (it is the validation set).
 Per question: its own paragraph (positive, with the sentence holding the answer) against three
 negatives: paragraphs that BM25 ranks high for the question (for a share `fused_negatives` of the
 questions, that the product's own retrieval ranks high: dense cosine and BM25 fused) but that
-contain none of its answers (half the time one from the same article) and, for a share of the questions, near misses made
-from the positive itself: `near_miss`, the paragraph with every sentence that holds an answer
-removed (the same names and topic, no answer); `span_miss`, the paragraph with only the answer's
-words cut out (every word of the question still matches); `name_swap`, the question turned to a
-name or a year the paragraph does not mention, read with that paragraph ("How much have rents
-risen in Porto?" over a paragraph on Lisbon). For a share `short_passages` of the questions,
-every passage (the positive around its answering sentence, and the negatives) was cut to 1-3
-sentences, as long as news paragraphs are. For a share `reword`, one or two words the question
-shares with its paragraph were swapped for a neighbour in the base model's word embeddings (a
-paraphrase: "killed" -> "murdered"). 40% of
-questions were rewritten as typed in a search box (lower case without "?", or only the content
-words). Loss: softmax over the four passages + 0.5 x a sigmoid per passage + softmax over the
-positive's sentences.
+contain none of its answers (half the time one from the same article) and, for a share of the
+questions, near misses made from the positive itself: `near_miss`, the paragraph with every
+sentence that holds an answer removed (the same names and topic, no answer); `span_miss`, the
+paragraph with only the answer's words cut out (every word of the question still matches);
+`name_swap`, the question turned to a name or a year the paragraph does not mention, read with
+that paragraph ("How much have rents risen in Porto?" over a paragraph on Lisbon). For a share
+`short_passages` of the questions, every passage (the positive around its answering sentence, and
+the negatives) was cut to 1-3 sentences, as long as news paragraphs are. For a share `reword`,
+one or two words the question shares with its paragraph were swapped for a neighbour in the base
+model's word embeddings (a paraphrase: "killed" -> "murdered"). 40% of questions were rewritten
+as typed in a search box (lower case without "?", or only the content words). From stage
+reader-v6 on, the name-swapped question is typed and reworded as its query is, and rewording
+leaves the names of a question typed in lower case (before, both could happen: a swapped
+question in another form than the rest of its group, a lower-cased name reworded in a positive).
+Loss: softmax over the four passages + 0.5 x a sigmoid per passage + softmax over the positive's
+sentences.
 
 ## Run
 
