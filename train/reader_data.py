@@ -146,9 +146,11 @@ class MiningVectors:
 
 def mining_vectors(corpus: Corpus, encoder: Encoder, cache: Path, batch: int = 2048) -> MiningVectors:
     """Every paragraph and question of ``corpus`` embedded by ``encoder`` (questions as queries),
-    kept in ``cache`` (float16) under a name made of the data's sha256s and the model's name, so
-    later stages and resumed runs reuse them (about 20 minutes on 2 cores for all four sets)."""
-    key = hashlib.sha256(json.dumps([sorted(corpus.sha256.items()), encoder.name]).encode()).hexdigest()[:16]
+    kept in ``cache`` (float16) under a name made of the data files' sha256s in corpus order and
+    the model's name, so later stages and resumed runs reuse them (about 20 minutes on 2 cores for
+    all four sets). Paragraphs past the model's window are embedded from their start only (the
+    product averages windows): close enough to mine negatives with."""
+    key = hashlib.sha256(json.dumps([list(corpus.sha256.items()), encoder.name]).encode()).hexdigest()[:16]
     path = cache / f"mining-vectors-{key}.npz"
     if path.is_file():
         with np.load(path) as stored:
@@ -167,9 +169,11 @@ def mining_vectors(corpus: Corpus, encoder: Encoder, cache: Path, batch: int = 2
     asked = np.concatenate(chunks) if chunks else np.zeros((0, encoder.dim), dtype=np.float32)
     cache.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.npz")
-    np.savez(partial, paragraphs=paragraphs.astype(np.float16), questions=asked.astype(np.float16))
+    made = MiningVectors(paragraphs.astype(np.float16), asked.astype(np.float16))
+    np.savez(partial, paragraphs=made.paragraphs, questions=made.questions)
     partial.replace(path)  # a run stopped mid-write leaves no half file under the real name
-    return MiningVectors(paragraphs.astype(np.float32), asked.astype(np.float32))
+    # As a resumed run will read them back: the same float16 values, so the same negatives.
+    return MiningVectors(made.paragraphs.astype(np.float32), made.questions.astype(np.float32))
 
 
 class Miner:
@@ -197,34 +201,44 @@ class Miner:
 
     def candidates(self, question: str, k: int = 30) -> list[int]:
         """BM25's best ``k`` paragraphs for ``question``, best first."""
-        return [i for i, _ in self._bm25_best(question, k)]
-
-    def fused_candidates(self, question_index: int, k: int = 30) -> list[int]:
-        """The best ``k`` paragraphs for corpus question ``question_index`` as the product ranks
-        candidates: DENSE_WEIGHT x cosine + the rest x BM25 over the question's best BM25 score,
-        over the union of both lists (a paragraph outside BM25's list counts 0 there)."""
-        if self.vectors is None:
-            raise ValueError("fused mining needs the mining vectors")
-        pool = max(k, CANDIDATES)
-        lexical = self._bm25_best(self.corpus.questions[question_index].text, pool)
-        best = max((score for _, score in lexical), default=0.0)
-        scores = self.vectors.paragraphs @ self.vectors.questions[question_index]
-        dense = np.argpartition(-scores, min(pool, len(scores) - 1))[:pool]
-        fused = {int(i): DENSE_WEIGHT * float(scores[i]) for i in dense}
-        for i, score in lexical:
-            share = score / best if best > 0 else 0.0
-            fused[i] = DENSE_WEIGHT * float(scores[i]) + (1 - DENSE_WEIGHT) * share
-        return sorted(fused, key=lambda i: (-fused[i], i))[:k]
-
-    def _bm25_best(self, question: str, k: int) -> list[tuple[int, float]]:
         import bm25s
 
         tokens = bm25s.tokenize([question], stopwords="en", stemmer=self._stemmer, show_progress=False)
         k = min(k, len(self.corpus.paragraphs))
-        results, scores = self._bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1)
-        return [
-            (int(i), float(s)) for i, s in zip(np.asarray(results)[0], np.asarray(scores)[0], strict=True)
-        ]
+        results, _ = self._bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+        return [int(i) for i in np.asarray(results)[0]]
+
+    def fused_candidates(self, question_index: int, k: int = 30) -> list[int]:
+        """The best ``k`` paragraphs for corpus question ``question_index`` as qa.search.retriever
+        ranks candidates: over the union of the best CANDIDATES by cosine and by BM25,
+        DENSE_WEIGHT x cosine + the rest x BM25 over the question's best BM25 score."""
+        if self.vectors is None:
+            raise ValueError("fused mining needs the mining vectors")
+        pool = min(max(k, CANDIDATES), len(self.corpus.paragraphs))
+        lexical = self.bm25_scores(self.corpus.questions[question_index].text)
+        best = float(lexical.max()) if len(lexical) else 0.0
+        dense = self.vectors.paragraphs @ self.vectors.questions[question_index]
+        found = np.union1d(_best(dense, pool), _best(lexical, pool))
+        share = lexical[found] / best if best > 0 else np.zeros(len(found))
+        fused = DENSE_WEIGHT * dense[found] + (1 - DENSE_WEIGHT) * share
+        return [int(found[i]) for i in sorted(range(len(found)), key=lambda i: (-fused[i], found[i]))[:k]]
+
+    def bm25_scores(self, question: str) -> np.ndarray:
+        """BM25 of ``question`` against every paragraph (0 for those sharing none of its words)."""
+        import bm25s
+
+        tokens = bm25s.tokenize(
+            [question], stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=False
+        )[0]
+        known = [t for t in tokens if t in self._bm25.vocab_dict]
+        if not known:
+            return np.zeros(len(self.corpus.paragraphs), dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+
+
+def _best(scores: np.ndarray, count: int) -> np.ndarray:
+    """Indexes of the ``count`` highest ``scores`` (in no order)."""
+    return np.argpartition(-scores, count - 1)[:count] if count < len(scores) else np.arange(len(scores))
 
 
 def contains_answer(paragraph: Paragraph, answers: tuple[str, ...]) -> bool:
@@ -301,7 +315,8 @@ def swapped_question(question: str, paragraph: Paragraph, names: list[str], rng:
 
 def replace_word(text: str, old: str, new: str) -> str:
     """``text`` with its first ``old`` (as a whole word or words) replaced by ``new``."""
-    return re.sub(rf"\b{re.escape(old)}\b", lambda _: new, text, count=1)
+    # Not \b: a name may end in a non-word character ("the Beatles'"), where \b never matches.
+    return re.sub(rf"(?<!\w){re.escape(old)}(?!\w)", lambda _: new, text, count=1)
 
 
 def capitalised_words(question: str) -> frozenset[str]:
@@ -472,7 +487,11 @@ class ExampleMaker:
             return None  # the answer was cut off: the passage as read does not answer
         # Mined as the product retrieves (dense and BM25 fused) for a share of the questions, so
         # the negatives look like the candidates the reader is given at query time; else BM25's.
-        if self.fused_negatives and rng.random() < self.fused_negatives:
+        # (Its own draw, so that mining this way or not leaves every other draw of the example.)
+        if (
+            self.fused_negatives
+            and random.Random(f"{self.seed}:{question_index}:fused").random() < self.fused_negatives
+        ):
             mined = self.miner.fused_candidates(question_index)
         else:
             mined = self.miner.candidates(row.text)
@@ -537,7 +556,6 @@ class ExampleMaker:
                 negatives = [short_window(p, rng)[0] for p in negatives]
         # The question paraphrased: words it shares with its paragraph swapped for neighbours
         # (drawn last, so the examples of a run without rewording stay as they were).
-        typed_query = query
         if self.reword and self.rewording is not None and rng.random() < self.reword:
             # A question typed in lower case has its names in lower case too: they stay.
             reworded = self.rewording.reword(query, read_gold.text, rng, capitalised_words(row.text))
@@ -548,8 +566,8 @@ class ExampleMaker:
         sequences = [positive] + [self._sequence(query, p) for p in negatives]
         if swap is not None:
             swapped = replace_word(query, *swap)
-            if swapped == query:  # the rewording took the name's words (it keeps names; a guard)
-                swapped = replace_word(typed_query, *swap)
+            # Rewording keeps capitalised words and digits, so the name is still there to swap.
+            assert swapped != query, (query, swap)
             sequences.append(self._sequence(swapped, read_gold))
         return Example(sequences, gold_sentence)
 
