@@ -158,15 +158,19 @@ def passage_ids(ids: list[int], type_ids: list[int]) -> list[int]:
     return [i for i, t in zip(ids, type_ids, strict=True) if t == 1]
 
 
-def test_a_name_swap_adds_the_paragraph_with_a_question_it_does_not_answer(tiny_corpus: Path) -> None:
+def lisbon_corpus(tiny_corpus: Path, question: str) -> Corpus:
+    """The tiny corpus with a question naming Lisbon, which its paragraph mentions (its own
+    question names nothing), and another question naming Madrid (a name to swap in)."""
     corpus = load_corpus(tiny_corpus, ["squad-train"])
-    encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
-    # The tiny corpus's question names nothing: give it one the paragraph mentions.
-    corpus.questions[0] = dataclasses.replace(
-        corpus.questions[0], text="How many votes did the bill get on Friday in Lisbon?"
-    )
+    corpus.questions[0] = dataclasses.replace(corpus.questions[0], text=question)
     corpus.paragraphs[0] = paragraph(VOTE.text.replace("on Friday", "on Friday in Lisbon"))
     corpus.questions.append(dataclasses.replace(corpus.questions[0], text="What did Madrid decide?"))
+    return corpus
+
+
+def test_a_name_swap_adds_the_paragraph_with_a_question_it_does_not_answer(tiny_corpus: Path) -> None:
+    corpus = lisbon_corpus(tiny_corpus, "How many votes did the bill get on Friday in Lisbon?")
+    encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
     example = ExampleMaker(corpus, Miner(corpus), encoder, negatives=3, seed=1, name_swap=1.0).example(0)
     assert example is not None
     assert len(example.sequences) == 4
@@ -187,13 +191,8 @@ def test_the_swapped_question_is_typed_and_reworded_as_the_query_is(
 ) -> None:
     """Over many draws (as asked, lower case, key words; reworded or not) the name-swap negative
     differs from the positive's question only by the name: never by its form or wording."""
-    corpus = load_corpus(tiny_corpus, ["squad-train"])
+    corpus = lisbon_corpus(tiny_corpus, "How many votes did the bill get in Lisbon?")
     encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
-    corpus.questions[0] = dataclasses.replace(
-        corpus.questions[0], text="How many votes did the bill get in Lisbon?"
-    )
-    corpus.paragraphs[0] = paragraph(VOTE.text.replace("on Friday", "on Friday in Lisbon"))
-    corpus.questions.append(dataclasses.replace(corpus.questions[0], text="What did Madrid decide?"))
     lisbon, madrid, mark = (encoder.encode(w, "", ()).ids[1] for w in ("lisbon", "madrid", "?"))
     forms = set()
     for seed in range(40):
