@@ -50,8 +50,12 @@ from qa.text.terms import default_analyzer
 POOL = 8  # candidates read per question: the fitted pool is at most this
 QUESTIONS = ROOT / "examples" / "questions"
 SEED = ROOT.parent / "shared" / "seed" / "000_847ebad0b789be72.txt"
-# (text, gold (article, paragraph) or None, gold answers, set name, half)
-Probe = tuple[str, tuple[str, int] | None, tuple[str, ...], str, str]
+# (text, gold (article, paragraph) or None, gold answers, set name, half, kind of question)
+Probe = tuple[str, tuple[str, int] | None, tuple[str, ...], str, str, str]
+# The product's promise on plain off-topic questions (the news set's kind "off-topic", held by
+# tests/test_news_questions.py): the threshold is the best one that keeps it on half A.
+OFF_TOPIC_KIND = "off-topic"
+OFF_TOPIC_FLOOR = 0.90
 
 
 @dataclass
@@ -77,6 +81,7 @@ class Record:
     half: str  # "A" (fit) or "B" (report)
     answerable: bool
     candidates: list[Candidate] = field(default_factory=list)
+    kind: str = ""  # the question set's kind of question, where it has one
 
 
 def contains(text: str, answers: Sequence[str]) -> bool:
@@ -85,14 +90,14 @@ def contains(text: str, answers: Sequence[str]) -> bool:
 
 
 def collect(qa: QA, questions: Sequence[Probe]) -> list[Record]:
-    """(text, gold (article, paragraph) or None, answers, set, half) -> records."""
+    """(text, gold (article, paragraph) or None, answers, set, half, kind) -> records."""
     reader = packaged_reader()
     analyzer = default_analyzer()
     ranker = qa._ranker
     vectors = encode_queries(qa.encoder, [q[0] for q in questions])
     out: list[Record] = []
     label = questions[0][3] if questions else ""
-    for (text, gold, answers, name, half), vector in tqdm(
+    for (text, gold, answers, name, half, kind), vector in tqdm(
         list(zip(questions, vectors, strict=True)), desc=label, mininterval=10
     ):
         question = analyse_question(text, vector, analyzer)
@@ -107,7 +112,7 @@ def collect(qa: QA, questions: Sequence[Probe]) -> list[Record]:
                 for e in head
             ],
         )
-        record = Record(name, half, gold is not None)
+        record = Record(name, half, gold is not None, kind=kind)
         for e, r in zip(head, readings, strict=True):
             p = e.passage
             record.candidates.append(
@@ -134,9 +139,7 @@ def jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def eval_questions(
-    path: Path, name: str
-) -> list[tuple[str, tuple[str, int] | None, tuple[str, ...], str, str]]:
+def eval_questions(path: Path, name: str) -> list[Probe]:
     rows = jsonl(path)
     names = sorted({r["article"] for r in rows if r.get("article")})
     out: list[Probe] = []
@@ -145,7 +148,7 @@ def eval_questions(
         answer = r.get("answer")
         answers = (answer,) if isinstance(answer, str) else tuple(answer or ())
         half = "AB"[names.index(r["article"]) % 2] if gold else "AB"[len(out) % 2]
-        out.append((r["question"], gold, answers, name if gold else name + "-off", half))
+        out.append((r["question"], gold, answers, name if gold else name + "-off", half, r.get("kind", "")))
     return out
 
 
@@ -180,12 +183,13 @@ def collect_all(args: argparse.Namespace) -> list[Record]:
             q.answers,
             "squad",
             halves[paragraphs[q.gold].file],
+            "squad",
         )
         for q in sample
     ]
     records = collect(QA.open(work / "squad-index", reader=False), squad)
     outside: list[Probe] = [
-        (t, None, (), "squad-off", h) for t, _, _, _, h in squad[: args.squad_questions // 2]
+        (t, None, (), "squad-off", h, "squad-off") for t, _, _, _, h, _ in squad[: args.squad_questions // 2]
     ]
     records += collect(QA.open(work / "squad-noq-index", reader=False), outside)
     cut = args.other_questions
@@ -260,8 +264,11 @@ def abstention(
     records: list[Record], weight: float, pool: int, a: float, b: float, threshold: float
 ) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
-    for name in sorted({r.set for r in records}):
-        part = [r for r in records if r.set == name]
+    groups = {name: [r for r in records if r.set == name] for name in sorted({r.set for r in records})}
+    groups["plain off-topic"] = [r for r in records if r.kind == OFF_TOPIC_KIND]  # within news-off
+    for name, part in groups.items():
+        if not part:
+            continue
         p = 1 / (1 + np.exp(-(a * top_logits(part, weight, pool) + b)))
         out[name] = {"n": len(part), "abstain": float(np.mean(p < threshold))}
     return out
@@ -285,7 +292,13 @@ def main(argv: list[str] | None = None) -> int:
     cache = args.workdir / f"records-{reader.version}.json"
     if args.reuse and cache.is_file():
         records = [
-            Record(d["set"], d["half"], d["answerable"], [Candidate(**c) for c in d["candidates"]])
+            Record(
+                d["set"],
+                d["half"],
+                d["answerable"],
+                [Candidate(**c) for c in d["candidates"]],
+                d.get("kind", ""),
+            )
             for d in json.loads(cache.read_text())
         ]
     else:
@@ -331,7 +344,17 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
 
-    threshold = min((float(t) for t in np.linspace(0.01, 0.99, 99)), key=balanced_error)
+    off_topic = 1 / (
+        1 + np.exp(-(a * top_logits([r for r in fit if r.kind == OFF_TOPIC_KIND], weight, pool) + b))
+    )
+
+    def keeps_the_promise(t: float) -> bool:
+        return off_topic.size == 0 or float(np.mean(off_topic < t)) >= OFF_TOPIC_FLOOR
+
+    candidates = [float(t) for t in np.linspace(0.01, 0.99, 99)]
+    threshold = min([t for t in candidates if keeps_the_promise(t)] or candidates, key=balanced_error)
+    if not keeps_the_promise(threshold):
+        print(f"no threshold abstains on {OFF_TOPIC_FLOOR:.0%} of the plain off-topic questions of half A")
     results: dict[str, Any] = {
         "machine": describe_machine(),
         "reader_version": reader.version,

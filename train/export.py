@@ -116,6 +116,58 @@ def export(run: Path, target: Path, shared: Path) -> None:
     logger.info("Wrote %s (%.1f MB)", target / WEIGHTS_FILE, (target / WEIGHTS_FILE).stat().st_size / 1e6)
 
 
+# The heads keep their names in the export; everything else is the BERT encoder's.
+HEADS = ("passage_head.", "token_head.")
+
+
+def load_export(folder: Path) -> dict[str, Any]:
+    """The inverse of :func:`export`: a start for a new stage from shipped weights, shaped as a
+    checkpoint (model, config, step, cursor, elapsed, skipped), for when the run's checkpoint is
+    gone (runs are not kept between machines; the shipped reader always is).
+
+    The weights come back from float16; the word embeddings and the positions past ``max_tokens``,
+    which the export leaves out, come from the base model.
+    """
+    from safetensors.torch import load_file
+
+    settings_path = folder / SETTINGS_FILE
+    try:
+        settings = json.loads(settings_path.read_text(encoding="utf-8"))
+        training = settings["training"]
+        stages = list(training["stages"])
+        half = load_file(str(folder / WEIGHTS_FILE))
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(
+            f"{folder} holds no exported reader to start from ({exc}): name a run or an export"
+        ) from exc
+    if file_sha256(folder / WEIGHTS_FILE) != settings["weights_sha256"]:
+        raise SystemExit(f"{folder / WEIGHTS_FILE} does not match the sha256 in {settings_path}")
+    base = load_file(str(base_model_folder() / "model.safetensors"))
+    model = {k if k.startswith(HEADS) else f"bert.{k}": v.float() for k, v in half.items()}
+    model[f"bert.{WORD_EMBEDDINGS}"] = base[WORD_EMBEDDINGS].float()
+    positions = base["embeddings.position_embeddings.weight"].float().clone()
+    kept = model["bert.embeddings.position_embeddings.weight"]
+    positions[: len(kept)] = kept
+    model["bert.embeddings.position_embeddings.weight"] = positions
+    # The last stage's cursor and skipped count are not in the card; the totals give them back.
+    skipped_before = sum(s["skipped"] for s in stages[:-1])
+    last = stages[-1]
+    config = {
+        **training["hyper_parameters"],
+        "sources": [name for name, (filename, _) in SOURCES.items() if filename in training["data"]],
+        "earlier_stages": stages[:-1],
+    }
+    return {
+        "run": last["run"],
+        "model": model,
+        "config": config,
+        "step": last["steps"],
+        "cursor": training["questions_seen"] + training["questions_skipped_answer_cut_off"],
+        "elapsed": last["elapsed"],
+        "skipped": training["questions_skipped_answer_cut_off"] - skipped_before,
+    }
+
+
 LICENCES = {
     "squad-train-v1.1.json.xz": "SQuAD v1.1 train (Rajpurkar et al., 2016), CC BY-SA 4.0",
     "squadshifts-new_wiki-v1.0.json.xz": "SQuADShifts new_wiki (Miller et al., 2020), CC BY 4.0",

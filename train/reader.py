@@ -38,7 +38,7 @@ from torch import nn  # noqa: E402
 from qa.models.reader import base_model_folder  # noqa: E402
 from qa.models.reader_inputs import PairEncoder  # noqa: E402
 from qa.text.terms import question_stopwords  # noqa: E402
-from train.export import earlier_stages, stage_options  # noqa: E402
+from train.export import earlier_stages, load_export, stage_options  # noqa: E402
 from train.reader_data import (  # noqa: E402
     Example,
     ExampleMaker,
@@ -151,6 +151,14 @@ def save_checkpoint(run: Path, state: dict[str, Any]) -> None:
     os.replace(partial, run / "checkpoint.pt")
 
 
+def load_start(init_from: Path) -> dict[str, Any]:
+    """A run's checkpoint, or an exported reader's weights (qa/models/reader_weights) when that
+    is what ``--init-from`` names."""
+    if (init_from / "checkpoint.pt").is_file():
+        return dict(torch.load(init_from / "checkpoint.pt", weights_only=False, map_location="cpu"))
+    return load_export(init_from)
+
+
 def train(
     run: Path,
     minutes: float,
@@ -171,12 +179,12 @@ def train(
     elif init_from is not None:
         # A second stage: the earlier run's weights, a fresh optimiser and schedule, and the
         # questions after the ones it saw (same seed, so the same order).
-        start = torch.load(init_from / "checkpoint.pt", weights_only=False, map_location="cpu")
+        start = load_start(init_from)
         config["seed"] = start["config"]["seed"]
         config["earlier_stages"] = [
             *earlier_stages(start["config"]),
             {
-                "run": init_from.name,
+                "run": start.get("run", init_from.name),
                 "steps": start["step"],
                 "cursor": start["cursor"],
                 "elapsed": round(start["elapsed"]),
@@ -309,7 +317,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--total-steps", type=int, default=None, help="schedule length (new runs only)")
     parser.add_argument(
-        "--init-from", type=Path, default=None, help="a new run starts from this run's weights (stage 2)"
+        "--init-from",
+        type=Path,
+        default=None,
+        help="a new run starts from this run's weights (stage 2), or from an exported reader's "
+        "(e.g. qa/models/reader_weights)",
     )
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (new runs only)")
     parser.add_argument(
