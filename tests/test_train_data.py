@@ -233,6 +233,47 @@ def test_rewording_keeps_the_names_of_a_question_typed_in_lower_case(rewording: 
     assert any(r is not None and "lisbon" not in r for r in swapped_names)  # what keep prevents
 
 
+def test_rewording_leaves_hyphenated_names_whole(rewording: Rewording) -> None:
+    passage = "A shipyard in Goa is constructing the Indian-made ship, the navy's largest."
+    reworded = [
+        rewording.reword("Who is constructing the Indian-made ship?", passage, random.Random(seed))
+        for seed in range(30)
+    ]
+    assert any(r is not None for r in reworded)  # "constructing" and "ship" are swapped
+    assert all("Indian-made" in r for r in reworded if r is not None)
+
+
+def test_a_name_swap_finds_its_hyphenated_name_in_the_reworded_question(
+    tiny_corpus: Path, rewording: Rewording
+) -> None:
+    """Rewording once turned "Indian-made" into "Indian-manufactured", and the name swap that
+    was to replace "Indian-made" found nothing: training stopped on an assertion."""
+    corpus = lisbon_corpus(tiny_corpus, "How many votes did the Indian-made bill get?")
+    corpus.paragraphs[0] = paragraph(VOTE.text.replace("The bill", "The Indian-made bill"))
+    encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
+    madrid = encoder.encode("madrid", "", ()).ids[1]
+    swaps = 0
+    for seed in range(40):
+        maker = ExampleMaker(
+            corpus,
+            Miner(corpus),
+            encoder,
+            negatives=3,
+            seed=seed,
+            name_swap=1.0,
+            reword=1.0,
+            rewording=rewording,
+        )
+        example = maker.example(0)
+        assert example is not None and len(example.sequences) == 4
+        positive, last = example.sequences[0], example.sequences[-1]
+        if passage_ids(last.ids, last.type_ids) == passage_ids(positive.ids, positive.type_ids):
+            swaps += 1
+            assert madrid in question_ids(last.ids, last.type_ids)
+            assert madrid not in question_ids(positive.ids, positive.type_ids)
+    assert swaps > 0
+
+
 def test_every_example_has_one_positive_and_the_same_number_of_negatives(tiny_corpus: Path) -> None:
     """The loss groups sequences by negatives + 1: near misses, a same-article paragraph and a
     swapped question all at once must still make exactly that many."""

@@ -234,8 +234,9 @@ one or two words the question shares with its paragraph were swapped for a neigh
 model's word embeddings (a paraphrase: "killed" -> "murdered"). 40% of questions were rewritten
 as typed in a search box (lower case without "?", or only the content words). From stage
 reader-v6 on, the name-swapped question is typed and reworded as its query is, and rewording
-leaves the names of a question typed in lower case (before, both could happen: a swapped
-question in another form than the rest of its group, a lower-cased name reworded in a positive).
+leaves the names of a question typed in lower case and the words of hyphenated names
+("Indian-made") as they are (before, both could happen: a swapped question in another form than
+the rest of its group, a lower-cased name reworded in a positive).
 Loss: softmax over the four passages + 0.5 x a sigmoid per passage + softmax over the positive's
 sentences.
 

@@ -340,6 +340,11 @@ CONTRASTS = frozenset(
 )
 
 
+# A lower-case word of four letters or more, not part of a hyphenated compound: "made" in
+# "Indian-made" belongs to a name that a name swap may replace whole.
+_SWAPPABLE = re.compile(r"(?<![\w-])[a-z]{4,}(?![\w-])")
+
+
 class Rewording:
     """Swaps question words that the passage also uses for their neighbours in the base model's
     word embeddings ("reach" -> "attain", "killed" -> "murdered", "cost" -> "price").
@@ -395,7 +400,7 @@ class Rewording:
         swappable = sorted(
             {
                 w
-                for w in re.findall(r"\b[a-z]{4,}\b", question)
+                for w in re.findall(_SWAPPABLE, question)
                 if w in shared
                 and w not in keep
                 and w not in self._stopwords
@@ -406,7 +411,9 @@ class Rewording:
         if not swappable:
             return None
         for word in rng.sample(swappable, min(len(swappable), rng.choice((1, 1, 2)))):
-            question = re.sub(rf"\b{word}\b", rng.choice(self.neighbours(word)), question, count=1)
+            question = re.sub(
+                rf"(?<![\w-]){word}(?![\w-])", rng.choice(self.neighbours(word)), question, count=1
+            )
         return question
 
 
@@ -561,13 +568,14 @@ class ExampleMaker:
             reworded = self.rewording.reword(query, read_gold.text, rng, capitalised_words(row.text))
             if reworded is not None:
                 read = self._sequence(reworded, read_gold)
-                if gold_sentence in read.sentence_of_token:
+                # The name swap must still find its name in the reworded question.
+                swappable = swap is None or replace_word(reworded, *swap) != reworded
+                if gold_sentence in read.sentence_of_token and swappable:
                     query, positive = reworded, read
         sequences = [positive] + [self._sequence(query, p) for p in negatives]
         if swap is not None:
             swapped = replace_word(query, *swap)
-            # Rewording keeps capitalised words and digits, so the name is still there to swap.
-            assert swapped != query, (query, swap)
+            assert swapped != query, (query, swap)  # rewording was refused otherwise
             sequences.append(self._sequence(swapped, read_gold))
         return Example(sequences, gold_sentence)
 
