@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -24,6 +26,15 @@ ray = pytest.importorskip("ray", reason="the Ray tests need article-qa[ray]")
 pytestmark = pytest.mark.timeout(300)
 
 
+def _child_processes() -> set[int]:
+    """This process's children (Linux's /proc; none found elsewhere)."""
+    return {
+        int(pid)
+        for path in Path(f"/proc/{os.getpid()}/task").glob("*/children")
+        for pid in path.read_text().split()
+    }
+
+
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
     """One small Ray on loopback for the module, stopped after it."""
@@ -38,6 +49,7 @@ def local_ray() -> Iterator[None]:
     os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
     attempts = 3
     for attempt in range(1, attempts + 1):
+        before = _child_processes()
         try:
             ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
             break
@@ -46,7 +58,10 @@ def local_ray() -> Iterator[None]:
             # and then: once (2026-11-26) the GCS server never wrote its port file (RuntimeError),
             # once (2026-12-05) the raylet did not register within Ray's fixed 30 s. The same
             # tests passed at once after each: fresh starts are allowed.
-            ray.shutdown()
+            ray.shutdown()  # a no-op when the start failed inside Ray's node: its processes run on
+            for pid in _child_processes() - before:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             if attempt == attempts:
                 raise
             time.sleep(5 * attempt)  # let whatever loaded the box settle

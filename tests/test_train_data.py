@@ -7,6 +7,7 @@ import dataclasses
 import json
 import lzma
 import random
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from train.reader_data import (
     Rewording,
     load_corpus,
     mining_vectors,
+    name_words,
     names_in,
     swapped_question,
     without_answer,
@@ -241,6 +243,54 @@ def test_rewording_leaves_hyphenated_names_whole(rewording: Rewording) -> None:
     ]
     assert any(r is not None for r in reworded)  # "constructing" and "ship" are swapped
     assert all("Indian-made" in r for r in reworded if r is not None)
+    # Typed as key words the hyphen is gone: the name's words are kept all the same.
+    keep = name_words("Who is constructing the Indian-made ship?")
+    assert {"indian", "made"} <= keep
+    typed = [
+        rewording.reword("constructing indian made ship", passage, random.Random(seed), keep)
+        for seed in range(30)
+    ]
+    assert any(r is not None for r in typed)
+    assert all("indian made" in r for r in typed if r is not None)
+
+
+class ForgetfulRewording(Rewording):
+    """Rewords every question by dropping "lisbon": a rewording that loses the name to swap."""
+
+    def __init__(self) -> None:
+        pass
+
+    def reword(
+        self, question: str, passage: str, rng: random.Random, keep: frozenset[str] = frozenset()
+    ) -> str | None:
+        return re.sub(r"(?i)\s*\blisbon\b", "", question)
+
+
+def test_a_rewording_that_loses_the_name_to_swap_is_not_taken(tiny_corpus: Path) -> None:
+    corpus = lisbon_corpus(tiny_corpus, "How many votes did the bill get in Lisbon?")
+    encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
+    lisbon, madrid = (encoder.encode(w, "", ()).ids[1] for w in ("lisbon", "madrid"))
+    swaps = 0
+    for seed in range(20):
+        maker = ExampleMaker(
+            corpus,
+            Miner(corpus),
+            encoder,
+            negatives=3,
+            seed=seed,
+            name_swap=1.0,
+            reword=1.0,
+            rewording=ForgetfulRewording(),
+        )
+        example = maker.example(0)
+        assert example is not None
+        positive, last = example.sequences[0], example.sequences[-1]
+        if passage_ids(last.ids, last.type_ids) == passage_ids(positive.ids, positive.type_ids):
+            swaps += 1
+            asked = question_ids(positive.ids, positive.type_ids)
+            assert lisbon in asked  # the rewording was refused, the name swapped
+            assert question_ids(last.ids, last.type_ids) == tuple(madrid if i == lisbon else i for i in asked)
+    assert swaps > 0
 
 
 def test_a_name_swap_finds_its_hyphenated_name_in_the_reworded_question(

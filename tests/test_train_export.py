@@ -12,11 +12,13 @@ import pytest
 from qa.models.reader import SETTINGS_FILE, WEIGHTS_FILE, WEIGHTS_FOLDER, base_model_folder, packaged_reader
 from qa.models.reader_inputs import PairEncoder
 from qa.text.spans import split_sentences
+from tests.conftest import ROOT
 
 torch = pytest.importorskip("torch", reason="training needs article-qa[train]")
 pytest.importorskip("transformers", reason="training needs article-qa[train]")
 
-from train.reader import Reader, load_start  # noqa: E402
+from train.export import export  # noqa: E402
+from train.reader import DEFAULTS, Reader, load_start, next_stage  # noqa: E402
 
 
 @pytest.mark.slow
@@ -53,6 +55,9 @@ def test_a_stage_from_the_export_continues_its_question_order_and_stage_list() -
         start["skipped"] + sum(s["skipped"] for s in stages[:-1])
         == training["questions_skipped_answer_cut_off"]
     )
+    # Independently of the totals: what the last stage read is its steps' batches and its skips.
+    batch = training["hyper_parameters"]["batch_questions"]
+    assert start["cursor"] - stages[-2]["cursor"] - start["skipped"] == start["step"] * batch
     assert start["config"]["earlier_stages"] == stages[:-1]
     assert (start["run"], start["step"]) == (stages[-1]["run"], stages[-1]["steps"])
     assert start["config"]["seed"] == training["hyper_parameters"]["seed"]
@@ -72,4 +77,50 @@ def test_starting_from_damaged_weights_is_a_clear_error(tmp_path: Path) -> None:
     data[-1] ^= 0xFF
     weights.write_bytes(bytes(data))
     with pytest.raises(SystemExit, match="does not match the sha256"):
+        load_start(folder)
+
+
+@pytest.mark.slow
+def test_a_stage_from_the_export_exports_again_with_its_totals_carried_on(tmp_path: Path) -> None:
+    """Export -> a new stage -> export: the card counts every stage once, and the weights that
+    went in unchanged come out unchanged."""
+    start = load_start(WEIGHTS_FOLDER)
+    before = json.loads((WEIGHTS_FOLDER / SETTINGS_FILE).read_text(encoding="utf-8"))["training"]
+    config = next_stage({**DEFAULTS, "lr": 3e-5, "reword": 0.6}, start, "unused")
+    run = tmp_path / "reader-next"
+    run.mkdir()
+    # What train() would save after 10 steps of 4 questions and 3 questions skipped.
+    checkpoint = {
+        "model": start["model"],
+        "config": config,
+        "step": 10,
+        "cursor": start["cursor"] + 43,
+        "elapsed": 120.4,
+        "skipped": 3,
+        "machine": "test",
+    }
+    torch.save(checkpoint, run / "checkpoint.pt")
+    export(run, tmp_path / "export", ROOT.parent / "shared")
+    after = json.loads((tmp_path / "export" / SETTINGS_FILE).read_text(encoding="utf-8"))
+    training = after["training"]
+    assert after["version"] == f"1.{before['steps'] + 10}"
+    assert training["steps"] == before["steps"] + 10
+    assert training["questions_seen"] == before["questions_seen"] + 40
+    assert training["questions_skipped_answer_cut_off"] == before["questions_skipped_answer_cut_off"] + 3
+    assert training["wall_time_s"] == before["wall_time_s"] + 120
+    assert [s["run"] for s in training["stages"]] == [*(s["run"] for s in before["stages"]), "reader-next"]
+    assert training["stages"][-1]["reword"] == 0.6
+    again = load_start(tmp_path / "export")
+    assert again["cursor"] == start["cursor"] + 43 and again["skipped"] == 3 and again["step"] == 10
+    assert again["model"].keys() == start["model"].keys()
+    assert all(torch.equal(again["model"][k], start["model"][k]) for k in start["model"])
+
+
+def test_starting_from_a_reader_of_other_word_embeddings_is_a_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "reader"
+    shutil.copytree(WEIGHTS_FOLDER, folder)
+    settings = json.loads((folder / SETTINGS_FILE).read_text(encoding="utf-8"))
+    settings["word_embeddings_sha256_every_97th_row"] = "0" * 64
+    (folder / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
+    with pytest.raises(SystemExit, match="other word embeddings"):
         load_start(folder)

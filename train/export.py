@@ -121,12 +121,12 @@ HEADS = ("passage_head.", "token_head.")
 
 
 def load_export(folder: Path) -> dict[str, Any]:
-    """The inverse of :func:`export`: a start for a new stage from shipped weights, shaped as a
-    checkpoint (model, config, step, cursor, elapsed, skipped), for when the run's checkpoint is
-    gone (runs are not kept between machines; the shipped reader always is).
+    """Nearly the inverse of :func:`export`: a start for a new stage from shipped weights, shaped
+    as a checkpoint (model, config, step, cursor, elapsed, skipped, run), for when the run's
+    checkpoint is gone (runs are not kept between machines; the shipped reader always is).
 
     The weights come back from float16; the word embeddings and the positions past ``max_tokens``,
-    which the export leaves out, come from the base model.
+    which the export leaves out (and which training never used), come from the base model.
     """
     from safetensors.torch import load_file
 
@@ -135,14 +135,27 @@ def load_export(folder: Path) -> dict[str, Any]:
         settings = json.loads(settings_path.read_text(encoding="utf-8"))
         training = settings["training"]
         stages = list(training["stages"])
+        last = stages[-1]
+        seen, skipped = training["questions_seen"], training["questions_skipped_answer_cut_off"]
+        skipped_before = sum(s["skipped"] for s in stages[:-1])
+        # The order of the sources is the order of the questions: the card lists them in it.
+        by_file = {filename: name for name, (filename, _) in SOURCES.items()}
+        sources = [by_file[filename] for filename in training["data"]]
+        config = {**training["hyper_parameters"], "sources": sources, "earlier_stages": stages[:-1]}
+        recorded_sha256, fingerprint = (
+            settings["weights_sha256"],
+            settings["word_embeddings_sha256_every_97th_row"],
+        )
         half = load_file(str(folder / WEIGHTS_FILE))
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
         raise SystemExit(
-            f"{folder} holds no exported reader to start from ({exc}): name a run or an export"
+            f"{folder} holds no exported reader to start from ({exc!r}): name a run or an export"
         ) from exc
-    if file_sha256(folder / WEIGHTS_FILE) != settings["weights_sha256"]:
+    if file_sha256(folder / WEIGHTS_FILE) != recorded_sha256:
         raise SystemExit(f"{folder / WEIGHTS_FILE} does not match the sha256 in {settings_path}")
     base = load_file(str(base_model_folder() / "model.safetensors"))
+    if word_embedding_fingerprint(base[WORD_EMBEDDINGS].numpy()) != fingerprint:
+        raise SystemExit(f"{folder} was trained on other word embeddings than the installed base model's")
     model = {k if k.startswith(HEADS) else f"bert.{k}": v.float() for k, v in half.items()}
     model[f"bert.{WORD_EMBEDDINGS}"] = base[WORD_EMBEDDINGS].float()
     positions = base["embeddings.position_embeddings.weight"].float().clone()
@@ -150,21 +163,14 @@ def load_export(folder: Path) -> dict[str, Any]:
     positions[: len(kept)] = kept
     model["bert.embeddings.position_embeddings.weight"] = positions
     # The last stage's cursor and skipped count are not in the card; the totals give them back.
-    skipped_before = sum(s["skipped"] for s in stages[:-1])
-    last = stages[-1]
-    config = {
-        **training["hyper_parameters"],
-        "sources": [name for name, (filename, _) in SOURCES.items() if filename in training["data"]],
-        "earlier_stages": stages[:-1],
-    }
     return {
         "run": last["run"],
         "model": model,
         "config": config,
         "step": last["steps"],
-        "cursor": training["questions_seen"] + training["questions_skipped_answer_cut_off"],
+        "cursor": seen + skipped,
         "elapsed": last["elapsed"],
-        "skipped": training["questions_skipped_answer_cut_off"] - skipped_before,
+        "skipped": skipped - skipped_before,
     }
 
 

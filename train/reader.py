@@ -159,6 +159,27 @@ def load_start(init_from: Path) -> dict[str, Any]:
     return load_export(init_from)
 
 
+def next_stage(config: dict[str, Any], start: dict[str, Any], name: str) -> dict[str, Any]:
+    """``config`` for a stage that continues ``start`` (a run named ``name`` unless ``start``
+    names itself): its seed, so the same question order, and its stage list, ``start`` last."""
+    return {
+        **config,
+        "seed": start["config"]["seed"],
+        "earlier_stages": [
+            *earlier_stages(start["config"]),
+            {
+                "run": start.get("run", name),
+                "steps": start["step"],
+                "cursor": start["cursor"],
+                "elapsed": round(start["elapsed"]),
+                "skipped": start.get("skipped", 0),
+                **stage_options(start["config"]),
+                "lr": start["config"]["lr"],
+            },
+        ],
+    }
+
+
 def train(
     run: Path,
     minutes: float,
@@ -180,19 +201,7 @@ def train(
         # A second stage: the earlier run's weights, a fresh optimiser and schedule, and the
         # questions after the ones it saw (same seed, so the same order).
         start = load_start(init_from)
-        config["seed"] = start["config"]["seed"]
-        config["earlier_stages"] = [
-            *earlier_stages(start["config"]),
-            {
-                "run": start.get("run", init_from.name),
-                "steps": start["step"],
-                "cursor": start["cursor"],
-                "elapsed": round(start["elapsed"]),
-                "skipped": start.get("skipped", 0),
-                **stage_options(start["config"]),
-                "lr": start["config"]["lr"],
-            },
-        ]
+        config = next_stage(config, start, init_from.name)
         logger.info("Starting from %s at its step %d", init_from, start["step"])
     torch.manual_seed(config["seed"])
     folder = base_model_folder()

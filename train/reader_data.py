@@ -319,9 +319,12 @@ def replace_word(text: str, old: str, new: str) -> str:
     return re.sub(rf"(?<!\w){re.escape(old)}(?!\w)", lambda _: new, text, count=1)
 
 
-def capitalised_words(question: str) -> frozenset[str]:
-    """The question's capitalised words, lower-cased: its names, whatever form it is typed in."""
-    return frozenset(w.lower() for w in re.findall(r"\b[A-Z]\w*", question))
+def name_words(question: str) -> frozenset[str]:
+    """Every word of the question's names, lower-cased, whatever form it is typed in: its
+    capitalised words and the rest of its names ("made" of "Indian-made", which a question typed
+    as key words splits off)."""
+    capitalised = {w.lower() for w in re.findall(r"\b[A-Z]\w*", question)}
+    return frozenset(capitalised | {w.lower() for name in names_in(question) for w in _WORD.findall(name)})
 
 
 # Words whose neighbours ask for another fact ("first" -> "second", "year" -> "month",
@@ -565,7 +568,7 @@ class ExampleMaker:
         # (drawn last, so the examples of a run without rewording stay as they were).
         if self.reword and self.rewording is not None and rng.random() < self.reword:
             # A question typed in lower case has its names in lower case too: they stay.
-            reworded = self.rewording.reword(query, read_gold.text, rng, capitalised_words(row.text))
+            reworded = self.rewording.reword(query, read_gold.text, rng, name_words(row.text))
             if reworded is not None:
                 read = self._sequence(reworded, read_gold)
                 # The name swap must still find its name in the reworded question.
