@@ -8,7 +8,7 @@ import json
 import lzma
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -170,6 +170,32 @@ def lisbon_corpus(tiny_corpus: Path, question: str) -> Corpus:
     return corpus
 
 
+def name_swap_draws(
+    corpus: Corpus, encoder: PairEncoder, seeds: int, rewording: Rewording | None, reword: float
+) -> Iterator[tuple[tuple[int, ...], tuple[int, ...] | None]]:
+    """Per seed, question 0's name-swap example: the positive's question ids, and the swapped
+    question's ids when the last negative is the positive's own paragraph (None: no swap drawn)."""
+    for seed in range(seeds):
+        maker = ExampleMaker(
+            corpus,
+            Miner(corpus),
+            encoder,
+            negatives=3,
+            seed=seed,
+            name_swap=1.0,
+            reword=reword,
+            rewording=rewording,
+        )
+        example = maker.example(0)
+        assert example is not None and len(example.sequences) == 4
+        positive, last = example.sequences[0], example.sequences[-1]
+        swapped = passage_ids(last.ids, last.type_ids) == passage_ids(positive.ids, positive.type_ids)
+        yield (
+            question_ids(positive.ids, positive.type_ids),
+            question_ids(last.ids, last.type_ids) if swapped else None,
+        )
+
+
 def test_a_name_swap_adds_the_paragraph_with_a_question_it_does_not_answer(tiny_corpus: Path) -> None:
     corpus = lisbon_corpus(tiny_corpus, "How many votes did the bill get on Friday in Lisbon?")
     encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
@@ -197,25 +223,11 @@ def test_the_swapped_question_is_typed_and_reworded_as_the_query_is(
     encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
     lisbon, madrid, mark = (encoder.encode(w, "", ()).ids[1] for w in ("lisbon", "madrid", "?"))
     forms = set()
-    for seed in range(40):
-        maker = ExampleMaker(
-            corpus,
-            Miner(corpus),
-            encoder,
-            negatives=3,
-            seed=seed,
-            name_swap=1.0,
-            reword=0.5,
-            rewording=rewording,
-        )
-        example = maker.example(0)
-        assert example is not None and len(example.sequences) == 4
-        positive, last = example.sequences[0], example.sequences[-1]
-        asked = question_ids(positive.ids, positive.type_ids)
+    for asked, swapped in name_swap_draws(corpus, encoder, 40, rewording, reword=0.5):
         assert lisbon in asked  # the name is never reworded away, whatever the form
-        if passage_ids(last.ids, last.type_ids) != passage_ids(positive.ids, positive.type_ids):
+        if swapped is None:
             continue  # no other name drawn in five tries: no swap this time
-        assert question_ids(last.ids, last.type_ids) == tuple(madrid if i == lisbon else i for i in asked)
+        assert swapped == tuple(madrid if i == lisbon else i for i in asked)
         forms.add(mark in asked)
     assert forms == {True, False}  # swaps both as asked and as typed in a search box
 
@@ -271,25 +283,11 @@ def test_a_rewording_that_loses_the_name_to_swap_is_not_taken(tiny_corpus: Path)
     encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
     lisbon, madrid = (encoder.encode(w, "", ()).ids[1] for w in ("lisbon", "madrid"))
     swaps = 0
-    for seed in range(20):
-        maker = ExampleMaker(
-            corpus,
-            Miner(corpus),
-            encoder,
-            negatives=3,
-            seed=seed,
-            name_swap=1.0,
-            reword=1.0,
-            rewording=ForgetfulRewording(),
-        )
-        example = maker.example(0)
-        assert example is not None
-        positive, last = example.sequences[0], example.sequences[-1]
-        if passage_ids(last.ids, last.type_ids) == passage_ids(positive.ids, positive.type_ids):
+    for asked, swapped in name_swap_draws(corpus, encoder, 20, ForgetfulRewording(), reword=1.0):
+        if swapped is not None:
             swaps += 1
-            asked = question_ids(positive.ids, positive.type_ids)
             assert lisbon in asked  # the rewording was refused, the name swapped
-            assert question_ids(last.ids, last.type_ids) == tuple(madrid if i == lisbon else i for i in asked)
+            assert swapped == tuple(madrid if i == lisbon else i for i in asked)
     assert swaps > 0
 
 
@@ -303,24 +301,11 @@ def test_a_name_swap_finds_its_hyphenated_name_in_the_reworded_question(
     encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
     madrid = encoder.encode("madrid", "", ()).ids[1]
     swaps = 0
-    for seed in range(40):
-        maker = ExampleMaker(
-            corpus,
-            Miner(corpus),
-            encoder,
-            negatives=3,
-            seed=seed,
-            name_swap=1.0,
-            reword=1.0,
-            rewording=rewording,
-        )
-        example = maker.example(0)
-        assert example is not None and len(example.sequences) == 4
-        positive, last = example.sequences[0], example.sequences[-1]
-        if passage_ids(last.ids, last.type_ids) == passage_ids(positive.ids, positive.type_ids):
+    for asked, swapped in name_swap_draws(corpus, encoder, 40, rewording, reword=1.0):
+        if swapped is not None:
             swaps += 1
-            assert madrid in question_ids(last.ids, last.type_ids)
-            assert madrid not in question_ids(positive.ids, positive.type_ids)
+            assert madrid in swapped
+            assert madrid not in asked
     assert swaps > 0
 
 
