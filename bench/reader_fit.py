@@ -16,7 +16,8 @@ With the real model and the shipped reader, in one process:
 4. Calibrates probability = sigmoid(a * logit + b) of the best passage (answerable vs not) on
    half A, and picks the threshold: the lowest mean error over half A's sets among those that
    keep 90% of the news set's plain off-topic questions abstaining (the product's promise);
-   reports abstention on every set.
+   reports abstention on every set, and how well the best passage's logit separates each
+   answerable set from its off-topic questions (area under the curve: no threshold involved).
 
 ``--write`` stores the calibration in qa/models/reader_weights/calibration.json for the reader's
 version. Prints tables and writes bench/results/reader_fit.json.
@@ -276,6 +277,42 @@ def abstention(
     return out
 
 
+# Answerable sets against the questions they must be told apart from: (name, answerable set,
+# off-topic set, kind within it or "" for all of it).
+SEPARATIONS = (
+    ("news vs near misses", "news", "news-off", "near-miss"),
+    ("news vs plain off-topic", "news", "news-off", OFF_TOPIC_KIND),
+    ("news vs names-off", "news", "names-off", ""),
+    ("squad vs squad-off", "squad", "squad-off", ""),
+    ("seed vs seed-off", "seed", "seed-off", ""),
+)
+
+
+def area_under_curve(positive: np.ndarray, negative: np.ndarray) -> float | None:
+    """The chance that a positive scores above a negative (ties count half): 0.5 is no better than
+    a coin, whatever the threshold. None when either side is empty."""
+    if not len(positive) or not len(negative):
+        return None
+    above = (positive[:, None] > negative[None, :]).mean()
+    tied = (positive[:, None] == negative[None, :]).mean()
+    return float(above + 0.5 * tied)
+
+
+def separation(records: list[Record], weight: float, pool: int) -> dict[str, float | None]:
+    """Threshold-free: how well the best passage's logit tells each answerable set from its
+    off-topic questions (area under the ROC curve, both halves). Two reader versions whose fitted
+    thresholds sit at different points of the same curve abstain differently; this says whether
+    either one separates better."""
+    out: dict[str, float | None] = {}
+    for name, answerable, off_topic, kind in SEPARATIONS:
+        positive = top_logits([r for r in records if r.set == answerable and r.answerable], weight, pool)
+        negative = top_logits(
+            [r for r in records if r.set == off_topic and (not kind or r.kind == kind)], weight, pool
+        )
+        out[name] = area_under_curve(positive, negative)
+    return out
+
+
 def choose_threshold(fit: list[Record], weight: float, pool: int, a: float, b: float) -> tuple[float, bool]:
     """The abstention threshold, and whether it keeps the plain off-topic floor.
 
@@ -373,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         "abstention": {
             h: abstention([r for r in records if r.half == h], weight, pool, a, b, threshold) for h in "AB"
         },
+        "separation": separation(records, weight, pool),
     }
     print(
         f"reader {reader.version}: weight {weight}, pool {pool}, sentence mix {mix}, calibration a={a:.3f} b={b:.3f}, abstain below {threshold:.3f}"
@@ -395,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     for half in "AB":
         for name, v in results["abstention"][half].items():
             print(f"abstain {half} {name:<14} n={v['n']:<5} {v['abstain']:.3f}")
+    for name, value in results["separation"].items():
+        print(f"area under the curve, {name:<24} {'-' if value is None else f'{value:.3f}'}")
     if args.write:
         (WEIGHTS_FOLDER / CALIBRATION_FILE).write_text(
             json.dumps(

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
-from reader_fit import Candidate, Record, choose_threshold  # bench/ (on sys.path: tests/conftest.py)
+from reader_fit import (  # bench/ (on sys.path: tests/conftest.py)
+    Candidate,
+    Record,
+    area_under_curve,
+    choose_threshold,
+    separation,
+)
 
 
 def records(name: str, probabilities: list[float], answerable: bool, kind: str = "") -> list[Record]:
@@ -42,3 +49,27 @@ def test_an_unreachable_floor_falls_back_to_the_least_mean_error_and_says_so() -
     threshold, floor_met = choose_threshold(fit, 0.0, 1, 1.0, 0.0)
     assert not floor_met
     assert threshold <= 0.55  # every answerable question answered; the off-topic set is lost anyway
+
+
+def test_the_area_under_the_curve_counts_pairs_ordered_right_and_ties_as_half() -> None:
+    assert area_under_curve(np.array([3.0, 4.0]), np.array([1.0, 2.0])) == 1.0
+    assert area_under_curve(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == 0.0
+    # Pairs: (2>1 yes, 2>3 no), (3>1 yes, 3=3 half): 2.5 of 4.
+    assert area_under_curve(np.array([2.0, 3.0]), np.array([1.0, 3.0])) == pytest.approx(0.625)
+    assert area_under_curve(np.array([1.0]), np.array([])) is None
+
+
+def test_separation_sets_each_answerable_set_against_its_own_off_topic_questions() -> None:
+    fit = (
+        records("news", ANSWERABLE, True)
+        # Near misses score like the answerable news questions, plain off-topic ones far below.
+        + records("news-off", [0.55, 0.6, 0.7, 0.8, 0.9], False, kind="near-miss")
+        + records("news-off", [0.1, 0.2], False, kind="off-topic")
+        + records("squad", [0.9], True)
+        + records("squad-off", [0.95], False)
+    )
+    areas = separation(fit, 0.0, 1)
+    assert areas["news vs near misses"] == pytest.approx(0.5)
+    assert areas["news vs plain off-topic"] == 1.0
+    assert areas["squad vs squad-off"] == 0.0
+    assert areas["news vs names-off"] is None  # no such questions
