@@ -25,6 +25,7 @@ from train.reader_data import (
     Paragraph,
     QuestionRow,
     Rewording,
+    contrast_swap,
     load_corpus,
     mining_vectors,
     name_words,
@@ -105,6 +106,43 @@ def test_a_swapped_question_names_something_its_paragraph_does_not() -> None:
 def test_no_swap_when_the_question_names_nothing_its_paragraph_does() -> None:
     assert swapped_question("How much did rents rise?", RENTS, ["Madrid"], random.Random(1)) is None
     assert swapped_question("How much did rents rise in Faro?", RENTS, ["Madrid"], random.Random(1)) is None
+
+
+MAYORS = paragraph("Tom Baptiste was the town's first mayor. He was elected in March 1990. Rents rose.")
+
+
+def test_a_contrast_swap_asks_for_another_fact_of_the_same_kind() -> None:
+    rng = random.Random(5)
+    seen = set()
+    for _ in range(60):
+        found = contrast_swap("Who was the first mayor of the town?", MAYORS, rng)
+        assert found is not None
+        old, new = found
+        assert old == "first"
+        seen.add(new)
+    # Any other ordinal, never the one asked, nor a synonym of it.
+    assert seen == {"second", "third", "fourth", "fifth", "last", "final"}
+    # A capitalised word keeps its capital; a class the paragraph mentions is never swapped in.
+    months = {contrast_swap("What happened in March?", MAYORS, rng) for _ in range(60)}
+    assert ("March", "July") in months and all(new[0].isupper() for _, new in months if new)
+    both = paragraph("Rents rose in Lisbon and fell in Porto.")
+    assert contrast_swap("How much did rents rise in Lisbon?", both, rng) is None  # "rise" not there
+    assert contrast_swap("Where did rents rose?", both, rng) is None  # "fell" is there: answered
+
+
+def test_no_contrast_swap_without_such_a_word_in_question_and_paragraph() -> None:
+    rng = random.Random(1)
+    assert contrast_swap("Who was the mayor of the town?", MAYORS, rng) is None
+    # "last" is a word the question asks for, but the paragraph says nothing last: nothing to turn.
+    assert contrast_swap("Who was the last mayor?", MAYORS, rng) is None
+    # "second" as a unit is no ordinal.
+    speed = paragraph("The port moves data at 10 gigabits per second, the first to do so.")
+    assert contrast_swap("How fast per second is the port?", speed, rng) is None
+    # "largest" and "biggest" are one class: never swapped for each other.
+    big = paragraph("Porto is the largest port and the biggest city of the north.")
+    for _ in range(20):
+        found = contrast_swap("Which is the largest port?", big, rng)
+        assert found is not None and found[1] == "smallest"
 
 
 @pytest.fixture(scope="module")
@@ -337,6 +375,40 @@ def test_every_example_has_one_positive_and_the_same_number_of_negatives(tiny_co
         assert example is not None
         sizes.add(len(example.sequences))
     assert sizes == {4}
+
+
+def test_a_contrast_swap_reads_the_paragraph_with_another_fact_asked(tiny_corpus: Path) -> None:
+    corpus = load_corpus(tiny_corpus, ["squad-train"])
+    corpus.questions[0] = dataclasses.replace(
+        corpus.questions[0], text="How many votes did the bill get first?"
+    )
+    text = VOTE.text.replace("on Friday", "on Friday, first time round")
+    corpus.paragraphs[0] = Paragraph(corpus.paragraphs[0].article, text, tuple(split_sentences(text)))
+    encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
+    first = encoder.encode("first", "", ()).ids[1]
+    ordinals = {
+        encoder.encode(w, "", ()).ids[1] for w in ("second", "third", "fourth", "fifth", "last", "final")
+    }
+    swapped = 0
+    for seed in range(10):
+        example = ExampleMaker(
+            corpus, Miner(corpus), encoder, negatives=3, seed=seed, contrast_swap=1.0
+        ).example(0)
+        assert example is not None and len(example.sequences) == 4
+        positive, last = example.sequences[0], example.sequences[-1]
+        # The last negative is the positive's paragraph, its question with "first" turned.
+        assert passage_ids(last.ids, last.type_ids) == passage_ids(positive.ids, positive.type_ids)
+        asked, turned = question_ids(positive.ids, positive.type_ids), question_ids(last.ids, last.type_ids)
+        assert len(asked) == len(turned)
+        changed = [(a, b) for a, b in zip(asked, turned, strict=True) if a != b]
+        assert len(changed) == 1 and changed[0][0] == first and changed[0][1] in ordinals
+        swapped += 1
+        plain = ExampleMaker(corpus, Miner(corpus), encoder, negatives=3, seed=seed).example(0)
+        assert plain is not None
+        # Without it, the same draws: the same positive, and no question but the positive's.
+        assert plain.sequences[0].ids == positive.ids
+        assert all(question_ids(s.ids, s.type_ids) == asked for s in plain.sequences)
+    assert swapped == 10
 
 
 def test_short_passages_cut_every_passage_to_a_few_sentences_and_keep_the_answer(tiny_corpus: Path) -> None:

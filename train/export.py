@@ -31,7 +31,15 @@ logger = logging.getLogger("train.export")
 
 
 # The example options a stage records (0.0 when a run predates them), for the card's stage list.
-STAGE_OPTIONS = ("near_miss", "span_miss", "name_swap", "short_passages", "reword", "fused_negatives")
+STAGE_OPTIONS = (
+    "near_miss",
+    "span_miss",
+    "name_swap",
+    "short_passages",
+    "reword",
+    "fused_negatives",
+    "contrast_swap",
+)
 
 
 def stage_options(config: dict[str, Any]) -> dict[str, float]:
@@ -233,7 +241,10 @@ questions, near misses made from the positive itself: `near_miss`, the paragraph
 sentence that holds an answer removed (the same names and topic, no answer); `span_miss`, the
 paragraph with only the answer's words cut out (every word of the question still matches);
 `name_swap`, the question turned to a name or a year the paragraph does not mention, read with
-that paragraph ("How much have rents risen in Porto?" over a paragraph on Lisbon). For a share
+that paragraph ("How much have rents risen in Porto?" over a paragraph on Lisbon); and
+`contrast_swap` (of the questions without a name swap), the question turned to another fact of
+the kind it asks for, one the paragraph never mentions ("first" -> "fifth", "rose" -> "fell",
+"March" -> "July"), read with that paragraph. For a share
 `short_passages` of the questions, every passage (the positive around its answering sentence, and
 the negatives) was cut to 1-3 sentences, as long as news paragraphs are. For a share `reword`,
 one or two words the question shares with its paragraph were swapped for a neighbour in the base

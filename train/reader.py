@@ -70,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "short_passages": 0.0,
     "reword": 0.0,
     "fused_negatives": 0.0,
+    "contrast_swap": 0.0,
 }
 
 
@@ -238,6 +239,7 @@ def train(
         config.get("reword", 0.0),
         Rewording(folder, question_stopwords()) if config.get("reword") else None,
         config.get("fused_negatives", 0.0),
+        config.get("contrast_swap", 0.0),
     )
     order = maker.order()
     stages = earlier_stages(config)
@@ -379,6 +381,13 @@ def main(argv: list[str] | None = None) -> int:
         help="share of questions whose negatives are mined by the product's own retrieval (dense "
         "cosine and BM25 fused) instead of BM25 alone: the candidates the reader meets at query time",
     )
+    parser.add_argument(
+        "--contrast-swap",
+        type=float,
+        default=None,
+        help="share of questions (of those without a name swap) that also get a negative: the "
+        "question turned to another fact of its kind (first -> fifth, rose -> fell) with its paragraph",
+    )
     parser.add_argument("--export", type=Path, default=None, help="write the shipped weights from --run here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -406,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
         config["reword"] = args.reword
     if args.fused_negatives is not None:
         config["fused_negatives"] = args.fused_negatives
+    if args.contrast_swap is not None:
+        config["contrast_swap"] = args.contrast_swap
     train(args.run, args.minutes, config, args.shared, args.threads, args.init_from)
     return 0
 

@@ -319,6 +319,81 @@ def replace_word(text: str, old: str, new: str) -> str:
     return re.sub(rf"(?<!\w){re.escape(old)}(?!\w)", lambda _: new, text, count=1)
 
 
+# Words that say which fact of a kind a question asks for ("first" or "fifth", "rose" or "fell",
+# "March" or "July"). Each group holds classes of such words; a word is swapped only for a word of
+# another class of its group (never a synonym: "largest" and "biggest" share a class).
+CONTRAST_GROUPS: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("first",), ("second",), ("third",), ("fourth",), ("fifth",), ("last", "final")),
+    (("before",), ("after",)),
+    (("earliest",), ("latest",)),
+    (("largest", "biggest", "greatest"), ("smallest",)),
+    (("highest",), ("lowest",)),
+    (("longest",), ("shortest",)),
+    (("oldest",), ("youngest", "newest")),
+    (("best",), ("worst",)),
+    (("maximum",), ("minimum",)),
+    (("north",), ("south",), ("east",), ("west",)),
+    (("northern",), ("southern",), ("eastern",), ("western",)),
+    tuple(
+        (month,)
+        for month in "january february march april june july august september october november "
+        "december".split()  # not "may", which is mostly a verb
+    ),
+    tuple((day,) for day in "monday tuesday wednesday thursday friday saturday sunday".split()),
+    (("male",), ("female",)),
+    (("men",), ("women",)),
+    (("boys",), ("girls",)),
+    tuple((number,) for number in "two three four five six seven eight nine ten".split()),
+    (("rise",), ("fall",)),
+    (("rose",), ("fell",)),
+    (("risen",), ("fallen",)),
+    (("increase",), ("decrease",)),
+    (("increased",), ("decreased",)),
+    (("imports",), ("exports",)),
+    (("import",), ("export",)),
+    (("winter",), ("summer",)),
+)
+# word -> (its group, the index of its class in the group)
+_CONTRAST_CLASS = {
+    word: (group, number)
+    for group in CONTRAST_GROUPS
+    for number, members in enumerate(group)
+    for word in members
+}
+
+
+def contrast_swap(question: str, paragraph: Paragraph, rng: random.Random) -> tuple[str, str] | None:
+    """A word of ``question`` that says which fact it asks for and that ``paragraph`` uses too
+    ("first"), and a word for another fact of that kind to put in its place ("fifth"): (old, new),
+    as cased in the question. The paragraph says nothing of the new word's class, nor does the
+    question: "Who was the city's first mayor?" becomes "... fifth mayor?", which a paragraph
+    naming only the first does not answer. None when the question has no such word."""
+    in_paragraph = {w.lower() for w in _WORD.findall(paragraph.text)}
+    in_question = {w.lower() for w in _WORD.findall(question)}
+    found: list[tuple[str, list[str]]] = []
+    words = _WORD.findall(question)
+    for before, word in zip(["", *words], words, strict=False):
+        entry = _CONTRAST_CLASS.get(word.lower())
+        if entry is None or word.lower() not in in_paragraph:
+            continue
+        if word.lower() == "second" and before.lower() == "per":
+            continue  # a unit ("10 gigabits per second"), not an ordinal
+        group, own = entry
+        others = [
+            other
+            for number, members in enumerate(group)
+            if number != own and not (set(members) & (in_paragraph | in_question))
+            for other in members
+        ]
+        if others:
+            found.append((word, others))
+    if not found:
+        return None
+    old, others = rng.choice(found)
+    new = rng.choice(others)
+    return old, new.capitalize() if old[0].isupper() else new
+
+
 def name_words(question: str) -> frozenset[str]:
     """Every word of the question's names, lower-cased, whatever form it is typed in: its
     capitalised words and the rest of its names ("made" of "Indian-made", which a question typed
@@ -456,6 +531,7 @@ class ExampleMaker:
         reword: float = 0.0,
         rewording: Rewording | None = None,
         fused_negatives: float = 0.0,
+        contrast_swap: float = 0.0,
     ) -> None:
         if reword and rewording is None:
             raise ValueError("reword needs a Rewording")
@@ -463,6 +539,7 @@ class ExampleMaker:
             raise ValueError("fused_negatives needs a Miner with mining vectors")
         self.corpus = corpus
         self.fused_negatives = fused_negatives
+        self.contrast_swap = contrast_swap
         self.reword = reword
         self.rewording = rewording
         self.near_miss = near_miss
@@ -537,6 +614,12 @@ class ExampleMaker:
             typed = None if found is None else tuple(as_typed(n, form, self._stopwords) for n in found)
             if typed is not None and replace_word(query, *typed) != query:
                 swap = typed
+        # Else the question turned to another fact of the same kind ("first" -> "fifth", "rose" ->
+        # "fell"), read with its paragraph: the "Mikko Laine's goals in the regular season" miss
+        # over a story of his play-off goals. Its own draws, so runs without it stay as they were.
+        contrast = random.Random(f"{self.seed}:{question_index}:contrast")
+        if swap is None and self.contrast_swap and contrast.random() < self.contrast_swap:
+            swap = contrast_swap(query, gold, contrast)
         # One paragraph of the same article when it has others: close in topic, another answer.
         same = [
             i
