@@ -125,6 +125,11 @@ def test_a_contrast_swap_asks_for_another_fact_of_the_same_kind() -> None:
     # A capitalised word keeps its capital; a class the paragraph mentions is never swapped in.
     months = {contrast_swap("What happened in March?", MAYORS, rng) for _ in range(60)}
     assert ("March", "July") in months and all(new[0].isupper() for _, new in months if new)
+    # The news near miss: the story gives the dead, the question asks for the injured.
+    storm = paragraph("Storm Oriana killed two people in Galicia on Sunday.")
+    for _ in range(20):
+        found = contrast_swap("How many people were killed by the storm?", storm, rng)
+        assert found is not None and found[0] == "killed" and found[1] in ("injured", "wounded", "hurt")
     both = paragraph("Rents rose in Lisbon and fell in Porto.")
     assert contrast_swap("How much did rents rise in Lisbon?", both, rng) is None  # "rise" not there
     assert contrast_swap("Where did rents rose?", both, rng) is None  # "fell" is there: answered
@@ -135,6 +140,10 @@ def test_no_contrast_swap_without_such_a_word_in_question_and_paragraph() -> Non
     assert contrast_swap("Who was the mayor of the town?", MAYORS, rng) is None
     # "last" is a word the question asks for, but the paragraph says nothing last: nothing to turn.
     assert contrast_swap("Who was the last mayor?", MAYORS, rng) is None
+    # "first" as an adverb turns only to "last".
+    made = paragraph("Rayon was first made in France in 1884.")
+    for _ in range(10):
+        assert contrast_swap("When was rayon first made?", made, rng) == ("first", "last")
     # "second" as a unit is no ordinal.
     speed = paragraph("The port moves data at 10 gigabits per second, the first to do so.")
     assert contrast_swap("How fast per second is the port?", speed, rng) is None

@@ -322,8 +322,9 @@ def replace_word(text: str, old: str, new: str) -> str:
 # Words that say which fact of a kind a question asks for ("first" or "fifth", "rose" or "fell",
 # "March" or "July"). Each group holds classes of such words; a word is swapped only for a word of
 # another class of its group (never a synonym: "largest" and "biggest" share a class).
+ORDINALS = (("first",), ("second",), ("third",), ("fourth",), ("fifth",), ("last", "final"))
 CONTRAST_GROUPS: tuple[tuple[tuple[str, ...], ...], ...] = (
-    (("first",), ("second",), ("third",), ("fourth",), ("fifth",), ("last", "final")),
+    ORDINALS,
     (("before",), ("after",)),
     (("earliest",), ("latest",)),
     (("largest", "biggest", "greatest"), ("smallest",)),
@@ -352,7 +353,23 @@ CONTRAST_GROUPS: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("imports",), ("exports",)),
     (("import",), ("export",)),
     (("winter",), ("summer",)),
+    (("upper",), ("lower",)),
+    (("morning",), ("evening", "night")),
+    (("born", "birth"), ("died", "death")),
+    (("killed", "dead"), ("injured", "wounded", "hurt")),
+    (("profit", "profits"), ("loss", "losses")),
+    (("begin", "start"), ("end", "finish")),
+    (("began", "started"), ("ended", "finished")),
+    (("opened",), ("closed",)),
+    (("husband",), ("wife",)),
+    (("father",), ("mother",)),
+    (("son",), ("daughter",)),
+    (("brother",), ("sister",)),
+    (("king",), ("queen",)),
 )
+# Words before an ordinal that make it an adjective ("the first mayor", "her second child"); a
+# possessive ("Britain's first", whose "s" is a word of its own) too.
+_DETERMINERS = frozenset("the a an his her its their our my your this that".split())
 # word -> (its group, the index of its class in the group)
 _CONTRAST_CLASS = {
     word: (group, number)
@@ -385,6 +402,9 @@ def contrast_swap(question: str, paragraph: Paragraph, rng: random.Random) -> tu
             if number != own and not (set(members) & (in_paragraph | in_question))
             for other in members
         ]
+        if group is ORDINALS and before.lower() not in _DETERMINERS | {"s"}:
+            # An adverb ("when was rayon first made?") turns only to "last", not to "third".
+            others = [o for o in others if o in ("first", "last")]
         if others:
             found.append((word, others))
     if not found:
