@@ -31,6 +31,7 @@ from train.reader_data import (
     name_words,
     names_in,
     swapped_question,
+    with_vague_answer,
     without_answer,
     without_answer_span,
 )
@@ -152,6 +153,33 @@ def test_no_contrast_swap_without_such_a_word_in_question_and_paragraph() -> Non
     for _ in range(20):
         found = contrast_swap("Which is the largest port?", big, rng)
         assert found is not None and found[1] == "smallest"
+
+
+STORM = paragraph("Storm Oriana killed 12 people in Galicia. Roofs were torn off in Vigo.")
+
+
+def test_a_vague_miss_tells_of_the_event_without_the_detail_asked_for() -> None:
+    rng = random.Random(2)
+    blurred = with_vague_answer(STORM, ("12",), "How many people did Storm Oriana kill?", rng)
+    assert blurred is not None
+    first = blurred.text[: blurred.sentences[0][1]]
+    assert re.fullmatch(r"Storm Oriana killed (several|a number of|many|some) people in Galicia\.", first)
+    assert len(blurred.sentences) == 2 and "Vigo" in blurred.text
+    where = with_vague_answer(STORM, ("Galicia",), "Where did Storm Oriana kill 12 people?", rng)
+    assert where is not None and "Galicia" not in where.text and "12 people" in where.text
+    # Every occurrence, whatever its case.
+    twice = paragraph("Oslo is cold. In OSLO, it snows.")
+    gone = with_vague_answer(twice, ("Oslo",), "Where does it snow?", rng)
+    assert gone is not None and "oslo" not in gone.text.lower() and len(gone.sentences) == 2
+
+
+def test_no_vague_miss_for_open_questions_or_answers_not_there() -> None:
+    rng = random.Random(1)
+    assert with_vague_answer(STORM, ("12",), "Why was the storm so strong?", rng) is None  # no vague "why"
+    assert with_vague_answer(STORM, ("14",), "How many people did it kill?", rng) is None
+    # An answer found only inside a longer word is still there after a whole-word replace.
+    mixed = paragraph("Oslovians left Oslo.")
+    assert with_vague_answer(mixed, ("Oslo",), "Where did they leave?", rng) is None
 
 
 @pytest.fixture(scope="module")
@@ -418,6 +446,30 @@ def test_a_contrast_swap_reads_the_paragraph_with_another_fact_asked(tiny_corpus
         assert plain.sequences[0].ids == positive.ids
         assert all(question_ids(s.ids, s.type_ids) == asked for s in plain.sequences)
     assert swapped == 10
+
+
+def test_a_vague_miss_joins_the_negatives_and_leaves_the_other_draws(tiny_corpus: Path) -> None:
+    corpus = load_corpus(tiny_corpus, ["squad-train"])
+    encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
+    seen = 0
+    for seed in range(6):
+        example = ExampleMaker(
+            corpus, Miner(corpus), encoder, negatives=3, seed=seed, vague_miss=1.0
+        ).example(0)
+        plain = ExampleMaker(corpus, Miner(corpus), encoder, negatives=3, seed=seed).example(0)
+        assert example is not None and plain is not None and len(example.sequences) == 4
+        assert example.sequences[0].ids == plain.sequences[0].ids  # the same positive, as typed
+        first = passage_ids(example.sequences[1].ids, example.sequences[1].type_ids)
+        for filler in ("several", "a number of", "many", "some"):
+            blurred = VOTE.text.replace("118", filler)
+            if first == passage_ids(*_pair(encoder, blurred)):
+                seen += 1
+    assert seen == 6  # "How many votes": 118 turned vague, read first among the negatives
+
+
+def _pair(encoder: PairEncoder, text: str) -> tuple[list[int], list[int]]:
+    pair = encoder.encode("q", text, tuple(split_sentences(text)))
+    return pair.ids, pair.type_ids
 
 
 def test_short_passages_cut_every_passage_to_a_few_sentences_and_keep_the_answer(tiny_corpus: Path) -> None:

@@ -39,6 +39,7 @@ STAGE_OPTIONS = (
     "reword",
     "fused_negatives",
     "contrast_swap",
+    "vague_miss",
 )
 
 
@@ -244,7 +245,8 @@ paragraph with only the answer's words cut out (every word of the question still
 that paragraph ("How much have rents risen in Porto?" over a paragraph on Lisbon); and
 `contrast_swap` (of the questions without a name swap), the question turned to another fact of
 the kind it asks for, one the paragraph never mentions ("first" -> "fifth", "rose" -> "fell",
-"March" -> "July"), read with that paragraph. For a share
+"March" -> "July"), read with that paragraph; `vague_miss`, the paragraph with the answer replaced
+by a vague word of the kind asked for ("killed 12 people" -> "killed several people"). For a share
 `short_passages` of the questions, every passage (the positive around its answering sentence, and
 the negatives) was cut to 1-3 sentences, as long as news paragraphs are. For a share `reword`,
 one or two words the question shares with its paragraph were swapped for a neighbour in the base

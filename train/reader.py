@@ -71,6 +71,7 @@ DEFAULTS: dict[str, Any] = {
     "reword": 0.0,
     "fused_negatives": 0.0,
     "contrast_swap": 0.0,
+    "vague_miss": 0.0,
 }
 
 
@@ -240,6 +241,7 @@ def train(
         Rewording(folder, question_stopwords()) if config.get("reword") else None,
         config.get("fused_negatives", 0.0),
         config.get("contrast_swap", 0.0),
+        config.get("vague_miss", 0.0),
     )
     order = maker.order()
     stages = earlier_stages(config)
@@ -388,6 +390,13 @@ def main(argv: list[str] | None = None) -> int:
         help="share of questions (of those without a name swap) that also get a negative: the "
         "question turned to another fact of its kind (first -> fifth, rose -> fell) with its paragraph",
     )
+    parser.add_argument(
+        "--vague-miss",
+        type=float,
+        default=None,
+        help="share of questions that also get their own paragraph as a negative with the answer "
+        "replaced by a vague word of its kind (12 people -> several people)",
+    )
     parser.add_argument("--export", type=Path, default=None, help="write the shipped weights from --run here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -417,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
         config["fused_negatives"] = args.fused_negatives
     if args.contrast_swap is not None:
         config["contrast_swap"] = args.contrast_swap
+    if args.vague_miss is not None:
+        config["vague_miss"] = args.vague_miss
     train(args.run, args.minutes, config, args.shared, args.threads, args.init_from)
     return 0
 

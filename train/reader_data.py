@@ -27,6 +27,7 @@ from tqdm import tqdm
 from qa.models.embed import Encoder, encode_queries
 from qa.models.reader import file_sha256
 from qa.models.reader_inputs import PairEncoder
+from qa.search.answer_types import AnswerKind, expected_kind
 from qa.search.retriever import CANDIDATES, DENSE_WEIGHT
 from qa.text.spans import split_sentences
 from qa.text.terms import question_stopwords
@@ -270,6 +271,41 @@ def without_answer_span(paragraph: Paragraph, answers: tuple[str, ...]) -> Parag
     text = re.sub(r" {2,}", " ", text).strip()
     if not cuts or len(text) < 20:
         return None
+    return Paragraph(paragraph.article, text, tuple(split_sentences(text)))
+
+
+# Words that stand where an answer of a kind was and say nothing of it ("a lorry driver was killed"
+# without his name; "the storm killed several people" without how many).
+VAGUE_ANSWERS: dict[AnswerKind, tuple[str, ...]] = {
+    # Not "officials" nor "a woman", which answer "who?" in their way; not "that year", which an
+    # earlier sentence's year may answer.
+    AnswerKind.PERSON: ("someone", "somebody"),
+    AnswerKind.NUMBER: ("several", "a number of", "many", "some"),
+    AnswerKind.MONEY: ("an undisclosed sum", "a large sum", "an unknown amount"),
+    AnswerKind.DATE: ("at one point", "later", "once"),
+    AnswerKind.PLACE: ("the area", "a nearby town", "another city"),
+}
+
+
+def with_vague_answer(
+    paragraph: Paragraph, answers: tuple[str, ...], question: str, rng: random.Random
+) -> Paragraph | None:
+    """The paragraph with every occurrence of every answer replaced by a vague word of the kind the
+    question asks for: "the storm killed 12 people" becomes "the storm killed several people".
+    The sentence still reads as news does when it leaves out the detail asked for, where a span
+    miss leaves a hole a reader can learn to spot. None when the question's kind has no vague
+    words (why, what) or no answer occurs."""
+    kind = expected_kind(question)
+    if kind not in VAGUE_ANSWERS:
+        return None
+    filler = rng.choice(VAGUE_ANSWERS[kind])
+    text, cuts = paragraph.text, 0
+    for answer in sorted({a.strip() for a in answers if a.strip()}, key=len, reverse=True):
+        pattern = rf"(?<!\w){re.escape(answer)}(?!\w)"
+        text, count = re.subn(pattern, lambda _: filler, text, flags=re.IGNORECASE)
+        cuts += count
+    if not cuts or contains_answer(Paragraph(paragraph.article, text, ()), answers):
+        return None  # an answer inside a word, or one answer inside another, is still there
     return Paragraph(paragraph.article, text, tuple(split_sentences(text)))
 
 
@@ -552,6 +588,7 @@ class ExampleMaker:
         rewording: Rewording | None = None,
         fused_negatives: float = 0.0,
         contrast_swap: float = 0.0,
+        vague_miss: float = 0.0,
     ) -> None:
         if reword and rewording is None:
             raise ValueError("reword needs a Rewording")
@@ -560,6 +597,7 @@ class ExampleMaker:
         self.corpus = corpus
         self.fused_negatives = fused_negatives
         self.contrast_swap = contrast_swap
+        self.vague_miss = vague_miss
         self.reword = reword
         self.rewording = rewording
         self.near_miss = near_miss
@@ -624,6 +662,13 @@ class ExampleMaker:
             cut = without_answer_span(gold, row.answers)
             if cut is not None:
                 extra.append(cut)
+        # The answer turned vague ("killed 12 people" -> "killed several people"): the story tells
+        # of the event and leaves out the detail asked for. Its own draws, as the contrast swap's.
+        vague = random.Random(f"{self.seed}:{question_index}:vague")
+        if self.vague_miss and vague.random() < self.vague_miss:
+            blurred = with_vague_answer(gold, row.answers, row.text, vague)
+            if blurred is not None:
+                extra.append(blurred)
         # The question turned to a name or year its paragraph never mentions, read with that same
         # paragraph: the "Tesla Model 3 over the Nikola Tesla article" miss from the question's side.
         swap = None
