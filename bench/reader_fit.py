@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "reader_fit.json")
     args = parser.parse_args(argv)
     reader = packaged_reader()
-    cache = args.workdir / f"records-{reader.version}.json"
+    cache = args.workdir / f"records-{reader.version}-{reader.weights_sha256[:12]}.json"
     cached = json.loads(cache.read_text()) if args.reuse and cache.is_file() else []
     # Records from before they carried their question's kind cannot keep the off-topic floor.
     if cached and all("kind" in d for d in cached):
@@ -440,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 {
                     "reader_version": reader.version,
+                    "reader_weights_sha256": reader.weights_sha256,
                     "scale": round(a, 6),
                     "shift": round(b, 6),
                     "abstain_below": round(threshold, 6),

@@ -52,6 +52,7 @@ def test_the_reader_ships_with_the_package_and_its_checksum_is_recorded() -> Non
     assert 0.0 < reader.calibration.abstain_below < 1.0
     calibration = json.loads((WEIGHTS_FOLDER / CALIBRATION_FILE).read_text(encoding="utf-8"))
     assert calibration["reader_version"] == reader.version  # the threshold belongs to this version
+    assert calibration["reader_weights_sha256"] == settings["weights_sha256"]  # and to these weights
 
 
 def test_readings_have_a_probability_and_a_logit_per_sentence() -> None:
@@ -126,6 +127,8 @@ def _copy(tmp_path: Path) -> Path:
         (lambda f: (f / WEIGHTS_FILE).write_bytes(b""), "damaged"),
         (lambda f: (f / SETTINGS_FILE).write_text("{not json", encoding="utf-8"), "cannot be read"),
         (lambda f: _edit(f / CALIBRATION_FILE, reader_version="0.0"), "refit"),
+        # Same version, other weights: two exports whose steps add up alike.
+        (lambda f: _edit(f / CALIBRATION_FILE, reader_weights_sha256="0" * 64), "other weights"),
     ],
 )
 def test_a_damaged_or_missing_reader_is_a_clear_error(tmp_path: Path, damage: object, message: str) -> None:

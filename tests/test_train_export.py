@@ -100,7 +100,12 @@ def test_a_stage_from_the_export_exports_again_with_its_totals_carried_on(tmp_pa
         "machine": "test",
     }
     torch.save(checkpoint, run / "checkpoint.pt")
+    # A calibration left from other weights that happen to share the coming version's step count.
+    (tmp_path / "export").mkdir()
+    stale = {"reader_version": f"1.{before['steps'] + 10}", "reader_weights_sha256": "0" * 64}
+    (tmp_path / "export" / "calibration.json").write_text(json.dumps(stale), encoding="utf-8")
     export(run, tmp_path / "export", ROOT.parent / "shared")
+    assert not (tmp_path / "export" / "calibration.json").exists()  # removed: it would mislead
     after = json.loads((tmp_path / "export" / SETTINGS_FILE).read_text(encoding="utf-8"))
     training = after["training"]
     assert after["version"] == f"1.{before['steps'] + 10}"

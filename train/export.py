@@ -115,9 +115,10 @@ def export(run: Path, target: Path, shared: Path) -> None:
     }
     (target / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     calibration = target / "calibration.json"
-    if (
-        calibration.exists()
-        and json.loads(calibration.read_text()).get("reader_version") != settings["version"]
+    fitted = json.loads(calibration.read_text()) if calibration.exists() else None
+    if fitted is not None and (
+        fitted.get("reader_version") != settings["version"]
+        or fitted.get("reader_weights_sha256", settings["weights_sha256"]) != settings["weights_sha256"]
     ):
         calibration.unlink()
         logger.warning("Removed the calibration of an earlier version: run bench/reader_fit.py --write")

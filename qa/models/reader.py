@@ -122,6 +122,9 @@ class PassageReader:
                 f"recorded in {SETTINGS_FILE}. {FIX}"
             )
         self.version = str(settings["version"])
+        # Two exports can share a version (steps counted from different earlier stages): the
+        # calibration is also bound to the weights themselves.
+        self.weights_sha256 = str(settings["weights_sha256"])
         base = base or base_model_folder()
         try:
             weights: dict[str, Array] = {
@@ -168,6 +171,13 @@ class PassageReader:
             raise ReaderUnavailableError(
                 f"The reader's calibration was fitted for version {data.get('reader_version')!r}, not "
                 f"{self.version!r}: refit it with: python bench/reader_fit.py --write. {FIX}"
+            )
+        fitted_on = data.get("reader_weights_sha256")
+        if fitted_on is not None and fitted_on != self.weights_sha256:
+            raise ReaderUnavailableError(
+                f"The reader's calibration was fitted for other weights of version {self.version!r} "
+                f"(sha256 {str(fitted_on)[:12]}..., these are {self.weights_sha256[:12]}...): refit it "
+                f"with: python bench/reader_fit.py --write. {FIX}"
             )
         ranking = data.get("ranking", {})
         return Calibration(
