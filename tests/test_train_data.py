@@ -125,7 +125,7 @@ def test_a_contrast_swap_asks_for_another_fact_of_the_same_kind() -> None:
     assert seen == {"second", "third", "fourth", "fifth", "last", "final"}
     # A capitalised word keeps its capital; a class the paragraph mentions is never swapped in.
     months = {contrast_swap("What happened in March?", MAYORS, rng) for _ in range(60)}
-    assert ("March", "July") in months and all(new[0].isupper() for _, new in months if new)
+    assert ("March", "July") in months and all(f is not None and f[1][0].isupper() for f in months)
     # The news near miss: the story gives the dead, the question asks for the injured.
     storm = paragraph("Storm Oriana killed two people in Galicia on Sunday.")
     for _ in range(20):
