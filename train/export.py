@@ -121,7 +121,7 @@ def export(run: Path, target: Path, shared: Path) -> None:
         or fitted.get("reader_weights_sha256", settings["weights_sha256"]) != settings["weights_sha256"]
     ):
         calibration.unlink()
-        logger.warning("Removed the calibration of an earlier version: run bench/reader_fit.py --write")
+        logger.warning("Removed a calibration fitted for other weights: run bench/reader_fit.py --write")
     (target / "MODEL_CARD.md").write_text(model_card(settings, target), encoding="utf-8")
     logger.info("Wrote %s (%.1f MB)", target / WEIGHTS_FILE, (target / WEIGHTS_FILE).stat().st_size / 1e6)
 
