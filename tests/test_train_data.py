@@ -1,4 +1,4 @@
-"""The reader's training examples (train/reader_data.py): the negatives that teach it to need the
+"""The reader's training examples (train/reader_data.py, train/rewrites.py): the negatives that teach it to need the
 answer, not only the topic. No torch needed: examples are built from text with the tokenizer."""
 
 from __future__ import annotations
@@ -18,16 +18,11 @@ from qa.models.reader import base_model_folder
 from qa.models.reader_inputs import PairEncoder
 from qa.text.spans import split_sentences
 from qa.text.terms import question_stopwords
-from train.reader_data import (
-    Corpus,
-    ExampleMaker,
-    Miner,
-    Paragraph,
-    QuestionRow,
+from train.corpus import Corpus, Paragraph, QuestionRow, load_corpus
+from train.reader_data import ExampleMaker, Miner, mining_vectors
+from train.rewrites import (
     Rewording,
     contrast_swap,
-    load_corpus,
-    mining_vectors,
     name_words,
     names_in,
     swapped_question,

@@ -25,7 +25,7 @@ from qa.models.reader import (
     word_embedding_fingerprint,
 )
 from qa.models.reader_inputs import MAX_QUESTION_TOKENS
-from train.reader_data import SOURCES
+from train.corpus import SOURCES
 
 logger = logging.getLogger("train.export")
 

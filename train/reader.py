@@ -38,15 +38,10 @@ from torch import nn  # noqa: E402
 from qa.models.reader import base_model_folder  # noqa: E402
 from qa.models.reader_inputs import PairEncoder  # noqa: E402
 from qa.text.terms import question_stopwords  # noqa: E402
+from train.corpus import load_corpus  # noqa: E402
 from train.export import earlier_stages, load_export, stage_options  # noqa: E402
-from train.reader_data import (  # noqa: E402
-    Example,
-    ExampleMaker,
-    Miner,
-    Rewording,
-    load_corpus,
-    mining_vectors,
-)
+from train.reader_data import Example, ExampleMaker, Miner, mining_vectors  # noqa: E402
+from train.rewrites import Rewording  # noqa: E402
 
 logger = logging.getLogger("train.reader")
 # The question and paragraph vectors for --fused-negatives, shared by every run (git-ignored).
