@@ -1,6 +1,7 @@
 """Fit how the reader's verdict is used, and calibrate its abstention.
 
     python bench/reader_fit.py [--squad-questions 1200] [--workdir /tmp/qa-reader-fit] [--write]
+                               [--reader FOLDER]
 
 With the real model and the shipped reader, in one process:
 
@@ -19,8 +20,8 @@ With the real model and the shipped reader, in one process:
    reports abstention on every set, and how well the best passage's logit separates each
    answerable set from its off-topic questions (area under the curve: no threshold involved).
 
-``--write`` stores the calibration in qa/models/reader_weights/calibration.json for the reader's
-version. Prints tables and writes bench/results/reader_fit.json.
+``--write`` stores the calibration beside the reader (qa/models/reader_weights/calibration.json,
+or in ``--reader FOLDER``: an export or a soup fitted before it is copied into the package). Prints tables and writes bench/results/reader_fit.json.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from tqdm import tqdm
 
 from qa import QA, build_index
 from qa.models.embed import encode_queries
-from qa.models.reader import CALIBRATION_FILE, WEIGHTS_FOLDER, packaged_reader
+from qa.models.reader import CALIBRATION_FILE, WEIGHTS_FOLDER, PassageReader
 from qa.search.retriever import Query
 from qa.search.sentences import analyse_question
 from qa.text.terms import default_analyzer
@@ -92,9 +93,8 @@ def contains(text: str, answers: Sequence[str]) -> bool:
     return any(" ".join(a.lower().split()) in low for a in answers if a)
 
 
-def collect(qa: QA, questions: Sequence[Probe]) -> list[Record]:
+def collect(qa: QA, reader: PassageReader, questions: Sequence[Probe]) -> list[Record]:
     """(text, gold (article, paragraph) or None, answers, set, half, kind) -> records."""
-    reader = packaged_reader()
     analyzer = default_analyzer()
     ranker = qa._ranker
     vectors = encode_queries(qa.encoder, [q[0] for q in questions])
@@ -172,7 +172,7 @@ def build_indexes(work: Path, data: Path) -> None:
         build_index(folder, work / index, show_progress=False)
 
 
-def collect_all(args: argparse.Namespace) -> list[Record]:
+def collect_all(args: argparse.Namespace, reader: PassageReader) -> list[Record]:
     work: Path = args.workdir
     build_indexes(work, args.data)
     _, paragraphs, questions = load_squad(args.data)
@@ -190,18 +190,18 @@ def collect_all(args: argparse.Namespace) -> list[Record]:
         )
         for q in sample
     ]
-    records = collect(QA.open(work / "squad-index", reader=False), squad)
+    records = collect(QA.open(work / "squad-index", reader=False), reader, squad)
     outside: list[Probe] = [
         (t, None, (), "squad-off", h, "squad-off") for t, _, _, _, h, _ in squad[: args.squad_questions // 2]
     ]
-    records += collect(QA.open(work / "squad-noq-index", reader=False), outside)
+    records += collect(QA.open(work / "squad-noq-index", reader=False), reader, outside)
     cut = args.other_questions
     sample_qa = QA.open(work / "sample-index", reader=False)
-    records += collect(sample_qa, eval_questions(QUESTIONS / "news.jsonl", "news")[:cut])
-    records += collect(sample_qa, eval_questions(QUESTIONS / "off-topic.jsonl", "names")[:cut])
+    records += collect(sample_qa, reader, eval_questions(QUESTIONS / "news.jsonl", "news")[:cut])
+    records += collect(sample_qa, reader, eval_questions(QUESTIONS / "off-topic.jsonl", "names")[:cut])
     seed_qa = QA.open(work / "seed-index", reader=False)
-    records += collect(seed_qa, eval_questions(QUESTIONS / "seed-paraphrases.jsonl", "seed")[:cut])
-    records += collect(seed_qa, eval_questions(QUESTIONS / "seed-off-topic.jsonl", "seed")[:cut])
+    records += collect(seed_qa, reader, eval_questions(QUESTIONS / "seed-paraphrases.jsonl", "seed")[:cut])
+    records += collect(seed_qa, reader, eval_questions(QUESTIONS / "seed-off-topic.jsonl", "seed")[:cut])
     return records
 
 
@@ -351,10 +351,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/qa-reader-fit"))
     parser.add_argument("--reuse", action="store_true", help="reuse the records of the last run")
+    parser.add_argument(
+        "--reader",
+        type=Path,
+        default=WEIGHTS_FOLDER,
+        help="the exported reader to fit (default: the packaged one), e.g. one written by train/soup.py",
+    )
     parser.add_argument("--write", action="store_true", help="write the calibration beside the reader")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "reader_fit.json")
     args = parser.parse_args(argv)
-    reader = packaged_reader()
+    reader = PassageReader(args.reader)
     cache = args.workdir / f"records-{reader.version}-{reader.weights_sha256[:12]}.json"
     cached = json.loads(cache.read_text()) if args.reuse and cache.is_file() else []
     # Records from before they carried their question's kind cannot keep the off-topic floor.
@@ -364,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
             for d in cached
         ]
     else:
-        records = collect_all(args)
+        records = collect_all(args, reader)
         args.workdir.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps([asdict(r) for r in records]))
     fit = [r for r in records if r.half == "A"]
@@ -436,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in results["separation"].items():
         print(f"area under the curve, {name:<24} {'-' if value is None else f'{value:.3f}'}")
     if args.write:
-        (WEIGHTS_FOLDER / CALIBRATION_FILE).write_text(
+        (args.reader / CALIBRATION_FILE).write_text(
             json.dumps(
                 {
                     "reader_version": reader.version,
@@ -455,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
             + "\n",
             encoding="utf-8",
         )
-        print(f"wrote {WEIGHTS_FOLDER / CALIBRATION_FILE}")
+        print(f"wrote {args.reader / CALIBRATION_FILE}")
     write_results(results, args.out)
     return 0
 

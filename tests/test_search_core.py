@@ -11,7 +11,7 @@ import pytest
 from qa import QA, BadInputError, build_index
 from qa.errors import IndexCorruptError
 from qa.storage.generations import generations
-from tests.conftest import FAKE_ABSTAIN, FakeEncoder
+from tests.conftest import FAKE_ABSTAIN, FakeEncoder, WordReader
 
 STORY = """Storm batters the coast
 
@@ -148,3 +148,44 @@ def test_a_hand_edited_manifest_is_refused_naming_the_field(
     path.write_text(json.dumps(manifest))
     with pytest.raises(IndexCorruptError, match=match):
         QA.open("idx", encoder=fake_encoder)
+
+
+RESTATING = (
+    "Who will lead the harbour rebuilding project is what everyone asks about the harbour rebuilding project."
+)
+ANSWER = "Maria Lopez, an engineer from Vigo, will run it from May."
+
+
+@pytest.mark.parametrize("reader", [False, True])
+@pytest.mark.parametrize(("opening", "moved"), [("", True), ("The town council met on Monday.\n\n", False)])
+def test_only_a_lede_that_restates_the_question_gives_way_to_the_next_paragraph(
+    tmp_path: Path, fake_encoder: FakeEncoder, opening: str, moved: bool, reader: bool
+) -> None:
+    # A lede that restates the question leaves the answer to the next paragraph; a later paragraph
+    # that restates it is answering in other words and keeps its place.
+    folder = tmp_path / "harbour"
+    folder.mkdir()
+    (folder / "harbour.txt").write_text(
+        f"Harbour plans\n\n{opening}{RESTATING}\n\n{ANSWER}\n", encoding="utf-8"
+    )
+    build_index(folder, "idx", encoder=fake_encoder, show_progress=False)
+    restating = 2 if opening else 1
+    with QA.open(
+        "idx", encoder=fake_encoder, abstain_below=FAKE_ABSTAIN, reader=WordReader() if reader else False
+    ) as qa:
+        citations = qa.ask("Who will lead the harbour rebuilding project?").citations
+    assert citations[0].paragraph == (restating + 1 if moved else restating), citations[:2]
+    assert citations[1].paragraph == (restating if moved else restating + 1)
+
+
+def test_the_store_knows_which_passages_open_their_articles(qa: QA) -> None:
+    # storm.txt: a lede (1), a subheading (2), two paragraphs under it (3, 4).
+    passages = {
+        (h.article_id, h.paragraph): h for h in qa.search("storm coast crews trees weather", top_k=10)
+    }
+    lede, after_heading = passages[("storm.txt", 1)], passages[("storm.txt", 3)]
+    store = qa._generation.store
+    rows = [store.passage_by_key(hit.passage_key) for hit in (lede, after_heading)]
+    ids = [row.id for row in rows if row is not None]
+    assert len(ids) == 2 and store.ledes(ids) == {ids[0]}
+    assert store.ledes([]) == set()

@@ -84,6 +84,10 @@ class PassageStore(Protocol):
         """For each passage, the next searchable passage of its article, if any."""
         ...
 
+    def ledes(self, ids: Sequence[int]) -> set[int]:
+        """Those passages that open their article (no searchable passage before them)."""
+        ...
+
     def copies(self, text_hashes: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
         """Searchable passages with each text hash: (passage id, article id)."""
         ...

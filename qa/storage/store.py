@@ -146,6 +146,19 @@ class Store:
         )
         return {pid: nid for pid, nid in rows if nid is not None}
 
+    def ledes(self, ids: Sequence[int]) -> set[int]:
+        """Those of ``ids`` that open their article: no searchable passage comes before them."""
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        rows = self._each(
+            "SELECT p.id FROM {s}.passages p WHERE p.id IN (" + marks + ") AND NOT EXISTS (SELECT 1 FROM "
+            "{s}.passages n WHERE n.article_row = p.article_row AND n.paragraph < p.paragraph "
+            "AND n.boilerplate IS NULL AND n.heading = 0)",
+            list(map(int, ids)),
+        )
+        return {int(pid) for (pid,) in rows}
+
     def copies(self, text_hashes: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
         """Searchable passages with each text hash: (passage id, article id), in id order."""
         wanted = list(dict.fromkeys(text_hashes))
