@@ -20,8 +20,9 @@ With the real model and the shipped reader, in one process:
    reports abstention on every set, and how well the best passage's logit separates each
    answerable set from its off-topic questions (area under the curve: no threshold involved).
 
-``--write`` stores the calibration beside the reader (qa/models/reader_weights/calibration.json,
-or in ``--reader FOLDER``: an export or a soup fitted before it is copied into the package). Prints tables and writes bench/results/reader_fit.json.
+``--write`` stores the calibration beside the reader: qa/models/reader_weights/calibration.json,
+or in ``--reader FOLDER`` (an export fitted before it replaces the shipped reader). Prints tables
+and writes bench/results/reader_fit.json.
 """
 
 from __future__ import annotations
@@ -355,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         "--reader",
         type=Path,
         default=WEIGHTS_FOLDER,
-        help="the exported reader to fit (default: the packaged one), e.g. one written by train/soup.py",
+        help="the exported reader to fit (default: the packaged one), e.g. one written by train/reader.py --export",
     )
     parser.add_argument("--write", action="store_true", help="write the calibration beside the reader")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "reader_fit.json")
