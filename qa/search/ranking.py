@@ -147,13 +147,13 @@ class Ranker:
         if question.kind is None or not ranked or ranked[0].sentence.holds_kind:
             return ranked
         top = ranked[0]
+        if top.sentence.share < RESTATES_SHARE:
+            return ranked  # it does not restate the question, it is about something else
         # Only a lede: every lede echo this fixed opened its article, and every SQuAD answer it
         # moved away from (9 of 1,200 with the reader) was a later paragraph, one that restates
         # the question because it answers it in other words.
         if top.passage.id not in self.store.ledes([top.passage.id]):
             return ranked
-        if top.sentence.share < RESTATES_SHARE:
-            return ranked  # it does not restate the question, it is about something else
         following = self.store.neighbours([top.passage.id]).get(top.passage.id)
         if following is None or not retrieval.admits(following):
             return ranked
