@@ -21,6 +21,7 @@ from qa.models.reader import (
     WEIGHTS_FILE,
     WORD_EMBEDDINGS,
     base_model_folder,
+    calibration_belongs,
     file_sha256,
     word_embedding_fingerprint,
 )
@@ -115,10 +116,8 @@ def export(run: Path, target: Path, shared: Path) -> None:
     }
     (target / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     calibration = target / "calibration.json"
-    fitted = json.loads(calibration.read_text()) if calibration.exists() else None
-    if fitted is not None and (
-        fitted.get("reader_version") != settings["version"]
-        or fitted.get("reader_weights_sha256", settings["weights_sha256"]) != settings["weights_sha256"]
+    if calibration.exists() and not calibration_belongs(
+        json.loads(calibration.read_text()), settings["version"], settings["weights_sha256"]
     ):
         calibration.unlink()
         logger.warning("Removed a calibration fitted for other weights: run bench/reader_fit.py --write")

@@ -90,6 +90,15 @@ def _read_json(path: Path) -> Any:
         raise ReaderUnavailableError(f"The reader's {path.name} cannot be read ({err}). {FIX}") from None
 
 
+def calibration_belongs(data: dict[str, Any], version: str, weights_sha256: str) -> bool:
+    """Whether a calibration was fitted for this reader: its version and, where it records them
+    (calibrations fitted before the sha256 was kept do not), its weights."""
+    return (
+        data.get("reader_version") == version
+        and data.get("reader_weights_sha256", weights_sha256) == weights_sha256
+    )
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -152,7 +152,7 @@ class Store:
             return set()
         marks = ",".join("?" * len(ids))
         rows = self._each(
-            "SELECT p.id FROM {s}.passages p WHERE p.id IN (" + marks + ") AND NOT EXISTS (SELECT 1 FROM "
+            f"SELECT p.id FROM {{s}}.passages p WHERE p.id IN ({marks}) AND NOT EXISTS (SELECT 1 FROM "
             "{s}.passages n WHERE n.article_row = p.article_row AND n.paragraph < p.paragraph "
             "AND n.boilerplate IS NULL AND n.heading = 0)",
             list(map(int, ids)),
