@@ -115,6 +115,7 @@ def collect(qa: QA, reader: PassageReader, questions: Sequence[Probe]) -> list[R
                 (e.passage.text, [(s.start - e.passage.start, s.end - e.passage.start) for s in e.sentences])
                 for e in head
             ],
+            [e.passage.title for e in head],
         )
         record = Record(name, half, gold is not None, kind=kind)
         for e, r in zip(head, readings, strict=True):

@@ -101,7 +101,16 @@ class WordReader:
 
     calibration = Calibration(abstain_below=0.5, reader_weight=1.0, read_pool=4, reader_version="test")
 
-    def read(self, question: str, passages: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> list[Reading]:
+    def __init__(self) -> None:
+        self.titles: list[str] = []  # the titles it was given, every passage read
+
+    def read(
+        self,
+        question: str,
+        passages: Sequence[tuple[str, Sequence[tuple[int, int]]]],
+        titles: Sequence[str] | None = None,
+    ) -> list[Reading]:
+        self.titles.extend(titles or [])
         words = {w.strip("?.,").lower() for w in question.split() if len(w) > 5}
         readings = []
         for text, spans in passages:

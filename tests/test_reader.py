@@ -72,6 +72,46 @@ def test_readings_have_a_probability_and_a_logit_per_sentence() -> None:
     assert alone.logit == pytest.approx(readings[1].logit, abs=1e-4)
 
 
+def test_a_title_is_read_before_the_passage_and_belongs_to_no_sentence() -> None:
+    inputs = PairEncoder(base_model_folder() / "tokenizer.json", 64)
+    text, spans = _pairs()[0]
+    plain = inputs.encode("how far", text, spans)
+    titled = inputs.encode("how far", text, spans, title="Donbas dispatch")
+    heading = inputs.encode("", "Donbas dispatch.", ()).ids[2:-1]
+    start = titled.type_ids.index(1)
+    assert titled.ids[start : start + len(heading)] == heading
+    assert titled.sentence_of_token[start : start + len(heading)] == [-1] * len(heading)
+    # The window holds: the passage gives up the title's room, its tokens keep their sentences.
+    assert len(titled.ids) <= 64
+    kept = len(titled.ids) - start - len(heading) - 1
+    assert titled.ids[start + len(heading) : -1] == plain.ids[start : start + kept]
+    assert (
+        titled.sentence_of_token[start + len(heading) : -1] == plain.sentence_of_token[start : start + kept]
+    )
+    assert inputs.encode("how far", text, spans, title="  ") == plain  # a blank title is none
+
+
+def test_titles_are_read_only_by_a_reader_trained_with_them(tmp_path: Path) -> None:
+    question = "How far is Chasiv Yar from the front line?"
+    titles = ["War in Ukraine", "Harbour news", "x", "Long"]
+    untitled_folder = _copy(tmp_path / "untitled")
+    _edit(untitled_folder / SETTINGS_FILE, reads_titles=False)
+    untitled = PassageReader(untitled_folder)
+    # A reader trained without titles would read one as a sentence of the passage: it is not given.
+    assert [r.logit for r in untitled.read(question, _pairs(), titles)] == [
+        r.logit for r in untitled.read(question, _pairs())
+    ]
+    folder = _copy(tmp_path / "titled")
+    _edit(folder / SETTINGS_FILE, reads_titles=True)
+    titled = PassageReader(folder)
+    with_titles = titled.read(question, _pairs(), titles)
+    without = titled.read(question, _pairs())
+    assert with_titles[0].logit != pytest.approx(without[0].logit, abs=1e-3)
+    assert [len(r.sentences) for r in with_titles] == [len(r.sentences) for r in without]
+    with pytest.raises(ValueError, match="2 titles for 4 passages"):
+        titled.read(question, _pairs(), titles[:2])
+
+
 @pytest.mark.slow
 def test_the_numpy_forward_matches_the_training_framework() -> None:
     import torch
@@ -234,3 +274,14 @@ def test_scores_fall_down_the_list_past_the_passages_read(articles: Path, fake_e
             assert list(cited[: len(read)]) == read  # those read come first
             scores = [c.score for c in cited]
             assert scores == sorted(scores, reverse=True)
+
+
+def test_the_reader_is_given_each_passage_title(articles: Path, fake_encoder: FakeEncoder) -> None:
+    build_index(articles, "idx", encoder=fake_encoder, show_progress=False)
+    reader = WordReader()
+    with QA.open("idx", encoder=fake_encoder, reader=reader) as qa:
+        cited = qa.ask("When did the harbour bridge reopen?", top_k=8).citations
+    read = [c for c in cited if c.confidence is not None]
+    assert len(reader.titles) == len(read)
+    assert sorted(reader.titles) == sorted(c.title for c in read)
+    assert all(reader.titles)

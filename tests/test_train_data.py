@@ -22,6 +22,7 @@ from train.corpus import Corpus, Paragraph, QuestionRow, load_corpus
 from train.reader_data import ExampleMaker, Miner, mining_vectors
 from train.rewrites import (
     Rewording,
+    contains_answer,
     contrast_swap,
     name_words,
     names_in,
@@ -656,3 +657,66 @@ def test_a_name_ending_in_an_apostrophe_is_swapped_too() -> None:
     assert names_in("Who managed the Beatles' tour?") == ["Beatles'"]
     swapped = swapped_question("Who managed the Beatles' tour?", tour, ["Rolling Stones"], random.Random(0))
     assert swapped == "Who managed the Rolling Stones tour?"
+
+
+def test_titles_are_read_before_every_passage_and_leave_the_draws_alone(tiny_corpus: Path) -> None:
+    corpus = load_corpus(tiny_corpus, ["squad-train"])
+    assert {p.title for p in corpus.paragraphs} == {"Vote"}  # SQuAD's titles name the subject
+    encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
+    heading = encoder.encode("", "Vote.", ()).ids[2:-1]  # the title's tokens, as read
+    for seed in range(6):
+        options = {"negatives": 3, "seed": seed, "near_miss": 0.5, "span_miss": 0.5, "short_passages": 0.5}
+        plain = ExampleMaker(corpus, Miner(corpus), encoder, **options).example(0)  # type: ignore[arg-type]
+        titled = ExampleMaker(corpus, Miner(corpus), encoder, titles=True, **options).example(0)  # type: ignore[arg-type]
+        assert plain is not None and titled is not None
+        assert titled.gold_sentence == plain.gold_sentence
+        for with_title, without in zip(titled.sequences, plain.sequences, strict=True):
+            read = passage_ids(with_title.ids, with_title.type_ids)
+            assert read[: len(heading)] == heading
+            # The same passages and questions were drawn: only the title was put in front.
+            assert read[len(heading) :] == passage_ids(without.ids, without.type_ids)
+            first = with_title.type_ids.index(1)
+            assert with_title.sentence_of_token[first : first + len(heading)] == [-1] * len(heading)
+            assert [o for o in with_title.sentence_of_token if o >= 0] == [
+                o for o in without.sentence_of_token if o >= 0
+            ]
+
+
+def test_a_title_that_holds_the_answer_is_not_read(tmp_path: Path) -> None:
+    """Its near misses, read after a title that answers, would still answer: the example is read
+    untitled; and a negative whose title holds the answer is no negative."""
+    abstained = dataclasses.replace(paragraph("Thirty members abstained."), title="Passed by 118 votes")
+    assert contains_answer(abstained, ("118",), titled=True)
+    assert not contains_answer(abstained, ("118",), titled=False)
+    assert not contains_answer(abstained, ("97",), titled=True)
+    president = "Eisenhower was the 34th president of the United States. He served two terms from 1953."
+    asked = {
+        "question": "Who was the 34th president?",
+        "answers": [{"text": "Eisenhower", "answer_start": 0}],
+    }
+    data = {
+        "data": [
+            {"title": "Dwight_D._Eisenhower", "paragraphs": [{"context": president, "qas": [asked]}]},
+            {"title": "Vote", "paragraphs": [{"context": VOTE.text, "qas": []}]},
+        ]
+    }
+    with lzma.open(tmp_path / "squad-train-v1.1.json.xz", "wt", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    corpus = load_corpus(tmp_path, ["squad-train"])
+    assert corpus.paragraphs[0].title == "Dwight D. Eisenhower"
+    encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
+    for seed in range(4):
+        plain = ExampleMaker(corpus, Miner(corpus), encoder, negatives=2, seed=seed, near_miss=1.0).example(0)
+        titled = ExampleMaker(
+            corpus, Miner(corpus), encoder, negatives=2, seed=seed, near_miss=1.0, titles=True
+        ).example(0)
+        assert plain is not None and titled is not None
+        assert [s.ids for s in titled.sequences] == [s.ids for s in plain.sequences]
+
+
+def test_only_subjects_are_titles(tmp_path: Path) -> None:
+    """amazon's "articles" are named by file (Amazon_Reviews_2030): read untitled."""
+    data = {"data": [{"title": "Amazon_Reviews_2030", "paragraphs": [{"context": "It broke.", "qas": []}]}]}
+    with lzma.open(tmp_path / "squadshifts-amazon_reviews-v1.0.json.xz", "wt", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    assert load_corpus(tmp_path, ["amazon"]).paragraphs[0].title == ""

@@ -19,6 +19,9 @@ SOURCES = {
     "reddit": ("squadshifts-reddit-v1.0.json.xz", False),
     "amazon": ("squadshifts-amazon_reviews-v1.0.json.xz", True),
 }
+# Sources whose article titles name their subject ("Dwight_D._Eisenhower"); reddit's and amazon's
+# are file names ("Amazon_Reviews_2030"), so their paragraphs are read untitled.
+TITLED = frozenset({"squad-train", "new_wiki"})
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Paragraph:
     article: str
     text: str
     sentences: tuple[tuple[int, int], ...]
+    title: str = ""  # the article's title, as a reader trained with titles reads it
 
 
 @dataclass(frozen=True)
@@ -54,11 +58,12 @@ def load_corpus(folder: Path, sources: list[str]) -> Corpus:
         with lzma.open(path) as handle:
             data = json.load(handle)["data"]
         for article_number, article in enumerate(data):
+            title = article["title"].replace("_", " ").strip() if name in TITLED else ""
             for paragraph_number, paragraph in enumerate(article["paragraphs"]):
                 text = paragraph["context"]
                 key = f"{name}/{article_number}" + ("" if grouped else f"/{paragraph_number}")
                 index = len(paragraphs)
-                paragraphs.append(Paragraph(key, text, tuple(split_sentences(text))))
+                paragraphs.append(Paragraph(key, text, tuple(split_sentences(text)), title))
                 for qa in paragraph["qas"]:
                     answers = tuple(a["text"] for a in qa["answers"] if a["text"].strip())
                     if not answers:

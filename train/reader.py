@@ -67,6 +67,7 @@ DEFAULTS: dict[str, Any] = {
     "fused_negatives": 0.0,
     "contrast_swap": 0.0,
     "vague_miss": 0.0,
+    "titles": False,
 }
 
 
@@ -237,6 +238,7 @@ def train(
         config.get("fused_negatives", 0.0),
         config.get("contrast_swap", 0.0),
         config.get("vague_miss", 0.0),
+        config.get("titles", False),
     )
     order = maker.order()
     stages = earlier_stages(config)
@@ -392,6 +394,12 @@ def main(argv: list[str] | None = None) -> int:
         help="share of questions that also get their own paragraph as a negative with the answer "
         "replaced by a vague word of its kind (12 people -> several people)",
     )
+    parser.add_argument(
+        "--titles",
+        action="store_true",
+        help="read every passage with its article's title before it (new runs only; the exported "
+        "reader then asks the product for titles)",
+    )
     parser.add_argument("--export", type=Path, default=None, help="write the shipped weights from --run here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -423,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
         config["contrast_swap"] = args.contrast_swap
     if args.vague_miss is not None:
         config["vague_miss"] = args.vague_miss
+    if args.titles:
+        config["titles"] = True
     train(args.run, args.minutes, config, args.shared, args.threads, args.init_from)
     return 0
 

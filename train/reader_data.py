@@ -13,6 +13,7 @@ examples it would have seen without the interruption.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -180,8 +181,8 @@ def sentence_window(paragraph: Paragraph, first: int, count: int) -> Paragraph:
     """Sentences ``first`` .. ``first + count - 1`` of ``paragraph`` as a paragraph of their own."""
     spans = paragraph.sentences[first : first + count]
     start, end = spans[0][0], spans[-1][1]
-    return Paragraph(
-        paragraph.article, paragraph.text[start:end], tuple((a - start, b - start) for a, b in spans)
+    return dataclasses.replace(
+        paragraph, text=paragraph.text[start:end], sentences=tuple((a - start, b - start) for a, b in spans)
     )
 
 
@@ -214,12 +215,14 @@ class ExampleMaker:
         fused_negatives: float = 0.0,
         contrast_swap: float = 0.0,
         vague_miss: float = 0.0,
+        titles: bool = False,
     ) -> None:
         if reword and rewording is None:
             raise ValueError("reword needs a Rewording")
         if fused_negatives and miner.vectors is None:
             raise ValueError("fused_negatives needs a Miner with mining vectors")
         self.corpus = corpus
+        self.titles = titles
         self.fused_negatives = fused_negatives
         self.contrast_swap = contrast_swap
         self.vague_miss = vague_miss
@@ -251,7 +254,11 @@ class ExampleMaker:
         gold = self.corpus.paragraphs[row.paragraph]
         form = typed_form(rng)
         query = as_typed(row.text, form, self._stopwords)
-        positive = self._sequence(query, gold)
+        # With titles, every passage of the example is read with its article's title, unless the
+        # gold's title itself holds the answer ("Who was the 34th president?" over "Dwight D.
+        # Eisenhower"): then its near misses, titled, would still answer.
+        titled = self.titles and not contains_answer(dataclasses.replace(gold, text=""), row.answers, True)
+        positive = self._sequence(query, gold, titled)
         gold_sentence = sentence_of(gold, row.answer_start)
         if gold_sentence not in positive.sentence_of_token:
             return None  # the answer was cut off: the passage as read does not answer
@@ -268,7 +275,7 @@ class ExampleMaker:
         pool = [
             i
             for i in mined
-            if i != row.paragraph and not contains_answer(self.corpus.paragraphs[i], row.answers)
+            if i != row.paragraph and not contains_answer(self.corpus.paragraphs[i], row.answers, titled)
         ]
         hard = pool[:10]
         chosen: list[int] = []
@@ -314,7 +321,7 @@ class ExampleMaker:
         same = [
             i
             for i in self._by_article.get(gold.article, [])
-            if i != row.paragraph and not contains_answer(self.corpus.paragraphs[i], row.answers)
+            if i != row.paragraph and not contains_answer(self.corpus.paragraphs[i], row.answers, titled)
         ]
         if same and rng.random() < 0.5:
             chosen.append(rng.choice(same))
@@ -335,7 +342,7 @@ class ExampleMaker:
             window, first = short_window(gold, rng, keep=gold_sentence)
             if contains_answer(window, row.answers):  # not an answer that runs over two sentences
                 read_gold, gold_sentence = window, gold_sentence - first
-                positive = self._sequence(query, read_gold)
+                positive = self._sequence(query, read_gold, titled)
                 negatives = [short_window(p, rng)[0] for p in negatives]
         # The question paraphrased: words it shares with its paragraph swapped for neighbours
         # (drawn last, so the examples of a run without rewording stay as they were).
@@ -343,18 +350,19 @@ class ExampleMaker:
             # A question typed in lower case has its names in lower case too: they stay.
             reworded = self.rewording.reword(query, read_gold.text, rng, name_words(row.text))
             if reworded is not None:
-                read = self._sequence(reworded, read_gold)
+                read = self._sequence(reworded, read_gold, titled)
                 # The name swap must still find its name in the reworded question.
                 swappable = swap is None or replace_word(reworded, *swap) != reworded
                 if gold_sentence in read.sentence_of_token and swappable:
                     query, positive = reworded, read
-        sequences = [positive] + [self._sequence(query, p) for p in negatives]
+        sequences = [positive] + [self._sequence(query, p, titled) for p in negatives]
         if swap is not None:
             swapped = replace_word(query, *swap)
             assert swapped != query, (query, swap)  # rewording was refused otherwise
-            sequences.append(self._sequence(swapped, read_gold))
+            sequences.append(self._sequence(swapped, read_gold, titled))
         return Example(sequences, gold_sentence)
 
-    def _sequence(self, query: str, paragraph: Paragraph) -> Sequence:
-        pair = self.encoder.encode(query, paragraph.text, paragraph.sentences)
+    def _sequence(self, query: str, paragraph: Paragraph, titled: bool = False) -> Sequence:
+        title = paragraph.title if titled else ""
+        pair = self.encoder.encode(query, paragraph.text, paragraph.sentences, title)
         return Sequence(pair.ids, pair.type_ids, pair.sentence_of_token)

@@ -4,6 +4,7 @@ or another fact of its kind), and the paraphrases that teach it how news readers
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from pathlib import Path
@@ -17,8 +18,9 @@ from train.corpus import Paragraph
 WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def contains_answer(paragraph: Paragraph, answers: tuple[str, ...]) -> bool:
-    lowered = paragraph.text.lower()
+def contains_answer(paragraph: Paragraph, answers: tuple[str, ...], titled: bool = False) -> bool:
+    """Whether the paragraph's text (and with ``titled``, its title as read) holds an answer."""
+    lowered = f"{paragraph.title}\n{paragraph.text}".lower() if titled else paragraph.text.lower()
     return any(a.lower() in lowered for a in answers)
 
 
@@ -32,7 +34,7 @@ def without_answer(paragraph: Paragraph, answers: tuple[str, ...]) -> Paragraph 
     text = " ".join(kept)
     if len(kept) < 2 or any(a.lower() in text.lower() for a in answers):
         return None  # one sentence left says little; an answer across two sentences survives
-    return Paragraph(paragraph.article, text, tuple(split_sentences(text)))
+    return dataclasses.replace(paragraph, text=text, sentences=tuple(split_sentences(text)))
 
 
 def without_answer_span(paragraph: Paragraph, answers: tuple[str, ...]) -> Paragraph | None:
@@ -46,7 +48,7 @@ def without_answer_span(paragraph: Paragraph, answers: tuple[str, ...]) -> Parag
     text = re.sub(r" {2,}", " ", text).strip()
     if not cuts or len(text) < 20:
         return None
-    return Paragraph(paragraph.article, text, tuple(split_sentences(text)))
+    return dataclasses.replace(paragraph, text=text, sentences=tuple(split_sentences(text)))
 
 
 # Words that stand where an answer of a kind was and say nothing of it ("a lorry driver was killed"
@@ -81,7 +83,7 @@ def with_vague_answer(
         cuts += count
     if not cuts or contains_answer(Paragraph(paragraph.article, text, ()), answers):
         return None  # an answer inside a word, or one answer inside another, is still there
-    return Paragraph(paragraph.article, text, tuple(split_sentences(text)))
+    return dataclasses.replace(paragraph, text=text, sentences=tuple(split_sentences(text)))
 
 
 _NAME = re.compile(r"(?<!^)(?<![.?!] )\b[A-Z][\w'-]*[a-z][\w'-]*(?: [A-Z][\w'-]*[a-z][\w'-]*)*")

@@ -2,7 +2,8 @@
 
 A cross-encoder we trained ourselves (train/reader.py, model card in
 ``qa/models/reader_weights/MODEL_CARD.md``) from the all-MiniLM-L6-v2 weights of the embedding
-package. One pass over ``[CLS] question [SEP] passage [SEP]`` gives
+package. One pass over ``[CLS] question [SEP] passage [SEP]`` (a reader trained with titles reads
+``title. passage``) gives
 
 - a logit for "this passage answers the question", turned into a probability by the calibration
   shipped beside the weights (the same for any index: it only sees the question and the passage);
@@ -131,6 +132,8 @@ class PassageReader:
                 f"recorded in {SETTINGS_FILE}. {FIX}"
             )
         self.version = str(settings["version"])
+        # Readers trained before titles were read get none: they would read them as a sentence.
+        self.reads_titles = bool(settings.get("reads_titles", False))
         # Two exports can share a version (steps counted from different earlier stages): the
         # calibration is also bound to the weights themselves.
         self.weights_sha256 = str(settings["weights_sha256"])
@@ -199,16 +202,25 @@ class PassageReader:
             reader_version=self.version,
         )
 
-    def read(self, question: str, passages: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> list[Reading]:
-        """A reading of each (passage text, its sentences' spans in that text), in order.
+    def read(
+        self,
+        question: str,
+        passages: Sequence[tuple[str, Sequence[tuple[int, int]]]],
+        titles: Sequence[str] | None = None,
+    ) -> list[Reading]:
+        """A reading of each (passage text, its sentences' spans in that text), in order;
+        ``titles``: each passage's article title, read when this reader was trained with them.
 
         One passage a pass: padding passages to the longest of a batch cost more than batching
         saved (measured on the sample corpus's mix of news and Wikipedia paragraphs).
         """
+        if titles is not None and len(titles) != len(passages):
+            raise ValueError(f"{len(titles)} titles for {len(passages)} passages")
+        named = list(titles) if titles is not None and self.reads_titles else [""] * len(passages)
         out: list[Reading] = []
         with self._blas.limit(limits=1, user_api="blas"):
-            for text, spans in passages:
-                pair = self._inputs.encode(question, text, spans)
+            for (text, spans), title in zip(passages, named, strict=True):
+                pair = self._inputs.encode(question, text, spans, title)
                 hidden = self._forward.hidden([pair.ids], [pair.type_ids])[0][0]
                 logit = float(hidden[0] @ self._passage_head[0] + self._passage_head[1])
                 tokens = hidden @ self._token_head[0] + self._token_head[1]
@@ -259,5 +271,10 @@ class BackgroundReader:
     def calibration(self) -> Calibration:
         return self.wait().calibration
 
-    def read(self, question: str, passages: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> list[Reading]:
-        return self.wait().read(question, passages)
+    def read(
+        self,
+        question: str,
+        passages: Sequence[tuple[str, Sequence[tuple[int, int]]]],
+        titles: Sequence[str] | None = None,
+    ) -> list[Reading]:
+        return self.wait().read(question, passages, titles)

@@ -2,7 +2,9 @@
 
 Shared by training (train/reader.py) and the query path, so both cut and number tokens alike:
 ``[CLS] question [SEP] passage [SEP]`` with the question capped at ``MAX_QUESTION_TOKENS`` and the
-passage cut to fit ``max_tokens``. Each passage token also knows which of the passage's sentences
+passage cut to fit ``max_tokens``. A reader trained with titles reads ``title. passage`` as the
+second segment (the title capped at ``MAX_TITLE_TOKENS``): a question often names what only the
+article's title says ("Who led the expedition?"). Each passage token also knows which of the passage's sentences
 it belongs to, so one pass scores the passage and every sentence in it.
 """
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_QUESTION_TOKENS = 48
+MAX_TITLE_TOKENS = 24
 
 
 @dataclass(frozen=True)
@@ -35,14 +38,23 @@ class PairEncoder:
             raise ValueError(f"{tokenizer_file} has no [CLS] or [SEP] token: not a BERT tokenizer")
         self._cls, self._sep = cls, sep
 
-    def encode(self, question: str, passage: str, sentences: Sequence[tuple[int, int]]) -> PairTokens:
-        """``sentences``: character spans of ``passage`` (offsets into ``passage``)."""
+    def encode(
+        self, question: str, passage: str, sentences: Sequence[tuple[int, int]], title: str = ""
+    ) -> PairTokens:
+        """``sentences``: character spans of ``passage`` (offsets into ``passage``). ``title``
+        (none when empty) is read before the passage and belongs to no sentence."""
         asked = self._tokenizer.encode(question, add_special_tokens=False).ids[:MAX_QUESTION_TOKENS]
-        room = max(self.max_tokens - len(asked) - 3, 1)
+        named = title.strip()
+        heading = (
+            self._tokenizer.encode(f"{named}.", add_special_tokens=False).ids[:MAX_TITLE_TOKENS]
+            if named
+            else []
+        )
+        room = max(self.max_tokens - len(asked) - len(heading) - 3, 1)
         read = self._tokenizer.encode(passage, add_special_tokens=False)
-        ids = [self._cls, *asked, self._sep, *read.ids[:room], self._sep]
+        ids = [self._cls, *asked, self._sep, *heading, *read.ids[:room], self._sep]
         type_ids = [0] * (len(asked) + 2) + [1] * (len(ids) - len(asked) - 2)
-        owners = [-1] * (len(asked) + 2)
+        owners = [-1] * (len(asked) + 2 + len(heading))
         number = 0
         for start, end in read.offsets[:room]:
             middle = (start + end) // 2 if end > start else start

@@ -99,6 +99,12 @@ class PassageReader(Protocol):
     @property
     def calibration(self) -> Calibration: ...
 
-    def read(self, question: str, passages: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> list[Reading]:
-        """A reading of each (passage text, its sentences' spans in that text), in order."""
+    def read(
+        self,
+        question: str,
+        passages: Sequence[tuple[str, Sequence[tuple[int, int]]]],
+        titles: Sequence[str] | None = None,
+    ) -> list[Reading]:
+        """A reading of each (passage text, its sentences' spans in that text), in order;
+        ``titles``: their articles' titles (a reader trained without titles ignores them)."""
         ...

@@ -36,6 +36,7 @@ def read_best(reader: PassageReader, question: Question, ranked: Sequence[Eviden
             (e.passage.text, [(s.start - e.passage.start, s.end - e.passage.start) for s in e.sentences])
             for e in head
         ],
+        [e.passage.title for e in head],
     )
     read = [
         _with_reading(e, r, settings.reader_weight, settings.sentence_mix)
