@@ -129,3 +129,27 @@ def test_starting_from_a_reader_of_other_word_embeddings_is_a_clear_error(tmp_pa
     (folder / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
     with pytest.raises(SystemExit, match="other word embeddings"):
         load_start(folder)
+
+
+@pytest.mark.parametrize("titles", [True, False])
+def test_an_export_says_whether_its_reader_reads_titles(tmp_path: Path, titles: bool) -> None:
+    from qa.models.reader import PassageReader
+
+    start = load_start(WEIGHTS_FOLDER)
+    config = next_stage({**DEFAULTS, "titles": titles}, start, "unused")
+    run = tmp_path / "reader-titles"
+    run.mkdir()
+    state = {
+        "model": start["model"],
+        "config": config,
+        "step": 1,
+        "cursor": start["cursor"] + 4,
+        "elapsed": 3.0,
+    }
+    torch.save(state, run / "checkpoint.pt")
+    export(run, tmp_path / "export", ROOT.parent / "shared")
+    settings = json.loads((tmp_path / "export" / SETTINGS_FILE).read_text(encoding="utf-8"))
+    assert settings["reads_titles"] is titles
+    card = (tmp_path / "export" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert ("[SEP] title. passage [SEP]" in card) is titles
+    assert PassageReader(tmp_path / "export").reads_titles is titles
