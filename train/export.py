@@ -31,22 +31,23 @@ from train.corpus import SOURCES
 logger = logging.getLogger("train.export")
 
 
-# The example options a stage records (0.0 when a run predates them), for the card's stage list.
-STAGE_OPTIONS = (
-    "near_miss",
-    "span_miss",
-    "name_swap",
-    "short_passages",
-    "reword",
-    "fused_negatives",
-    "contrast_swap",
-    "vague_miss",
-    "titles",
-)
+# The example options a stage records, with the value of a run that predates them, for the card's
+# stage list.
+STAGE_OPTIONS: dict[str, float | bool] = {
+    "near_miss": 0.0,
+    "span_miss": 0.0,
+    "name_swap": 0.0,
+    "short_passages": 0.0,
+    "reword": 0.0,
+    "fused_negatives": 0.0,
+    "contrast_swap": 0.0,
+    "vague_miss": 0.0,
+    "titles": False,
+}
 
 
-def stage_options(config: dict[str, Any]) -> dict[str, float]:
-    return {k: config.get(k, 0.0) for k in STAGE_OPTIONS}
+def stage_options(config: dict[str, Any]) -> dict[str, float | bool]:
+    return {k: config.get(k, before) for k, before in STAGE_OPTIONS.items()}
 
 
 def earlier_stages(config: dict[str, Any]) -> list[dict[str, Any]]:
