@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,20 +87,10 @@ def test_a_stage_from_the_export_exports_again_with_its_totals_carried_on(tmp_pa
     went in unchanged come out unchanged."""
     start = load_start(WEIGHTS_FOLDER)
     before = json.loads((WEIGHTS_FOLDER / SETTINGS_FILE).read_text(encoding="utf-8"))["training"]
-    config = next_stage({**DEFAULTS, "lr": 3e-5, "reword": 0.6}, start, "unused")
-    run = tmp_path / "reader-next"
-    run.mkdir()
     # What train() would save after 10 steps of 4 questions and 3 questions skipped.
-    checkpoint = {
-        "model": start["model"],
-        "config": config,
-        "step": 10,
-        "cursor": start["cursor"] + 43,
-        "elapsed": 120.4,
-        "skipped": 3,
-        "machine": "test",
-    }
-    torch.save(checkpoint, run / "checkpoint.pt")
+    run = _stage_from_the_export(
+        tmp_path / "reader-next", start, {"lr": 3e-5, "reword": 0.6}, step=10, cursor=43, skipped=3
+    )
     # A calibration left from other weights that happen to share the coming version's step count.
     (tmp_path / "export").mkdir()
     stale = {"reader_version": f"1.{before['steps'] + 10}", "reader_weights_sha256": "0" * 64}
@@ -136,20 +127,29 @@ def test_an_export_says_whether_its_reader_reads_titles(tmp_path: Path, titles: 
     from qa.models.reader import PassageReader
 
     start = load_start(WEIGHTS_FOLDER)
-    config = next_stage({**DEFAULTS, "titles": titles}, start, "unused")
-    run = tmp_path / "reader-titles"
-    run.mkdir()
-    state = {
-        "model": start["model"],
-        "config": config,
-        "step": 1,
-        "cursor": start["cursor"] + 4,
-        "elapsed": 3.0,
-    }
-    torch.save(state, run / "checkpoint.pt")
+    run = _stage_from_the_export(tmp_path / "reader-titles", start, {"titles": titles}, step=1, cursor=4)
     export(run, tmp_path / "export", ROOT.parent / "shared")
     settings = json.loads((tmp_path / "export" / SETTINGS_FILE).read_text(encoding="utf-8"))
     assert settings["reads_titles"] is titles
     card = (tmp_path / "export" / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert ("[SEP] title. passage [SEP]" in card) is titles
     assert PassageReader(tmp_path / "export").reads_titles is titles
+
+
+def _stage_from_the_export(
+    run: Path, start: dict[str, Any], options: dict[str, Any], step: int, cursor: int, skipped: int = 0
+) -> Path:
+    """A run's checkpoint as train() saves it after ``step`` steps of a stage continuing the
+    shipped weights unchanged, ``cursor`` questions on (``skipped`` of them skipped)."""
+    run.mkdir()
+    checkpoint = {
+        "model": start["model"],
+        "config": next_stage({**DEFAULTS, **options}, start, "unused"),
+        "step": step,
+        "cursor": start["cursor"] + cursor,
+        "elapsed": 120.4,
+        "skipped": skipped,
+        "machine": "test",
+    }
+    torch.save(checkpoint, run / "checkpoint.pt")
+    return run

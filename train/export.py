@@ -31,8 +31,8 @@ from train.corpus import SOURCES
 logger = logging.getLogger("train.export")
 
 
-# The example options a stage records, with the value of a run that predates them, for the card's
-# stage list.
+# The example options a stage records, each with its value when off: a new run's default
+# (train.reader.DEFAULTS) and the value of a run that predates the option, for the card's stage list.
 STAGE_OPTIONS: dict[str, float | bool] = {
     "near_miss": 0.0,
     "span_miss": 0.0,

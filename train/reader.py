@@ -39,7 +39,7 @@ from qa.models.reader import base_model_folder  # noqa: E402
 from qa.models.reader_inputs import PairEncoder  # noqa: E402
 from qa.text.terms import question_stopwords  # noqa: E402
 from train.corpus import load_corpus  # noqa: E402
-from train.export import earlier_stages, load_export, stage_options  # noqa: E402
+from train.export import STAGE_OPTIONS, earlier_stages, load_export, stage_options  # noqa: E402
 from train.reader_data import Example, ExampleMaker, Miner, mining_vectors  # noqa: E402
 from train.rewrites import Rewording  # noqa: E402
 
@@ -59,15 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "bf16": True,
     "weight_pointwise": 0.5,
     "weight_sentence": 1.0,
-    "near_miss": 0.0,
-    "span_miss": 0.0,
-    "name_swap": 0.0,
-    "short_passages": 0.0,
-    "reword": 0.0,
-    "fused_negatives": 0.0,
-    "contrast_swap": 0.0,
-    "vague_miss": 0.0,
-    "titles": False,
+    **STAGE_OPTIONS,  # the example options, off
 }
 
 
