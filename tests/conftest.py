@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from qa.models.embed import Vectors
-from qa.models.reader import Calibration, Reading
+from qa.models.reader import Calibration, Passages, Reading
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -104,12 +104,7 @@ class WordReader:
     def __init__(self) -> None:
         self.titles: list[str] = []  # the titles it was given, every passage read
 
-    def read(
-        self,
-        question: str,
-        passages: Sequence[tuple[str, Sequence[tuple[int, int]]]],
-        titles: Sequence[str] | None = None,
-    ) -> list[Reading]:
+    def read(self, question: str, passages: Passages, titles: Sequence[str] | None = None) -> list[Reading]:
         self.titles.extend(titles or [])
         words = {w.strip("?.,").lower() for w in question.split() if len(w) > 5}
         readings = []

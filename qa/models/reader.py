@@ -48,6 +48,10 @@ class ReaderUnavailableError(QAError):
     """The reader's files are missing or damaged; the fast path (no reader) still works."""
 
 
+# What is read: each passage's text and its sentences' (start, end) offsets in that text.
+Passages = Sequence[tuple[str, Sequence[tuple[int, int]]]]
+
+
 @dataclass(frozen=True)
 class Reading:
     """What the reader makes of one passage."""
@@ -202,12 +206,7 @@ class PassageReader:
             reader_version=self.version,
         )
 
-    def read(
-        self,
-        question: str,
-        passages: Sequence[tuple[str, Sequence[tuple[int, int]]]],
-        titles: Sequence[str] | None = None,
-    ) -> list[Reading]:
+    def read(self, question: str, passages: Passages, titles: Sequence[str] | None = None) -> list[Reading]:
         """A reading of each (passage text, its sentences' spans in that text), in order;
         ``titles``: each passage's article title, read when this reader was trained with them.
 
@@ -271,10 +270,5 @@ class BackgroundReader:
     def calibration(self) -> Calibration:
         return self.wait().calibration
 
-    def read(
-        self,
-        question: str,
-        passages: Sequence[tuple[str, Sequence[tuple[int, int]]]],
-        titles: Sequence[str] | None = None,
-    ) -> list[Reading]:
+    def read(self, question: str, passages: Passages, titles: Sequence[str] | None = None) -> list[Reading]:
         return self.wait().read(question, passages, titles)

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.models.embed import Vectors
-from qa.models.reader import Calibration, Reading
+from qa.models.reader import Calibration, Passages, Reading
 from qa.storage.rows import PassageRow, SentenceRow
 
 Ids = npt.NDArray[np.int64]
@@ -99,12 +99,7 @@ class PassageReader(Protocol):
     @property
     def calibration(self) -> Calibration: ...
 
-    def read(
-        self,
-        question: str,
-        passages: Sequence[tuple[str, Sequence[tuple[int, int]]]],
-        titles: Sequence[str] | None = None,
-    ) -> list[Reading]:
+    def read(self, question: str, passages: Passages, titles: Sequence[str] | None = None) -> list[Reading]:
         """A reading of each (passage text, its sentences' spans in that text), in order;
         ``titles``: their articles' titles (a reader trained without titles ignores them)."""
         ...
