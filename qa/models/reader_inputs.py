@@ -4,8 +4,8 @@ Shared by training (train/reader.py) and the query path, so both cut and number 
 ``[CLS] question [SEP] passage [SEP]`` with the question capped at ``MAX_QUESTION_TOKENS`` and the
 passage cut to fit ``max_tokens``. A reader trained with titles reads ``title. passage`` as the
 second segment (the title capped at ``MAX_TITLE_TOKENS``): a question often names what only the
-article's title says ("Who led the expedition?"). Each passage token also knows which of the passage's sentences
-it belongs to, so one pass scores the passage and every sentence in it.
+article's title says ("Who led the expedition?"). Each passage token also knows which of the
+passage's sentences it belongs to, so one pass scores the passage and every sentence in it.
 """
 
 from __future__ import annotations
