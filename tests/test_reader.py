@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tokenizers import Tokenizer
 
 from qa import QA, build_index
 from qa.evaluation import load_questions
@@ -33,7 +34,7 @@ PASSAGES = [
     "Chasiv Yar lies 10 kilometers west of the front line. Soldiers there expect Bakhmut to fall.",
     "The harbour bridge reopened on Friday after two years of repairs costing 40 million euros.",
     "x",
-    "A long paragraph. " * 120,  # past the reader's window: cut, its last sentences unread
+    "A long paragraph. " * 200,  # past the reader's windows: its last sentences unread
 ]
 
 
@@ -65,7 +66,7 @@ def test_readings_have_a_probability_and_a_logit_per_sentence() -> None:
     # The first sentence answers; the bridge does not.
     assert readings[0].sentences[0] > readings[0].sentences[1]
     assert readings[0].logit > readings[1].logit
-    # The long paragraph is cut at the window: its first sentences are read, its last are not.
+    # The long paragraph is read in windows, as far as they reach: its last sentences are not.
     assert np.isfinite(readings[3].sentences[0]) and readings[3].sentences[-1] == float("-inf")
     # Alone or among others, a passage reads the same.
     alone = packaged_reader().read("How far is Chasiv Yar from the front line?", _pairs()[1:2])[0]
@@ -89,6 +90,50 @@ def test_a_title_is_read_before_the_passage_and_belongs_to_no_sentence() -> None
         titled.sentence_of_token[start + len(heading) : -1] == plain.sentence_of_token[start : start + kept]
     )
     assert inputs.encode("how far", text, spans, title="  ") == plain  # a blank title is none
+
+
+def test_a_long_passage_is_read_in_windows_that_start_where_a_sentence_starts() -> None:
+    inputs = PairEncoder(base_model_folder() / "tokenizer.json", 48)
+    text = " ".join(f"Sentence number {n} tells of the harbour bridge and its repairs." for n in range(12))
+    spans = split_sentences(text)
+    windows = inputs.encode_windows("how far", text, spans, max_windows=20)
+    # The first window is what training reads (and encode gives); a passage that fits is one pair.
+    assert windows[0] == inputs.encode("how far", text, spans)
+    assert inputs.encode_windows("how far", "A short one.", [(0, 12)]) == [
+        inputs.encode("how far", "A short one.", [(0, 12)])
+    ]
+    assert len(windows) > 1 and all(len(w.ids) <= 48 for w in windows)
+    owners = [[o for o in w.sentence_of_token if o >= 0] for w in windows]
+    # Each window after the first starts with the sentence the window before it cut (or the next
+    # one, when it ended on a sentence's end), from that sentence's first token.
+    for before, after, window in zip(owners, owners[1:], windows[1:], strict=False):
+        assert after[0] in (before[-1], before[-1] + 1)
+        first = window.type_ids.index(1)
+        assert window.sentence_of_token[first] == after[0]
+    # Together they read the whole passage: every sentence, up to its last token.
+    assert sorted({o for w in owners for o in w}) == list(range(len(spans)))
+    tokens = Tokenizer.from_file(str(base_model_folder() / "tokenizer.json"))
+    tokens.no_truncation()
+    assert windows[-1].ids[-2] == tokens.encode(text, add_special_tokens=False).ids[-1]
+    # The number of windows is capped: what is past the last one is not read.
+    capped = inputs.encode_windows("how far", text, spans, max_windows=2)
+    assert capped == windows[:2]
+
+
+def test_an_answer_past_the_first_window_is_read() -> None:
+    question = "How far is Chasiv Yar from the front line?"
+    filler = "The council met on Tuesday to discuss the new parking rules for the town centre. " * 14
+    answer = "Chasiv Yar lies 10 kilometers west of the front line."
+    text = filler + answer
+    spans = split_sentences(text)
+    reader = packaged_reader()
+    assert len(reader._inputs.encode_windows(question, text, spans)) > 1  # the answer is past the first
+    long, plain = reader.read(question, [(text, spans), (filler, split_sentences(filler))])
+    # Its sentence is read and chosen, and it makes the passage answer as it does alone.
+    assert np.isfinite(long.sentences[-1]) and int(np.argmax(long.sentences)) == len(spans) - 1
+    alone = reader.read(question, [(answer, [(0, len(answer))])])[0]
+    assert long.logit > plain.logit + 3
+    assert long.logit == pytest.approx(alone.logit, abs=3)
 
 
 def test_titles_are_read_only_by_a_reader_trained_with_them(tmp_path: Path) -> None:
@@ -137,19 +182,25 @@ def test_the_numpy_forward_matches_the_training_framework() -> None:
     reader = packaged_reader()
     readings = reader.read(question, _pairs())
     for (text, spans), reading in zip(_pairs(), readings, strict=True):
-        pair = inputs.encode(question, text, spans)
-        with torch.no_grad():
-            hidden = model(
-                input_ids=torch.tensor([pair.ids]), token_type_ids=torch.tensor([pair.type_ids])
-            ).last_hidden_state[0]
-            passage = float(hidden[0] @ heads["passage_head.weight"][0] + heads["passage_head.bias"][0])
-            tokens = (hidden @ heads["token_head.weight"][0] + heads["token_head.bias"][0]).numpy()
-        assert reading.logit == pytest.approx(passage, abs=1e-4)
-        owners = np.array(pair.sentence_of_token)
-        for number, value in enumerate(reading.sentences):
-            inside = owners == number
-            expected = float(tokens[inside].mean()) if inside.any() else float("-inf")
-            assert value == pytest.approx(expected, abs=1e-4)
+        # The same windows read in torch: the passage's best window, each sentence's best.
+        logits, sentences = [], np.full(len(spans), -np.inf)
+        for pair in inputs.encode_windows(question, text, spans):
+            with torch.no_grad():
+                hidden = model(
+                    input_ids=torch.tensor([pair.ids]), token_type_ids=torch.tensor([pair.type_ids])
+                ).last_hidden_state[0]
+                logits.append(
+                    float(hidden[0] @ heads["passage_head.weight"][0] + heads["passage_head.bias"][0])
+                )
+                tokens = (hidden @ heads["token_head.weight"][0] + heads["token_head.bias"][0]).numpy()
+            owners = np.array(pair.sentence_of_token)
+            for number in range(len(spans)):
+                inside = owners == number
+                if inside.any():
+                    sentences[number] = max(sentences[number], float(tokens[inside].mean()))
+        assert reading.logit == pytest.approx(max(logits), abs=1e-4)
+        assert reading.sentences == pytest.approx(tuple(sentences), abs=1e-4)
+    assert np.isfinite(readings[3].sentences[40]) and readings[3].sentences[-1] == float("-inf")
 
 
 def _copy(tmp_path: Path) -> Path:

@@ -25,7 +25,7 @@ from qa.models.reader import (
     file_sha256,
     word_embedding_fingerprint,
 )
-from qa.models.reader_inputs import MAX_QUESTION_TOKENS, MAX_TITLE_TOKENS
+from qa.models.reader_inputs import MAX_QUESTION_TOKENS, MAX_TITLE_TOKENS, MAX_WINDOWS
 from train.corpus import SOURCES
 
 logger = logging.getLogger("train.export")
@@ -226,7 +226,9 @@ abstain (`qa/models/reader.py`); trained by `train/reader.py`.
 - **File:** `{WEIGHTS_FILE}`, float16, {size:.1f} MB, sha256 `{settings["weights_sha256"]}`
   (checked at every load).
 - **Input:** `[CLS] question [SEP] {"title. " if settings.get("reads_titles") else ""}passage [SEP]`, question cut at {settings["max_question_tokens"]} tokens,
-  {f"the article's title at {MAX_TITLE_TOKENS}, " if settings.get("reads_titles") else ""}the whole pair at {settings["max_tokens"]} tokens (sentences past the cut are not read).
+  {f"the article's title at {MAX_TITLE_TOKENS}, " if settings.get("reads_titles") else ""}the whole pair at {settings["max_tokens"]} tokens. Trained on
+  the pair cut there; `qa` reads a longer passage in up to {MAX_WINDOWS} windows of that size, each from a
+  sentence's start (the passage's logit is its best window's).
 
 ## Training data (credit)
 

@@ -9,6 +9,10 @@ package. One pass over ``[CLS] question [SEP] passage [SEP]`` (a reader trained 
   shipped beside the weights (the same for any index: it only sees the question and the passage);
 - a logit per sentence of the passage (the mean of its tokens'): which sentence answers.
 
+A passage longer than the reader's 192 tokens is read in up to three windows, each from a
+sentence's start (:meth:`PairEncoder.encode_windows`): one SQuAD tune question in six asks of
+a paragraph that long (docs/BENCHMARKS.md, "Long passages read in windows").
+
 It runs in NumPy on the shared BERT forward (:mod:`qa.models.transformer`); no torch. The word
 embeddings are not shipped again: they come from the embedding package, which must be the one the
 reader was trained on (checked by a fingerprint), and the shipped file is checked by its sha256.
@@ -58,7 +62,7 @@ class Reading:
 
     logit: float
     probability: float  # calibrated: how likely the passage answers the question
-    sentences: tuple[float, ...]  # a logit per sentence given; -inf for sentences cut off
+    sentences: tuple[float, ...]  # a logit per sentence given; -inf for sentences past the last window
 
 
 @dataclass(frozen=True)
@@ -219,17 +223,19 @@ class PassageReader:
         out: list[Reading] = []
         with self._blas.limit(limits=1, user_api="blas"):
             for (text, spans), title in zip(passages, named, strict=True):
-                pair = self._inputs.encode(question, text, spans, title)
-                hidden = self._forward.hidden([pair.ids], [pair.type_ids])[0][0]
-                logit = float(hidden[0] @ self._passage_head[0] + self._passage_head[1])
-                tokens = hidden @ self._token_head[0] + self._token_head[1]
-                owners = np.array(pair.sentence_of_token)
+                # A passage longer than the reader reads is read in windows: the passage's logit
+                # is its best window's, each sentence's the best of the windows it is read in.
+                logits: list[float] = []
+                sentences = np.full(len(spans), -np.inf)
+                for pair in self._inputs.encode_windows(question, text, spans, title):
+                    hidden = self._forward.hidden([pair.ids], [pair.type_ids])[0][0]
+                    logits.append(float(hidden[0] @ self._passage_head[0] + self._passage_head[1]))
+                    tokens = hidden @ self._token_head[0] + self._token_head[1]
+                    owners = np.array(pair.sentence_of_token)
+                    sentences = np.maximum(sentences, _sentence_means(tokens, owners, len(spans)))
+                logit = max(logits)
                 out.append(
-                    Reading(
-                        logit,
-                        self.calibration.probability(logit),
-                        _sentence_means(tokens, owners, len(spans)),
-                    )
+                    Reading(logit, self.calibration.probability(logit), tuple(float(x) for x in sentences))
                 )
         return out
 
