@@ -720,3 +720,33 @@ def test_only_subjects_are_titles(tmp_path: Path) -> None:
     with lzma.open(tmp_path / "squadshifts-amazon_reviews-v1.0.json.xz", "wt", encoding="utf-8") as handle:
         json.dump(data, handle)
     assert load_corpus(tmp_path, ["amazon"]).paragraphs[0].title == ""
+
+
+def test_more_negatives_from_the_command_line_make_bigger_groups_that_the_loss_ranks_within(
+    tiny_corpus: Path,
+) -> None:
+    pytest.importorskip("torch", reason="the loss needs article-qa[train]")
+    pytest.importorskip("transformers", reason="the loss needs article-qa[train]")
+    import torch
+
+    from train.reader import DEFAULTS, build_parser, collate, config_from, losses
+
+    assert config_from(build_parser().parse_args([])) == DEFAULTS
+    config = config_from(build_parser().parse_args(["--negatives", "5"]))
+    assert config["negatives"] == 5
+    assert {k for k in config if config[k] != DEFAULTS[k]} == {"negatives"}
+    corpus = load_corpus(tiny_corpus, ["squad-train"])
+    encoder = PairEncoder(base_model_folder() / "tokenizer.json", 192)
+    maker = ExampleMaker(corpus, Miner(corpus), encoder, negatives=config["negatives"], seed=1)
+    examples = [maker.example(0), maker.example(0)]
+    assert all(e is not None and len(e.sequences) == 6 for e in examples)
+
+    class Even(torch.nn.Module):  # every passage and token scored alike
+        def forward(
+            self, ids: torch.Tensor, type_ids: torch.Tensor, mask: torch.Tensor
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+            return torch.zeros(ids.shape[0]), torch.zeros(ids.shape)
+
+    parts = losses(Even(), collate([e for e in examples if e is not None]), 6, config)  # type: ignore[arg-type]
+    # A softmax over six even passages: log 6 (over four, as the default groups, log 4).
+    assert float(parts["ranking"]) == pytest.approx(np.log(6), abs=1e-6)

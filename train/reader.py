@@ -307,7 +307,7 @@ def machine() -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -331,6 +331,13 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help="questions per step (new runs only; 4 on a CPU, 32 or more on a GPU)",
+    )
+    parser.add_argument(
+        "--negatives",
+        type=int,
+        default=None,
+        help="negatives read beside each question's passage (new runs only; 3 by default): more "
+        "competitors in the ranking softmax for more compute a step",
     )
     parser.add_argument(
         "--near-miss",
@@ -393,38 +400,42 @@ def main(argv: list[str] | None = None) -> int:
         "reader then asks the product for titles)",
     )
     parser.add_argument("--export", type=Path, default=None, help="write the shipped weights from --run here")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def config_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The run's settings: the defaults, with what the command line sets (new runs only)."""
+    config = dict(DEFAULTS)
+    for name in (
+        "total_steps",
+        "lr",
+        "batch_questions",
+        "negatives",
+        "near_miss",
+        "span_miss",
+        "name_swap",
+        "short_passages",
+        "reword",
+        "fused_negatives",
+        "contrast_swap",
+        "vague_miss",
+    ):
+        if getattr(args, name) is not None:
+            config[name] = getattr(args, name)
+    if args.titles:
+        config["titles"] = True
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.export is not None:
         from train.export import export
 
         export(args.run, args.export, args.shared)
         return 0
-    config = dict(DEFAULTS)
-    if args.total_steps:
-        config["total_steps"] = args.total_steps
-    if args.lr:
-        config["lr"] = args.lr
-    if args.batch_questions:
-        config["batch_questions"] = args.batch_questions
-    if args.near_miss is not None:
-        config["near_miss"] = args.near_miss
-    if args.span_miss is not None:
-        config["span_miss"] = args.span_miss
-    if args.name_swap is not None:
-        config["name_swap"] = args.name_swap
-    if args.short_passages is not None:
-        config["short_passages"] = args.short_passages
-    if args.reword is not None:
-        config["reword"] = args.reword
-    if args.fused_negatives is not None:
-        config["fused_negatives"] = args.fused_negatives
-    if args.contrast_swap is not None:
-        config["contrast_swap"] = args.contrast_swap
-    if args.vague_miss is not None:
-        config["vague_miss"] = args.vague_miss
-    if args.titles:
-        config["titles"] = True
+    config = config_from(args)
     train(args.run, args.minutes, config, args.shared, args.threads, args.init_from)
     return 0
 
